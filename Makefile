@@ -1,0 +1,80 @@
+# iptown_gis: the two commands that matter are `make demo` and `make test`.
+# Both set up everything they need on a fresh Debian/Ubuntu machine (apt + a venv).
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+OUT ?= out
+export QT_QPA_PLATFORM ?= offscreen
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+export MPLBACKEND = Agg
+
+# Debian packages: QGIS 3.22 for the plugin tests, Chromium for the report test,
+# PostgreSQL + PostGIS for the database tests.
+APT_RUNTIME := python3-venv python3-qgis qgis-providers
+APT_TEST := $(APT_RUNTIME) chromium chromium-driver postgresql postgresql-15-postgis-3 xvfb
+
+.PHONY: help setup setup-test apt-runtime apt-test demo test test-core test-qgis lint typecheck \
+        plugin bench sample-data clean
+
+help:
+	@echo "make demo   - set up, then run the whole study on the bundled Anhui sample into $(OUT)/"
+	@echo "make test   - set up (apt + venv), then ruff, mypy and the whole test suite incl. QGIS"
+	@echo "make plugin - build the QGIS plugin zip into dist/"
+	@echo "make bench  - run the benchmarks"
+
+apt-runtime:
+	@missing=""; for p in $(APT_RUNTIME); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+apt-test:
+	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+# The venv sees Debian's PyQGIS (system site packages) and pip's scientific stack.
+$(VENV)/.stamp-base: setup.cfg pyproject.toml
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PIP) install -q --upgrade pip "attrs>=23" "matplotlib>=3.8"
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+	$(PIP) install -q -e ".[dev]"
+	@touch $@
+
+setup: apt-runtime $(VENV)/.stamp-base
+
+setup-test: apt-test $(VENV)/.stamp-dev
+
+demo: setup
+	$(VENV)/bin/iptown run --out $(OUT)
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check iptown_gis qgis_plugin tests benchmarks scripts
+
+typecheck: $(VENV)/.stamp-dev
+	$(VENV)/bin/mypy
+
+test-core: setup-test
+	$(PY) -m pytest tests --ignore=tests/qgis -q -p no:cacheprovider
+
+test-qgis: setup-test
+	$(PY) -m pytest tests/qgis -q -p no:cacheprovider
+
+test: setup-test lint typecheck test-core test-qgis
+
+plugin: $(VENV)/.stamp-base
+	$(PY) scripts/build_plugin.py --out dist
+
+bench: setup-test
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+sample-data: $(VENV)/.stamp-base
+	$(PY) scripts/build_sample_data.py
+
+clean:
+	rm -rf build dist out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,283 @@
+"""Reading and writing vector layers (Shapefile, GeoPackage, GeoJSON, GeoParquet).
+
+Layer specifications follow the GDAL/QGIS habit ``FILE[:LAYER]``: ``roads.gpkg:edges`` reads
+layer ``edges``; a plain path reads the file's only (or first) layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyogrio
+
+from iptown_gis.crs.metric import require_crs, to_metric
+from iptown_gis.errors import ColumnError, DataNotFoundError, GeometryError, OutputError
+from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
+
+__all__ = [
+    "LayerSpec",
+    "check_columns",
+    "check_geometries",
+    "list_layers",
+    "parse_layer_spec",
+    "read_vector",
+    "write_vector",
+]
+
+log = logging.getLogger(__name__)
+
+_VECTOR_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".parquet", ".sqlite", ".kml", ".gml", ".zip"}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A file and optional layer name."""
+
+    path: Path
+    layer: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.layer}" if self.layer else str(self.path)
+
+
+def parse_layer_spec(spec: str | os.PathLike[str] | LayerSpec, layer: str | None = None) -> LayerSpec:
+    """Split ``FILE[:LAYER]`` into a :class:`LayerSpec`.
+
+    The split is made on the last ``:`` only when what precedes it is an existing file or has
+    a vector suffix, so Windows drive letters and plain paths are left alone.
+    """
+    if isinstance(spec, LayerSpec):
+        return spec if layer is None else LayerSpec(spec.path, layer)
+    text = os.fspath(spec)
+    if layer is None and ":" in text:
+        head, _, tail = text.rpartition(":")
+        if head and tail and ("/" not in tail and "\\" not in tail) and (
+            Path(head).suffix.lower() in _VECTOR_SUFFIXES or Path(head).is_file()
+        ):
+            return LayerSpec(Path(head), tail)
+    return LayerSpec(Path(text), layer)
+
+
+def list_layers(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the layers in a vector file."""
+    p = Path(path)
+    if not p.exists():
+        raise DataNotFoundError(f"file {str(p)!r} does not exist: check the path")
+    try:
+        return [str(row[0]) for row in pyogrio.list_layers(p)]
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise DataNotFoundError(f"cannot open {str(p)!r} as a vector file: {exc}") from exc
+
+
+def _encoding_for(path: Path) -> str | None:
+    """Encoding of a Shapefile's attributes from its .cpg, defaulting to GBK for Chinese data."""
+    if path.suffix.lower() != ".shp":
+        return None
+    cpg = path.with_suffix(".cpg")
+    if not cpg.exists():
+        cpg = path.with_suffix(".CPG")
+    if cpg.exists():
+        text = cpg.read_text(errors="ignore").strip().upper()
+        aliases = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "65001": "UTF-8", "UTF8": "UTF-8"}
+        return aliases.get(text, text or None)
+    return None
+
+
+def read_vector(
+    spec: str | os.PathLike[str] | LayerSpec,
+    *,
+    layer: str | None = None,
+    name: str | None = None,
+    metric: bool = True,
+    crs: Any | None = None,
+    columns: Sequence[str] | None = None,
+    geom_types: Iterable[str] | None = None,
+    allow_empty: bool = False,
+) -> gpd.GeoDataFrame:
+    """Read a vector layer, check it, and (by default) project it to a metric CRS.
+
+    Parameters
+    ----------
+    spec
+        ``FILE[:LAYER]`` or a path; Shapefile, GeoPackage, GeoJSON, FlatGeobuf, GeoParquet.
+    layer
+        Layer name (overrides the one in ``spec``).
+    name
+        What to call the layer in error messages (default: the spec).
+    metric
+        Project geographic data to a metric CRS (``crs``, else the extent's UTM zone).
+    crs
+        Target metric CRS, e.g. ``"EPSG:4548"``.
+    columns
+        Columns that must exist; a missing one is a :class:`ColumnError`.
+    geom_types
+        Allowed geometry families (``"Point"``, ``"LineString"``, ``"Polygon"``; multi-parts
+        are accepted with their family).
+    allow_empty
+        Accept a layer without features.
+
+    Raises
+    ------
+    DataNotFoundError, CRSError, GeometryError, ColumnError
+    """
+    ls = parse_layer_spec(spec, layer)
+    label = name or str(ls)
+    if not ls.path.exists():
+        raise DataNotFoundError(f"{label}: file {str(ls.path)!r} does not exist: check the path")
+    if ls.layer is not None and ls.path.suffix.lower() in (".gpkg", ".sqlite"):
+        names = list_layers(ls.path)
+        if ls.layer not in names:
+            raise DataNotFoundError(
+                f"{label}: no layer {ls.layer!r} in {str(ls.path)!r}; layers are: {', '.join(names)}"
+            )
+    kwargs: dict[str, Any] = {}
+    enc = _encoding_for(ls.path)
+    if enc:
+        kwargs["encoding"] = enc
+    try:
+        if ls.path.suffix.lower() == ".parquet":
+            gdf = gpd.read_parquet(ls.path)
+        else:
+            gdf = gpd.read_file(ls.path, layer=ls.layer, engine="pyogrio", **kwargs)
+    except UnicodeDecodeError:
+        gdf = gpd.read_file(ls.path, layer=ls.layer, engine="pyogrio", encoding="GBK")
+    except Exception as exc:
+        raise DataNotFoundError(f"{label}: cannot read {str(ls)!r}: {exc}") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise GeometryError(f"{label}: {str(ls)!r} has no geometry column; give a spatial layer")
+    check_geometries(gdf, name=label, geom_types=geom_types, allow_empty=allow_empty)
+    require_crs(gdf, name=label)
+    if columns:
+        check_columns(gdf, columns, name=label)
+    if metric:
+        gdf = to_metric(gdf, crs=crs, name=label)
+    return gdf
+
+
+def check_columns(gdf: Any, columns: Iterable[str], *, name: str = "layer") -> None:
+    """Raise :class:`ColumnError` naming any of ``columns`` missing from ``gdf``."""
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        have = ", ".join(str(c) for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None))
+        raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; columns are: {have}")
+
+
+_FAMILIES = {
+    "Point": {"Point", "MultiPoint"},
+    "LineString": {"LineString", "MultiLineString", "LinearRing"},
+    "Polygon": {"Polygon", "MultiPolygon"},
+}
+
+
+def check_geometries(
+    gdf: gpd.GeoDataFrame,
+    *,
+    name: str = "layer",
+    geom_types: Iterable[str] | None = None,
+    allow_empty: bool = False,
+    repair: bool = True,
+) -> gpd.GeoDataFrame:
+    """Check a layer's geometries: not empty, no missing/empty geometry, valid, right type.
+
+    Invalid polygons are repaired in place with ``make_valid`` when ``repair`` (logged);
+    anything else raises :class:`GeometryError`.
+    """
+    if len(gdf) == 0:
+        if allow_empty:
+            return gdf
+        raise GeometryError(f"{name} is empty (no features): give a layer with features")
+    geom = gdf.geometry
+    missing = geom.isna() | geom.is_empty
+    if missing.any():
+        idx = list(gdf.index[missing.to_numpy()][:5])
+        raise GeometryError(
+            f"{name}: {int(missing.sum())} feature(s) have no geometry (e.g. rows {idx}); "
+            "remove them or fix their geometry"
+        )
+    if geom_types is not None:
+        allowed: set[str] = set()
+        for t in geom_types:
+            allowed |= _FAMILIES.get(t, {t})
+        bad = ~geom.geom_type.isin(sorted(allowed))
+        if bad.any():
+            got = sorted(set(geom.geom_type[bad]))
+            raise GeometryError(
+                f"{name}: expected {'/'.join(geom_types)} geometries, found {', '.join(got)}"
+            )
+    invalid = ~geom.is_valid
+    if invalid.any():
+        if repair:
+            log.warning("%s: repairing %d invalid geometries with make_valid", name, int(invalid.sum()))
+            gdf.loc[invalid, gdf.geometry.name] = geom[invalid].make_valid()
+        else:
+            raise GeometryError(f"{name}: {int(invalid.sum())} invalid geometries; repair them first")
+    return gdf
+
+
+def write_vector(
+    gdf: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``gdf`` atomically (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet, CSV).
+
+    GeoPackage layers are added to an existing file: the file is copied, the layer written
+    into the copy, and the copy renamed over the original, so a failure leaves the old file.
+    GeoJSON is written in WGS84 (RFC 7946).
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    ensure_writable_dir(target.parent if str(target.parent) else Path("."))
+    if suffix == ".shp":
+        return _write_shapefile(gdf, target, overwrite=overwrite)
+    with atomic_path(target, overwrite=overwrite or suffix == ".gpkg") as tmp:
+        if suffix == ".gpkg" and target.exists():
+            shutil.copyfile(target, tmp)
+        try:
+            if suffix == ".parquet":
+                gdf.to_parquet(tmp)
+            elif suffix == ".csv":
+                gdf.drop(columns=gdf.geometry.name).to_csv(tmp, index=False)
+            elif suffix in (".geojson", ".json"):
+                out = gdf.to_crs(4326) if gdf.crs is not None else gdf
+                out.to_file(tmp, driver="GeoJSON", engine="pyogrio", RFC7946="YES")
+            elif suffix == ".gpkg":
+                gdf.to_file(tmp, layer=layer or target.stem, driver="GPKG", engine="pyogrio")
+            elif suffix == ".fgb":
+                gdf.to_file(tmp, driver="FlatGeobuf", engine="pyogrio")
+            else:
+                raise OutputError(
+                    f"unsupported vector format {suffix!r} for {str(target)!r}: use .gpkg, .geojson, "
+                    ".shp, .fgb, .parquet or .csv"
+                )
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write {str(target)!r}: {exc}") from exc
+    log.info("wrote %s", target)
+    return target
+
+
+def _write_shapefile(gdf: gpd.GeoDataFrame, target: Path, *, overwrite: bool) -> Path:
+    if target.exists() and not overwrite:
+        raise OutputError(f"{str(target)!r} exists: remove it or allow overwriting")
+    tmpdir = Path(tempfile.mkdtemp(dir=target.parent, prefix=".iptown-shp-"))
+    try:
+        gdf.to_file(tmpdir / target.name, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        for f in tmpdir.iterdir():
+            os.replace(f, target.parent / f.name)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmpdir)
+    return target
