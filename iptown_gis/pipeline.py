@@ -26,7 +26,6 @@ from typing import Any
 
 import geopandas as gpd
 
-
 from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.scenario import Scenario, load_scenario
@@ -72,7 +71,7 @@ class StudyContext:
             gdf = read_vector(path, layer=inp.layer, name=f"input {name!r}", metric=False,
                               geom_types=geom_types)
             if inp.coords and inp.coords.lower() not in ("wgs84", "wgs-84"):
-                from iptown_gis.crs import china
+                from iptown_gis.crs import china  # type: ignore[attr-defined,unused-ignore]
 
                 gdf = china.convert_gdf(gdf, src=inp.coords, dst="wgs84")
             if inp.where:

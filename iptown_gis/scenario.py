@@ -27,12 +27,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pydantic
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field
 
 from iptown_gis.errors import ColumnError, DataNotFoundError, ScenarioError

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,8 +274,15 @@ def _write_shapefile(gdf: gpd.GeoDataFrame, target: Path, *, overwrite: bool) ->
     if target.exists() and not overwrite:
         raise OutputError(f"{str(target)!r} exists: remove it or allow overwriting")
     tmpdir = Path(tempfile.mkdtemp(dir=target.parent, prefix=".iptown-shp-"))
+    long_names = [str(c) for c in gdf.columns if len(str(c)) > 10]
+    if long_names:
+        log.warning("%s: Shapefile truncates column names to 10 characters: %s; prefer GeoPackage",
+                    target, ", ".join(long_names))
     try:
-        gdf.to_file(tmpdir / target.name, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Column names longer than 10", category=UserWarning)
+            warnings.filterwarnings("ignore", message="Normalized/laundered field name", category=RuntimeWarning)
+            gdf.to_file(tmpdir / target.name, driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
         for f in tmpdir.iterdir():
             os.replace(f, target.parent / f.name)
     finally:
