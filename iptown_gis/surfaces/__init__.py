@@ -1,0 +1,38 @@
+"""Market-potential and agglomeration surfaces on a regular grid.
+
+- :mod:`~iptown_gis.surfaces.grid`: the :class:`Grid` shared by all surfaces, GeoTIFF output
+- :mod:`~iptown_gis.surfaces.potential`: Harris market potential (Euclidean / network), NEG
+  market access, all-cells potential by FFT
+- :mod:`~iptown_gis.surfaces.kde`: kernel density (QGIS Heatmap quartic, Gaussian)
+- :mod:`~iptown_gis.surfaces.hotspots`: local Getis-Ord Gi* and local Moran's I with FDR
+- :mod:`~iptown_gis.surfaces.concentration`: location quotient, Ellison-Glaeser, Duranton-Overman
+- :mod:`~iptown_gis.surfaces.zonal`: zonal statistics per county / prefecture
+"""
+
+from iptown_gis.surfaces.grid import Grid, Surface, make_grid
+from iptown_gis.surfaces.potential import (
+    Decay,
+    market_access,
+    market_potential,
+    parse_decay,
+    potential_at,
+    potential_direct,
+    potential_fft,
+    raster_potential,
+    rasterize_masses,
+)
+
+__all__ = [
+    "Decay",
+    "Grid",
+    "Surface",
+    "make_grid",
+    "market_access",
+    "market_potential",
+    "parse_decay",
+    "potential_at",
+    "potential_direct",
+    "potential_fft",
+    "raster_potential",
+    "rasterize_masses",
+]
