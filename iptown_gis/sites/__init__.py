@@ -1,0 +1,1 @@
+"""Ranking and selecting sites for IP characteristic towns."""
