@@ -1,0 +1,69 @@
+"""New Economic Geography: the R-region core-periphery model on a real network.
+
+Fujita, Krugman & Venables (1999), *The Spatial Economy*, ch. 5-6. Function-first API::
+
+    from iptown_gis import neg
+    m = neg.NEGModel.from_costs(minutes, tau=0.004, sigma=5, mu=0.4, phi=pop_share)
+    sr = neg.short_run(m, lam)             # wages, price indices, incomes, real wages
+    lr = neg.long_run(m, lam0)             # stable long-run distribution
+    st = neg.stability(m, lr.lam)          # eigenvalues on the simplex
+    neg.break_point(5, 0.4), neg.sustain_point(5, 0.4)     # 1.627, 1.807
+    neg.racetrack_break_tau(12, sigma=5, mu=0.4)
+"""
+
+from iptown_gis.neg.barriers import Mobility, flows, utility
+from iptown_gis.neg.breakpoints import (
+    break_point,
+    break_point_closed_form,
+    racetrack_break_tau,
+    racetrack_max_eigenvalue,
+    ring_distance,
+    sustain_point,
+    sustain_point_closed_form,
+    two_region_model,
+)
+from iptown_gis.neg.equilibrium import LongRun, ShortRun, long_run, short_run
+from iptown_gis.neg.model import (
+    NEGModel,
+    NEGParams,
+    NoBlackHoleWarning,
+    check_cost_matrix,
+    check_shares,
+    trade_cost_matrix,
+)
+from iptown_gis.neg.stability import (
+    Stability,
+    dynamics_jacobian,
+    real_wage_jacobian,
+    simplex_basis,
+    stability,
+)
+
+__all__ = [
+    "LongRun",
+    "Mobility",
+    "NEGModel",
+    "NEGParams",
+    "NoBlackHoleWarning",
+    "ShortRun",
+    "Stability",
+    "break_point",
+    "break_point_closed_form",
+    "check_cost_matrix",
+    "check_shares",
+    "dynamics_jacobian",
+    "flows",
+    "long_run",
+    "racetrack_break_tau",
+    "racetrack_max_eigenvalue",
+    "real_wage_jacobian",
+    "ring_distance",
+    "short_run",
+    "simplex_basis",
+    "stability",
+    "sustain_point",
+    "sustain_point_closed_form",
+    "trade_cost_matrix",
+    "two_region_model",
+    "utility",
+]

@@ -1,0 +1,151 @@
+"""Stability of long-run equilibria: eigenvalues of the dynamics' Jacobian on the simplex.
+
+The Jacobian ``J = d(d lam/dt)/d lam`` needs ``d omega / d lam`` along the short-run
+equilibrium; it is computed exactly by implicit differentiation of the wage equation
+(no finite differences). Eigenvalues are those of ``V' J V`` where the columns of ``V`` are an
+orthonormal basis of the sum-zero directions (the tangent space of the simplex), so the
+trivial direction that would change ``sum(lam)`` is excluded. Without a speed factor: the
+dynamics are exactly ``d lam_r/dt = (omega_r - omega_bar) lam_r``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from iptown_gis.neg.barriers import Mobility, flows_jacobian, utility, utility_jacobian
+from iptown_gis.neg.equilibrium import ShortRun, short_run
+from iptown_gis.neg.model import FloatArray, NEGModel, check_shares
+
+__all__ = ["Stability", "dynamics_jacobian", "real_wage_jacobian", "simplex_basis", "stability"]
+
+#: Eigenvalues with real part below this count as negative (stable).
+STABLE_TOL = 1e-9
+
+
+def simplex_basis(n: int) -> FloatArray:
+    """An orthonormal ``(n, n-1)`` basis of ``{v : sum(v) = 0}`` (Helmert-like, via QR)."""
+    if n < 2:
+        return np.zeros((n, 0))
+    A = np.eye(n)[:, : n - 1] - np.eye(n)[:, 1:n]  # e_k - e_{k+1}: spans sum-zero vectors
+    Q, _ = np.linalg.qr(A)
+    return Q
+
+
+def real_wage_jacobian(model: NEGModel, sr: ShortRun) -> FloatArray:
+    """``d omega_r / d lam_q`` at the short-run equilibrium ``sr`` (implicit differentiation).
+
+    With ``P = G^(1-sigma) = Phi' (lam w^(1-sigma))`` and ``w^sigma = Phi (Y / P)``::
+
+        [diag(sigma w^(sigma-1)) - Phi diag(mu lam / P) + Phi diag(Y/P^2) Phi' D2] dw
+            = [Phi diag(mu w / P) - Phi diag(Y/P^2) Phi' D1] dlam
+
+    with ``D1 = diag(w^(1-sigma))``, ``D2 = diag((1-sigma) lam w^-sigma)``, and
+    ``d log omega = d log w + mu/(sigma-1) d log P``.
+    """
+    s, mu = model.sigma, model.mu
+    F = model.freeness
+    lam, w, Y = sr.lam, sr.wage, sr.income
+    P = sr.price_index ** (1.0 - s)
+    d1 = w ** (1.0 - s)
+    d2 = (1.0 - s) * lam * w ** (-s)
+    Q = (F * (Y / P**2)[None, :]) @ F.T  # Phi diag(Y/P^2) Phi'
+    A = -(F * (mu * lam / P)[None, :]) + Q * d2[None, :]
+    A[np.diag_indices_from(A)] += s * w ** (s - 1.0)
+    B = F * (mu * w / P)[None, :] - Q * d1[None, :]
+    dw = np.linalg.solve(A, B)
+    dP = F.T @ (d1[:, None] * np.eye(model.n) + d2[:, None] * dw)
+    return sr.real_wage[:, None] * (dw / w[:, None] + (mu / (s - 1.0)) * dP / P[:, None])
+
+
+def dynamics_jacobian(
+    model: NEGModel, lam: ArrayLike, *, mobility: Mobility | None = None, short: ShortRun | None = None
+) -> FloatArray:
+    """The full ``R x R`` Jacobian of ``d lam / dt`` at ``lam``."""
+    mob = mobility if mobility is not None else Mobility()
+    lam_a = check_shares(lam, model.n, name="mobile shares lam")
+    sr = short if short is not None else short_run(model, lam_a, check=False)
+    u = utility(lam_a, sr.real_wage, mob)
+    du = utility_jacobian(lam_a, u, real_wage_jacobian(model, sr), mob)
+    return flows_jacobian(lam_a, u, du, mob)
+
+
+@dataclass
+class Stability:
+    """Eigen-analysis of the dynamics on the simplex at ``lam``.
+
+    Attributes
+    ----------
+    lam
+        The point analysed.
+    eigenvalues
+        Eigenvalues of ``V' J V`` (``R - 1`` of them), sorted by decreasing real part.
+    eigenvectors
+        Matching eigenvectors in region space (``V @ y``), columns.
+    stable
+        All real parts below ``-1e-9``... precisely: ``max real part < STABLE_TOL``.
+    """
+
+    lam: FloatArray
+    eigenvalues: FloatArray
+    eigenvectors: FloatArray
+    stable: bool
+
+    @property
+    def max_eigenvalue(self) -> float:
+        """Largest real part (``-inf`` for a one-region economy)."""
+        return float(self.eigenvalues.real.max()) if self.eigenvalues.size else float("-inf")
+
+    def unstable_direction(self, rng: np.random.Generator | None = None) -> FloatArray:
+        """A unit sum-zero direction along the leading eigenvector (random if degenerate)."""
+        v: FloatArray = (np.real(self.eigenvectors[:, 0]) if self.eigenvectors.size
+                         else np.zeros_like(self.lam))
+        if not np.isfinite(v).all() or np.linalg.norm(v) < 1e-12:
+            rng = rng or np.random.default_rng(0)
+            v = rng.standard_normal(self.lam.shape[0])
+            v = v - v.mean()
+        # move towards regions where the flow would grow: sign choice is arbitrary; pick the
+        # one that increases the currently largest region (breaks symmetry deterministically)
+        if v[int(np.argmax(self.lam + 1e-12 * np.arange(self.lam.shape[0])))] < 0:
+            v = -v
+        return v / np.linalg.norm(v)
+
+
+def stability(
+    model: NEGModel, lam: ArrayLike, *, mobility: Mobility | None = None, short: ShortRun | None = None
+) -> Stability:
+    """Eigenvalues of the migration dynamics' Jacobian on the simplex at ``lam``.
+
+    Parameters
+    ----------
+    model
+        The economy.
+    lam
+        A distribution of mobile workers (normally a rest point of the dynamics).
+    mobility
+        Heterogeneous mobility (default: plain FKV replicator, no speed factor).
+    short
+        The short-run equilibrium at ``lam`` if already solved.
+
+    Raises
+    ------
+    ParameterError
+        Bad ``lam``.
+    ConvergenceError
+        The short-run equilibrium does not converge.
+    """
+    lam_a = check_shares(lam, model.n, name="mobile shares lam")
+    J = dynamics_jacobian(model, lam_a, mobility=mobility, short=short)
+    V = simplex_basis(model.n)
+    Jr = V.T @ J @ V
+    if np.allclose(Jr, Jr.T, rtol=1e-10, atol=1e-13):
+        vals, vecs = np.linalg.eigh(0.5 * (Jr + Jr.T))
+        vals = vals.astype(np.complex128)
+    else:
+        vals, vecs = np.linalg.eig(Jr)
+    order = np.argsort(-vals.real, kind="stable")
+    vals, vecs = vals[order], vecs[:, order]
+    mx = float(vals.real.max()) if vals.size else float("-inf")
+    return Stability(lam=lam_a, eigenvalues=vals, eigenvectors=V @ vecs, stable=mx < STABLE_TOL)
