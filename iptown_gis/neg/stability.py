@@ -104,7 +104,7 @@ class Stability:
                          else np.zeros_like(self.lam))
         if not np.isfinite(v).all() or np.linalg.norm(v) < 1e-12:
             rng = rng or np.random.default_rng(0)
-            v = rng.standard_normal(self.lam.shape[0])
+            v = np.asarray(rng.standard_normal(size=(self.lam.shape[0],)), dtype=np.float64)
             v = v - v.mean()
         # move towards regions where the flow would grow: sign choice is arbitrary; pick the
         # one that increases the currently largest region (breaks symmetry deterministically)
