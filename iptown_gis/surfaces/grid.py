@@ -310,8 +310,8 @@ def make_grid(
     minx, miny, maxx, maxy = (float(v) for v in geoms.total_bounds)
     x0 = math.floor(minx / cell) * cell
     y1 = math.ceil(maxy / cell) * cell
-    cols = max(int(math.ceil((maxx - x0) / cell)), 1)
-    rows = max(int(math.ceil((y1 - miny) / cell)), 1)
+    cols = max(math.ceil((maxx - x0) / cell), 1)
+    rows = max(math.ceil((y1 - miny) / cell), 1)
     check_memory_budget(rows, cols, cell=cell, budget=memory_budget)
     transform = Affine(cell, 0.0, x0, 0.0, -cell, y1)
     mask = features.geometry_mask(list(geoms), out_shape=(rows, cols), transform=transform,

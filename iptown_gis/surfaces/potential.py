@@ -617,7 +617,7 @@ def raster_potential(
         raise ParameterError(f"mass raster has shape {np.shape(mass)}, the grid {grid.shape}")
     dec = parse_decay(decay)
     dmin = _min_distance(min_distance, grid.cell)
-    a = np.where(grid.mask, np.ma.filled(np.ma.asarray(mass, dtype="float64"), 0.0), 0.0)
+    a: np.ndarray = np.where(grid.mask, np.ma.filled(np.ma.asarray(mass, dtype="float64"), 0.0), 0.0)
     vals = potential_fft(a, cell=grid.cell, decay=dec, min_distance=dmin, workers=workers)
     tags = {"iptown_decay": str(dec), "iptown_mode": "euclidean-all-cells-fft", "iptown_min_distance": f"{dmin:g}"}
     return Surface(grid=grid, values=grid.masked(vals), name="raster_potential", tags=tags)
