@@ -7,8 +7,8 @@ Short run (FKV eqs. 5.1-5.4), for a given distribution ``lam`` of mobile workers
     w_r = [ sum_s Y_s T_rs^(1-sigma) G_s^(sigma-1) ]^(1/sigma)
     omega_r = w_r * G_r^(-mu)
 
-solved by a damped fixed point on ``log w`` (vectorised: two matrix-vector products per
-iteration), stopped when ``max |log w_new - log w| < tol``.
+solved by a damped fixed point on ``log w`` with Anderson acceleration (vectorised: two
+matrix-vector products per iteration), stopped when ``max |log w_new - log w| < tol``.
 
 Long run: the replicator dynamics ``d lam_r / dt = (omega_r - omega_bar) * lam_r`` with
 ``omega_bar = sum_s lam_s omega_s`` (or their heterogeneous-mobility variant, see
@@ -89,7 +89,8 @@ def short_run(
     *,
     tol: float = 1e-12,
     max_iter: int = 10_000,
-    damping: float = 0.5,
+    damping: float = 1.0,
+    memory: int = 5,
     w0: ArrayLike | None = None,
     check: bool = True,
 ) -> ShortRun:
@@ -107,7 +108,10 @@ def short_run(
         Iteration cap.
     damping
         Step ``d`` in ``log w <- (1 - d) log w + d log w_new`` (``0 < d <= 1``); halved
-        automatically when the iteration stops contracting.
+        automatically when the iteration goes astray.
+    memory
+        Anderson acceleration memory (past iterates mixed into each step); 0 gives the plain
+        damped fixed point.
     w0
         Starting wages (a previous solution: warm start); default all ones.
     check
@@ -133,11 +137,23 @@ def short_run(
         raise ParameterError(f"max_iter = {max_iter!r}: must be >= 1")
     if not 0.0 < damping <= 1.0:
         raise ParameterError(f"damping = {damping!r}: must be in (0, 1]")
+    if int(memory) < 0:
+        raise ParameterError(f"memory = {memory!r}: must be >= 0 (0 = plain damped iteration)")
     x = np.zeros(n) if w0 is None else np.log(np.asarray(w0, dtype=np.float64))
     if not np.isfinite(x).all():
         x = np.zeros(n)
     d = float(damping)
-    prev = np.inf
+    m_acc = int(memory)
+    dF: list[FloatArray] = []
+    dG: list[FloatArray] = []
+    f_old: FloatArray | None = None
+    g_old: FloatArray | None = None
+    best = np.inf
+    x_good: FloatArray | None = None
+    f_good: FloatArray | None = None
+    max_step = 5.0
+    restarts = 0
+    it_best = 0
     res = np.inf
     it = 0
     for it in range(1, int(max_iter) + 1):
@@ -148,18 +164,53 @@ def short_run(
             raise ParameterError(
                 f"region {model.region_ids[r]!r} cannot buy any manufactured variety (zero freeness to "
                 "every producing region): lower tau or connect it to the network")
-        step = np.log(w_new) - x
-        if not np.isfinite(step).all():
-            raise ConvergenceError(f"short-run equilibrium diverged at iteration {it} (non-finite wages); "
-                                   "lower damping or check the trade costs")
-        res = float(np.abs(step).max())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.log(w_new)
+        f = g - x
+        if not np.isfinite(f).all():
+            if x_good is None or f_good is None:
+                raise ConvergenceError(f"short-run equilibrium diverged at iteration {it} (non-finite "
+                                       "wages); check the trade costs")
+            # overflow after an extrapolated step: back to the best iterate, smaller steps
+            dF.clear()
+            dG.clear()
+            f_old = g_old = None
+            restarts += 1
+            d = max(d * 0.5, 1e-3)
+            x = x_good + d * f_good
+            continue
+        res = float(np.abs(f).max())
         if res < tol:
-            x = x + step
+            x = g
             break
-        if res > prev * 0.999 and d > 1e-3:
-            d *= 0.5
-        prev = res
-        x = x + d * step
+        if res > 10.0 * best or (m_acc and it - it_best > 50):
+            # acceleration went astray or stalls: restart it; after 3 restarts use plain steps
+            dF.clear()
+            dG.clear()
+            f_old = g_old = None
+            restarts += 1
+            it_best = it
+            if restarts >= 3:
+                m_acc = 0
+                d = float(damping)
+        if res < best:
+            best, x_good, f_good, it_best = res, x, f, it
+        if m_acc > 0 and f_old is not None and g_old is not None:
+            dF.append(f - f_old)
+            dG.append(g - g_old)
+            if len(dF) > m_acc:
+                dF.pop(0)
+                dG.pop(0)
+        f_old, g_old = f, g
+        if dF:
+            Fm = np.column_stack(dF)
+            gamma = np.linalg.lstsq(Fm, f, rcond=None)[0]
+            x_new = g - np.column_stack(dG) @ gamma - (1.0 - d) * (f - Fm @ gamma)
+        else:
+            x_new = x + d * f
+        step = x_new - x
+        big = float(np.abs(step).max())
+        x = x + step * (max_step / big) if big > max_step else x_new
     else:
         raise ConvergenceError(
             f"short-run equilibrium did not converge in {max_iter} iterations (residual {res:.3g} > tol "
