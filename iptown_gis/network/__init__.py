@@ -1,0 +1,52 @@
+"""Transport-cost networks and origin-destination cost matrices.
+
+Build a :class:`Network` from road (and rail) line layers, osmnx graphs or OSM files; snap
+points to it; compute OD cost matrices with SciPy's compiled Dijkstra; turn costs into
+iceberg transport-cost factors for the NEG models; draw isochrones.
+"""
+
+from iptown_gis.network.build import build_network, load_lines, load_points
+from iptown_gis.network.model import WEIGHT_UNITS, Network, from_edge_arrays
+from iptown_gis.network.od import ODMatrix, core_graph, iceberg, node_costs, od_matrix
+from iptown_gis.network.snap import SnapResult, snap_points
+from iptown_gis.network.speeds import (
+    CHINESE_CLASS_SPEEDS,
+    DEFAULT_SPEED_KMH,
+    OSM_HIGHWAY_SPEEDS,
+    default_speeds,
+    resolve_speeds,
+)
+
+__all__ = [
+    "CHINESE_CLASS_SPEEDS",
+    "DEFAULT_SPEED_KMH",
+    "OSM_HIGHWAY_SPEEDS",
+    "WEIGHT_UNITS",
+    "Network",
+    "ODMatrix",
+    "SnapResult",
+    "build_network",
+    "core_graph",
+    "default_speeds",
+    "from_edge_arrays",
+    "iceberg",
+    "load_lines",
+    "load_points",
+    "node_costs",
+    "od_matrix",
+    "resolve_speeds",
+    "snap_points",
+]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """Lazy access to the optional-dependency modules (osmnx, isochrones)."""
+    if name in ("from_osmnx", "to_osmnx", "to_geodataframes", "read_osm", "write_network"):
+        from iptown_gis.network import osm
+
+        return getattr(osm, name)
+    if name == "isochrones":
+        from iptown_gis.network.isochrones import isochrones
+
+        return isochrones
+    raise AttributeError(name)

@@ -1,0 +1,279 @@
+"""Snapping points (origins, destinations, centres) to a network.
+
+``snap="node"`` (default) joins each point to its nearest node; ``snap="edge"`` to the
+nearest point on the nearest edge, from where both of the edge's end nodes can be reached
+along the edge. The straight access leg from the point to the network is kept (metres, and
+minutes at ``access_speed_kmh``) so that costs can include it. Points farther than
+``max_distance`` from the network are reported in a :class:`NetworkError` listing them,
+never silently snapped (``drop_far=True`` drops them with a warning instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from iptown_gis.crs.metric import require_crs
+from iptown_gis.errors import CRSError, GeometryError, NetworkError, ParameterError
+from iptown_gis.network.model import Network
+
+__all__ = ["DEFAULT_ACCESS_SPEED_KMH", "DEFAULT_MAX_SNAP_DISTANCE", "SnapResult", "snap_points"]
+
+log = logging.getLogger(__name__)
+
+#: Speed on the straight access leg between a point and the network (km/h; local streets).
+DEFAULT_ACCESS_SPEED_KMH = 30.0
+#: Points farther than this from the network (metres) are reported.
+DEFAULT_MAX_SNAP_DISTANCE = 10_000.0
+
+
+@dataclass
+class SnapResult:
+    """Where each point joins the network.
+
+    Attributes
+    ----------
+    node
+        Nearest node per point (for ``snap="edge"``: the nearer end of the edge).
+    distance_m
+        Straight access-leg length per point (metres).
+    time_min
+        Access-leg time per point at ``access_speed_kmh`` (minutes).
+    ids
+        The points' ids (as given).
+    kept
+        Positions (in the input) of the points kept (all unless ``drop_far``).
+    snap
+        ``"node"`` or ``"edge"``.
+    edge, fraction
+        For ``snap="edge"``: the directed edge the point lies on and the position along it
+        (0 = tail, 1 = head); ``None`` for node snapping.
+    twin
+        For ``snap="edge"``: the reverse edge (head -> tail) or -1 for a one-way edge.
+    access_speed_kmh
+        Speed used for ``time_min``.
+    """
+
+    node: NDArray[np.int64]
+    distance_m: NDArray[np.float64]
+    time_min: NDArray[np.float64]
+    ids: NDArray[Any]
+    kept: NDArray[np.int64]
+    snap: str = "node"
+    edge: NDArray[np.int64] | None = None
+    fraction: NDArray[np.float64] | None = None
+    twin: NDArray[np.int64] | None = None
+    access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH
+    xy: NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def access(self, weight: str) -> NDArray[np.float64]:
+        """Access-leg cost in the unit of ``weight`` (metres for length, minutes otherwise)."""
+        return self.distance_m if weight == "length" else self.time_min
+
+    def candidates(
+        self, net: Network, w: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Candidate entry nodes per point: ``(nodes (n, 2), cost point->node, cost node->point)``.
+
+        Along-edge costs use the edge cost array ``w``; a direction the edge does not allow
+        costs ``inf``.
+        """
+        n = len(self.node)
+        if self.snap == "node" or self.edge is None or self.fraction is None or self.twin is None:
+            nodes = np.c_[self.node, self.node]
+            z = np.zeros((n, 2))
+            z[:, 1] = np.inf
+            return nodes, z, z.copy()
+        e, f, tw = self.edge, self.fraction, self.twin
+        tail, head = net.tails[e], net.indices[e]
+        we = w[e]
+        wt = np.where(tw >= 0, w[np.maximum(tw, 0)], np.inf)
+        nodes = np.c_[tail, head]
+        # leaving the point: to head along e (1-f), to tail along twin (f of its length)
+        out = np.c_[f * wt, (1.0 - f) * we]
+        # arriving at the point: from tail along e (f), from head along twin (1-f)
+        inn = np.c_[f * we, (1.0 - f) * wt]
+        out[np.isnan(out)] = np.inf
+        inn[np.isnan(inn)] = np.inf
+        return nodes, out, inn
+
+
+def _point_xy(points: gpd.GeoDataFrame, net: Network, name: str) -> NDArray[np.float64]:
+    if not isinstance(points, gpd.GeoDataFrame):
+        raise TypeError(f"{name} should be a GeoDataFrame, got {type(points).__name__}")
+    if len(points) == 0:
+        raise GeometryError(f"{name} is empty: give at least one point")
+    crs = require_crs(points, name=name)
+    if crs != net.crs:
+        try:
+            points = points.to_crs(net.crs)
+        except Exception as exc:
+            raise CRSError(f"{name}: cannot transform from {crs.name} to the network CRS: {exc}") from exc
+    geom = points.geometry
+    if (geom.isna() | geom.is_empty).any():
+        raise GeometryError(f"{name}: {int((geom.isna() | geom.is_empty).sum())} point(s) have no geometry")
+    if set(geom.geom_type) - {"Point"}:
+        geom = geom.representative_point()
+    xy = shapely.get_coordinates(geom.to_numpy())
+    if len(xy) != len(points) or not np.isfinite(xy).all():
+        raise GeometryError(f"{name}: every feature needs one finite point (multi-points are not supported)")
+    return xy
+
+
+def snap_points(
+    net: Network,
+    points: gpd.GeoDataFrame,
+    *,
+    snap: str = "node",
+    max_distance: float = DEFAULT_MAX_SNAP_DISTANCE,
+    access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH,
+    ids: Any = None,
+    drop_far: bool = False,
+    node_mask: NDArray[np.bool_] | None = None,
+    name: str = "points",
+) -> SnapResult:
+    """Snap points to the network.
+
+    Parameters
+    ----------
+    net
+        The network.
+    points
+        Points (any CRS; transformed to the network's). Polygons use a point inside them.
+    snap
+        ``"node"`` (nearest node) or ``"edge"`` (nearest point on the nearest edge).
+    max_distance
+        Largest allowed access-leg length (metres).
+    access_speed_kmh
+        Speed on the access leg.
+    ids
+        Point ids for messages and results (default: the index).
+    drop_far
+        Drop points beyond ``max_distance`` (with a warning) instead of raising.
+    node_mask
+        Only snap to these nodes (e.g. the largest component); node snapping only.
+    name
+        What to call the points in messages.
+
+    Returns
+    -------
+    SnapResult
+
+    Raises
+    ------
+    NetworkError
+        Points lie farther than ``max_distance`` from the network (listed with distances).
+    ParameterError
+        Unknown ``snap``, non-positive access speed or negative ``max_distance``.
+    CRSError, GeometryError
+        The points have no CRS, are empty, or are not points.
+    """
+    if snap not in ("node", "edge"):
+        raise ParameterError(f"snap must be 'node' or 'edge', got {snap!r}")
+    if not (np.isfinite(access_speed_kmh) and access_speed_kmh > 0):
+        raise ParameterError(f"access_speed_kmh must be a positive speed in km/h, got {access_speed_kmh}")
+    if not max_distance >= 0:
+        raise ParameterError(f"max_distance must be >= 0 metres, got {max_distance}")
+    xy = _point_xy(points, net, name)
+    id_arr = np.asarray(points.index if ids is None else ids)
+    if len(id_arr) != len(xy):
+        raise ParameterError(f"{name}: {len(id_arr)} ids for {len(xy)} points")
+    edge = frac = twin = None
+    if snap == "node":
+        cand = np.arange(net.n_nodes) if node_mask is None else np.flatnonzero(node_mask)
+        if len(cand) == 0:
+            raise NetworkError("the network has no nodes to snap to")
+        key = ("kdtree", None if node_mask is None else hash(cand.tobytes()))
+        tree = net._cache.get(key)
+        if tree is None:
+            tree = cKDTree(np.c_[net.x[cand], net.y[cand]])
+            net._cache[key] = tree
+        dist, i = tree.query(xy)
+        node = cand[i].astype(np.int64)
+    else:
+        if node_mask is not None:
+            raise ParameterError("node_mask works with snap='node' only")
+        edge, frac, twin, dist, node = _snap_edges(net, xy)
+    far = dist > max_distance
+    kept = np.arange(len(xy), dtype=np.int64)
+    if far.any():
+        minx, miny, maxx, maxy = net.extent
+        outside = (xy[:, 0] < minx) | (xy[:, 0] > maxx) | (xy[:, 1] < miny) | (xy[:, 1] > maxy)
+        listing = ", ".join(
+            f"{id_arr[j]!s} ({dist[j] / 1000:.1f} km{', outside the network extent' if outside[j] else ''})"
+            for j in np.flatnonzero(far)[:10]
+        )
+        more = f" and {int(far.sum()) - 10} more" if far.sum() > 10 else ""
+        msg = (f"{name}: {int(far.sum())} of {len(xy)} point(s) lie farther than {max_distance:.0f} m from the "
+               f"network: {listing}{more}. Check their CRS / coordinates, extend the roads, or raise the "
+               "snap distance (max_distance / --max-snap)")
+        if not drop_far:
+            raise NetworkError(msg)
+        log.warning("%s; dropping them", msg)
+        kept = np.flatnonzero(~far).astype(np.int64)
+        if len(kept) == 0:
+            raise NetworkError(f"{name}: no point lies within {max_distance:.0f} m of the network")
+    log.info("%s: snapped %d point(s) to %ss; access legs median %.0f m, max %.0f m", name, len(kept), snap,
+             float(np.median(dist[kept])), float(dist[kept].max()))
+    speed = access_speed_kmh * 1000.0 / 60.0
+    return SnapResult(
+        node=node[kept], distance_m=dist[kept].astype(np.float64), time_min=dist[kept] / speed,
+        ids=id_arr[kept], kept=kept, snap=snap,
+        edge=None if edge is None else edge[kept], fraction=None if frac is None else frac[kept],
+        twin=None if twin is None else twin[kept], access_speed_kmh=access_speed_kmh, xy=xy[kept],
+    )
+
+
+def _edge_geoms(net: Network) -> NDArray[Any]:
+    if net.edge_geometry is not None:
+        return net.edge_geometry
+    if "edge_geoms" not in net._cache:
+        t, h = net.tails, net.indices
+        net._cache["edge_geoms"] = shapely.linestrings(
+            np.stack([np.c_[net.x[t], net.y[t]], np.c_[net.x[h], net.y[h]]], axis=1))
+    out: NDArray[Any] = net._cache["edge_geoms"]
+    return out
+
+
+def _snap_edges(
+    net: Network, xy: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    geoms = _edge_geoms(net)
+    if "strtree" not in net._cache:
+        net._cache["strtree"] = shapely.STRtree(geoms)
+    tree: shapely.STRtree = net._cache["strtree"]
+    pts = shapely.points(xy)
+    (pi, ei), dist_all = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    edge = np.empty(len(xy), dtype=np.int64)
+    dist = np.empty(len(xy))
+    edge[pi] = ei
+    dist[pi] = dist_all
+    frac = shapely.line_locate_point(geoms[edge], pts, normalized=True)
+    frac = np.nan_to_num(frac, nan=0.0)
+    t, h = net.tails[edge], net.indices[edge]
+    # reverse twin: an edge head -> tail of the same length
+    n = net.n_nodes
+    keys = net.tails * n + net.indices
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    twin = np.full(len(xy), -1, dtype=np.int64)
+    for j in range(len(xy)):
+        k = h[j] * n + t[j]
+        lo, hi = np.searchsorted(sk, [k, k + 1])
+        for cand in order[lo:hi]:
+            if abs(net.length_m[cand] - net.length_m[edge[j]]) <= 1e-6 * max(1.0, net.length_m[edge[j]]):
+                twin[j] = cand
+                break
+    node = np.where(frac <= 0.5, t, h).astype(np.int64)
+    return edge, frac, twin, dist, node
+
