@@ -1,0 +1,20 @@
+"""One Processing algorithm per iptown_gis entry point.
+
+The library is imported inside each algorithm's ``run`` only, so listing the algorithms never
+needs iptown_gis or its dependencies.
+"""
+
+from __future__ import annotations
+
+from .base import IptownAlgorithm
+from .scenario import RunScenarioAlgorithm
+
+
+def algorithm_classes() -> list[type[IptownAlgorithm]]:
+    """Every algorithm class the provider registers, in menu order."""
+    return [
+        RunScenarioAlgorithm,
+    ]
+
+
+__all__ = ["IptownAlgorithm", "algorithm_classes"]
