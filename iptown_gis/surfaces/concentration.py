@@ -19,7 +19,6 @@ import logging
 import math
 from dataclasses import dataclass
 
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -264,7 +263,7 @@ class _Binned:
 
     def __init__(self, dist: np.ndarray, h: float, dmax_data: float) -> None:
         self.delta = h / 50.0
-        self.nb = int(math.ceil(dmax_data / self.delta)) + 1
+        self.nb = math.ceil(dmax_data / self.delta) + 1
         centres = (np.arange(self.nb) + 0.5) * self.delta
         z1 = (dist[:, None] - centres[None, :]) / h
         z2 = (dist[:, None] + centres[None, :]) / h

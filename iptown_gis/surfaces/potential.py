@@ -36,7 +36,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 
-from iptown_gis.errors import ColumnError, NetworkError, ParameterError
+from iptown_gis.errors import ColumnError, ParameterError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.surfaces._validate import point_xy, positive, weights_from
 from iptown_gis.surfaces.grid import Grid, Surface, check_same_crs
@@ -207,25 +207,6 @@ def _potential_from_costs(cost: np.ndarray, mass: np.ndarray, dec: Decay, min_di
 # --------------------------------------------------------------------------- network mode
 
 
-def _snap_fields(snap: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(node index, access distance m, access time min or None) from a network SnapResult."""
-    def first(*names: str) -> Any:
-        for n in names:
-            if hasattr(snap, n):
-                return getattr(snap, n)
-            if isinstance(snap, dict) and n in snap:
-                return snap[n]
-        return None
-
-    node = first("node", "nodes", "node_index", "node_idx")
-    dist = first("access_distance", "access_m", "distance", "access_dist_m", "dist_m")
-    time = first("access_time", "access_min", "time_min", "access_time_min")
-    if node is None or dist is None:
-        raise NetworkError("the network's snap result has no node / access distance: incompatible network")
-    return (np.asarray(node, dtype=np.int64), np.asarray(dist, dtype="float64"),
-            None if time is None else np.asarray(time, dtype="float64"))
-
-
 def network_distances(
     network: Any,
     x: np.ndarray,
@@ -235,7 +216,7 @@ def network_distances(
     *,
     crs: Any,
     cost: Literal["length", "time"] = "length",
-    access_speed_kmh: float = 15.0,
+    access_speed_kmh: float = 30.0,
     max_snap_distance: float | None = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,23 +234,22 @@ def network_distances(
     prog = as_progress(progress)
     tgt = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=crs)
     src = gpd.GeoDataFrame(geometry=gpd.points_from_xy(mass_x, mass_y), crs=crs)
-    kw: dict[str, Any] = {"snap": "node", "access_speed_kmh": access_speed_kmh}
-    if max_snap_distance is not None:
-        kw["max_distance"] = max_snap_distance
+    # Snap to the largest connected part only, so no cell or mass is stranded on an islet.
+    n_comp, labels = network.components()
+    node_mask = (labels == 0) if n_comp > 1 else None
+    limit = np.inf if max_snap_distance is None else float(max_snap_distance)
     prog.update(0.0, "snapping cells to the network")
-    t_node, t_dist, t_time = _snap_fields(nw.snap_points(network, tgt, **kw))
-    m_node, m_dist, m_time = _snap_fields(nw.snap_points(network, src, **kw))
+    t_snap = nw.snap_points(network, tgt, snap="node", max_distance=limit, access_speed_kmh=access_speed_kmh,
+                            node_mask=node_mask, name="grid cells")
+    m_snap = nw.snap_points(network, src, snap="node", max_distance=limit, access_speed_kmh=access_speed_kmh,
+                            node_mask=node_mask, name="masses")
     prog.update(0.2, "shortest paths from the masses")
-    costs = nw.node_costs(network, m_node, weight=cost)
-    costs = np.asarray(costs, dtype="float64")
-    if cost == "time":
-        speed_m_per_min = access_speed_kmh * 1000.0 / 60.0
-        t_acc = t_time if t_time is not None else t_dist / speed_m_per_min
-        m_acc = m_time if m_time is not None else m_dist / speed_m_per_min
-    else:
-        t_acc, m_acc = t_dist, m_dist
-    node_cost = costs[:, t_node]
+    uniq, inv = np.unique(t_snap.node, return_inverse=True)
+    costs = np.asarray(nw.node_costs(network, m_snap.node, weight=cost, targets=uniq), dtype="float64")
+    node_cost = costs[:, inv.ravel()]
     prog.update(1.0, "network costs")
+    t_acc = t_snap.distance_m if cost == "length" else t_snap.time_min
+    m_acc = m_snap.distance_m if cost == "length" else m_snap.time_min
     return t_acc, m_acc, node_cost
 
 
@@ -314,7 +294,7 @@ def market_potential(
     network: Any = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
-    access_speed_kmh: float = 15.0,
+    access_speed_kmh: float = 30.0,
     max_snap_distance: float | None = None,
     min_distance: float | None = None,
     reproject: bool = False,
@@ -423,7 +403,7 @@ def market_access(
     network: Any = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
-    access_speed_kmh: float = 15.0,
+    access_speed_kmh: float = 30.0,
     reproject: bool = False,
     progress: ProgressCallback | Progress | None = None,
 ) -> Surface:
