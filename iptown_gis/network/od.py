@@ -406,6 +406,7 @@ def od_matrix(
     drop_far: bool = False,
     cutoff: float | None = None,
     largest_component: bool = False,
+    snap_to: str | None = None,
     method: str = "auto",
     progress: ProgressCallback | Progress | None = None,
 ) -> ODMatrix:
@@ -440,6 +441,8 @@ def od_matrix(
         Largest cost to compute; costlier pairs are NaN.
     largest_component
         Snap only to the largest connected component (recommended for messy data).
+    snap_to
+        Snap only to nodes of this mode (e.g. ``"road"`` in a road + rail network).
     method
         Shortest-path method (see :func:`node_costs`).
     progress
@@ -473,6 +476,13 @@ def od_matrix(
             k, lab = 1, np.zeros(net.n_nodes, dtype=np.int32)
         else:
             mask = lab == 0
+    if snap_to is not None:
+        if snap == "edge":
+            raise ParameterError("snap_to works with snap='node' only")
+        modes = net.node_attrs.get("mode")
+        if modes is None or not (modes == snap_to).any():
+            raise ParameterError(f"snap_to={snap_to!r}: the network has no nodes of that mode")
+        mask = (modes == snap_to) if mask is None else (mask & (modes == snap_to))
     prog.update(0.0, "snapping points")
     kw: dict[str, Any] = {"snap": snap, "max_distance": max_snap_distance, "access_speed_kmh": access_speed_kmh,
                           "drop_far": drop_far}
