@@ -151,6 +151,13 @@ class SitesConfig(Section):
     """The ``[sites]`` section: ranking candidates and choosing k towns."""
 
     candidates: str = Field(default="places", description="input name of the candidate layer")
+    candidates_raster: str | None = Field(
+        default=None,
+        description="use the cells of this surfaces raster (market_potential, neg_market_access, kde) "
+        "above candidates_threshold / candidates_quantile as candidates instead of a layer",
+    )
+    candidates_threshold: float | None = None
+    candidates_quantile: float | None = Field(default=None, ge=0.0, le=1.0)
     id_field: str | None = Field(default=None, description="unique candidate id column (default: the input's)")
     name_field: str | None = None
     prefecture_field: str | None = Field(
@@ -172,6 +179,10 @@ class SitesConfig(Section):
     standard: float | None = Field(default=None, gt=0.0, description="MCLP coverage standard (unit of cost)")
     demand: str | None = Field(default=None, description="input name of the demand layer (location models)")
     demand_weight: str | None = Field(default=None, description="demand column (default: 1 per feature)")
+    max_snap_distance: float = Field(
+        default=10_000.0, gt=0.0, description="metres from a point to the network before it is an error"
+    )
+    largest_component: bool = Field(default=True, description="snap points to the largest connected network part")
     anchors: list[AnchorSpec] = Field(default_factory=list)
     anchors_layer: str | None = Field(default=None, description="input name of a point layer of anchors")
     anchors_name_field: str = "name"
@@ -198,6 +209,10 @@ class SitesConfig(Section):
             raise ValueError("model = 'mclp' needs standard = (minutes when cost = 'time', metres when 'length')")
         if self.model in ("mclp", "pmedian") and self.demand is None:
             raise ValueError(f"model = {self.model!r} needs demand = \"INPUT\" (the layer to serve)")
+        if self.candidates_raster is not None and (self.candidates_threshold is None) == (
+            self.candidates_quantile is None
+        ):
+            raise ValueError("candidates_raster needs exactly one of candidates_threshold / candidates_quantile")
         names = {a.name for a in self.anchors}
         if len(names) != len(self.anchors):
             raise ValueError("anchor names must be unique")
