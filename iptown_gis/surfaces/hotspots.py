@@ -185,7 +185,8 @@ def local_gi_star(
     pandas.DataFrame
         ``gi`` (esda ``Gs``), ``gi_z`` (analytic z), ``gi_z_sim``, ``p`` (permutation pseudo
         p-value), ``p_norm`` (normal approximation), ``q`` (Benjamini-Hochberg), ``gi_bin``
-        (-3..3 as ArcGIS), ``significance`` (text), ``significant`` (bool at ``alpha``).
+        (-3..3 as ArcGIS), ``significance`` (text), ``hot_spot`` / ``cold_spot`` (bool: ``q``
+        (or ``p``) ``<= alpha`` with a positive / negative z).
     """
     esda = _esda()
     y = _check_values(values, w.n)
@@ -202,7 +203,8 @@ def local_gi_star(
     return pd.DataFrame({
         "gi": np.asarray(g.Gs), "gi_z": np.asarray(g.Zs), "gi_z_sim": np.asarray(g.z_sim),
         "p": p, "p_norm": 2.0 * np.asarray(g.p_norm), "q": q, "gi_bin": b, "significance": text,
-        "significant": test <= alpha,
+        "hot_spot": (test <= alpha) & (np.asarray(g.Zs) > 0),
+        "cold_spot": (test <= alpha) & (np.asarray(g.Zs) < 0),
     })
 
 

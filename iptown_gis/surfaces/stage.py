@@ -1,0 +1,184 @@
+"""The ``surfaces`` pipeline stage.
+
+Writes into ``<out>/surfaces/``:
+
+- ``market_potential.tif``: Harris potential of ``[surfaces] masses`` (network or Euclidean);
+- ``neg_market_access.tif``: NEG market access (price indices and incomes of the NEG stage
+  when it ran and its regions match the masses' ids, else incomes from the masses and G = 1);
+- ``potential_all_cells.tif``: all-cells Euclidean potential of the masses rasterised on the
+  grid (FFT);
+- ``kde.tif``: kernel density of ``kde_points``;
+- ``zonal.gpkg`` (one layer per zone input) and ``zonal_<zones>.csv``: mean/max/sum of every
+  surface per zone;
+- ``hotspots.gpkg``: Gi* (or local Moran) hot spots on the zones or grid cells.
+
+and sets ``ctx.results["surfaces"]``, a dict with ``grid`` (:class:`Grid`); for each raster
+name (``market_potential``, ``neg_market_access``, ``potential_all_cells``, ``kde``) a dict
+``{"path", "surface", "array"}``; ``zonal`` (zones input -> GeoDataFrame); ``hotspots``
+(GeoDataFrame with ``gi_z``, ``p``, ``q``, ``hot_spot``, ``cold_spot``, ``significance``);
+``paths`` (name -> output path); ``mass_source`` (what the masses are).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from iptown_gis.errors import ScenarioError
+from iptown_gis.progress import Progress
+from iptown_gis.surfaces.config import SurfacesConfig
+from iptown_gis.surfaces.grid import Surface, make_grid
+from iptown_gis.surfaces.hotspots import hotspots
+from iptown_gis.surfaces.kde import kde
+from iptown_gis.surfaces.potential import market_access, market_potential, raster_potential, rasterize_masses
+from iptown_gis.surfaces.zonal import write_zonal, zonal_stats
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+SURFACE_NAMES = ("market_potential", "neg_market_access", "potential_all_cells", "kde")
+
+
+def _network(ctx: Any, cfg: SurfacesConfig) -> Any:
+    net = ctx.results.get("network")
+    if isinstance(net, Mapping):
+        net = net.get("network", net.get("net"))
+    if net is not None:
+        return net
+    from iptown_gis.network import build_network
+
+    log.info("surfaces: no network stage result; building a network from input %r", cfg.roads)
+    net = build_network(ctx.layer(cfg.roads))
+    ctx.results.setdefault("network", net)
+    return net
+
+
+def _neg_inputs(ctx: Any, cfg: SurfacesConfig, masses: Any) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(income, price_index, source) aligned with ``masses`` from the NEG stage, if it matches."""
+    neg = ctx.results.get("neg")
+    if not isinstance(neg, Mapping) or neg.get("region_ids") is None:
+        return None, None, "masses"
+    id_field = ctx.scenario.input(cfg.masses).id_field
+    if id_field is None or id_field not in masses.columns:
+        log.warning("surfaces: NEG results ignored: input %r has no id_field to match regions", cfg.masses)
+        return None, None, "masses"
+    ids = [str(v) for v in np.asarray(neg["region_ids"]).ravel()]
+    pos = {v: i for i, v in enumerate(ids)}
+    want = [str(v) for v in masses[id_field].to_numpy()]
+    if not all(w in pos for w in want):
+        log.warning("surfaces: NEG regions do not cover the masses' %s; using G = 1", id_field)
+        return None, None, "masses"
+    idx = np.array([pos[w] for w in want])
+    income = neg.get("income")
+    g = neg.get("price_index")
+    inc = None if income is None else np.asarray(income, dtype="float64").ravel()[idx]
+    gi = None if g is None else np.asarray(g, dtype="float64").ravel()[idx]
+    return inc, gi, "neg"
+
+
+def _register(ctx: Any, out: dict[str, Any], name: str, surface: Surface, description: str) -> None:
+    path = ctx.path("surfaces", f"{name}.tif")
+    surface.write(path)
+    ctx.add_output(path, stage="surfaces", kind="raster", description=description)
+    out[name] = {"path": path, "surface": surface, "array": surface.values}
+    out["paths"][name] = path
+
+
+def run(ctx: Any, progress: Progress) -> None:
+    """Compute and write the study's surfaces (see the module docstring)."""
+    cfg: SurfacesConfig | None = ctx.scenario.section("surfaces")
+    if cfg is None:
+        raise ScenarioError(f"{ctx.scenario.source.name}: no [surfaces] section (see docs/surfaces.md)")
+    steps = progress.steps(7)
+    out: dict[str, Any] = {"paths": {}}
+    boundary = ctx.layer(cfg.boundary, geom_types=("Polygon",))
+    grid = make_grid(boundary, cell=cfg.cell, memory_budget=cfg.memory_budget)
+    out["grid"] = grid
+    masses = ctx.layer(cfg.masses)
+    out["mass_source"] = f"{cfg.masses}.{cfg.mass_field}"
+    steps[0].update(0.0, f"grid {grid.rows} x {grid.cols} ({grid.n_inside} cells)")
+
+    net = _network(ctx, cfg) if cfg.mode == "network" else None
+    mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
+                          network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
+                          min_distance=cfg.min_distance, progress=steps[1])
+    _register(ctx, out, "market_potential", mp,
+              f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
+
+    if cfg.market_access:
+        income, g, source = _neg_inputs(ctx, cfg, masses)
+        ma = market_access(grid, masses, income_field=None if income is not None else (cfg.income_field or cfg.mass_field),
+                           income=income, price_index=g, sigma=cfg.sigma, tau=cfg.tau, mode=cfg.mode, network=net,
+                           cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh, progress=steps[2])
+        ma.tags["iptown_income_source"] = source
+        _register(ctx, out, "neg_market_access", ma,
+                  f"NEG market access (sigma={cfg.sigma:g}, tau={cfg.tau:g}, G from {source})")
+
+    if cfg.raster_potential:
+        mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)
+        rp = raster_potential(grid, mass_r, decay=cfg.decay, min_distance=cfg.min_distance)
+        rp.name = "potential_all_cells"
+        _register(ctx, out, "potential_all_cells", rp, "all-cells Euclidean potential of the rasterised masses (FFT)")
+    steps[3].update(0.0, "kernel density")
+
+    if cfg.kde_points is not None:
+        pts = ctx.layer(cfg.kde_points)
+        k = kde(pts, grid, kernel=cfg.kde_kernel, radius=cfg.kde_radius, rule=cfg.kde_rule,
+                weight_field=cfg.kde_weight, output=cfg.kde_output, progress=steps[3])
+        _register(ctx, out, "kde", k, f"{cfg.kde_kernel} KDE of {cfg.kde_points} weighted by {cfg.kde_weight}")
+
+    surfaces = [out[n]["surface"] for n in SURFACE_NAMES if n in out]
+    zonal: dict[str, Any] = {}
+    zpath = ctx.path("surfaces", "zonal.gpkg")
+    for i, zname in enumerate(cfg.zonal_zones):
+        zones = ctx.layer(zname, geom_types=("Polygon",))
+        table = zones
+        for s in surfaces:
+            table = zonal_stats(s, table, stats=cfg.zonal_stats)
+        zonal[zname] = table
+        write_zonal(table, zpath, layer=zname, csv=ctx.path("surfaces", f"zonal_{zname}.csv"))
+        ctx.add_output(ctx.path("surfaces", f"zonal_{zname}.csv"), stage="surfaces", kind="table",
+                       description=f"zonal statistics per {zname}")
+        steps[4].update((i + 1) / max(len(cfg.zonal_zones), 1), f"zonal statistics: {zname}")
+    if zonal:
+        ctx.add_output(zpath, stage="surfaces", kind="vector", description="zonal statistics (one layer per zones)")
+        out["paths"]["zonal"] = zpath
+    out["zonal"] = zonal
+
+    if cfg.hotspot_zones is not None:
+        var = cfg.hotspot_variable
+        if cfg.hotspot_zones == "cells":
+            if var not in out:
+                raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: hot spots on cells need a surface "
+                                    f"({', '.join(n for n in SURFACE_NAMES if n in out)})")
+            hs = hotspots(out[var]["surface"], statistic=cfg.hotspot_statistic,
+                          weights=cfg.hotspot_weights if cfg.hotspot_weights in ("queen", "rook") else "queen",
+                          permutations=cfg.permutations, seed=ctx.scenario.study.seed, alpha=cfg.alpha,
+                          correction="fdr" if cfg.fdr else "none")
+        else:
+            if var in SURFACE_NAMES:
+                if var not in out:
+                    raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: that surface was not computed")
+                zones = zonal.get(cfg.hotspot_zones)
+                if zones is None:
+                    zones = zonal_stats(out[var]["surface"], ctx.layer(cfg.hotspot_zones), stats=("mean",))
+                field = f"{var}_mean"
+            else:
+                zones, field = ctx.layer(cfg.hotspot_zones), var
+            hs = hotspots(zones, field=field, statistic=cfg.hotspot_statistic, weights=cfg.hotspot_weights,
+                          permutations=cfg.permutations, seed=ctx.scenario.study.seed, alpha=cfg.alpha,
+                          correction="fdr" if cfg.fdr else "none")
+        hpath = ctx.path("surfaces", "hotspots.gpkg")
+        from iptown_gis.io.vector import write_vector
+
+        write_vector(hs, hpath, layer="hotspots")
+        ctx.add_output(hpath, stage="surfaces", kind="vector",
+                       description=f"{cfg.hotspot_statistic} hot spots of {var} on {cfg.hotspot_zones}")
+        out["hotspots"] = hs
+        out["paths"]["hotspots"] = hpath
+    steps[6].update(1.0, "surfaces done")
+    ctx.results["surfaces"] = out
