@@ -205,7 +205,7 @@ def ellison_glaeser(
         if sub[region].nunique() < 2:
             continue
         res = _eg_one(sub, category, region, w[idx])
-        res.insert(0, group, gval)
+        res.insert(0, group, [gval] * len(res))
         parts.append(res)
     if not parts:
         raise GeometryError(f"no {group!r} group holds establishments in 2 or more regions")

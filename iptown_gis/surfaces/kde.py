@@ -183,7 +183,7 @@ def kde(
     w = weights_from(points, weight_field, name="points")
     if radius is None:
         r = bandwidth(px, py, weights=None if weight_field is None else w, rule=rule)
-        how = rule
+        how: str = rule
     else:
         positive(radius, "radius")
         r = float(radius)

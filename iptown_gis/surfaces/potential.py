@@ -481,7 +481,7 @@ def market_access(
 
 
 def _check_raster(mass: np.ndarray) -> np.ndarray:
-    a = np.ma.filled(np.ma.asarray(mass, dtype="float64"), 0.0)
+    a: np.ndarray = np.ma.filled(np.ma.asarray(mass, dtype="float64"), 0.0)
     if a.ndim != 2:
         raise ParameterError(f"mass raster must be 2-D, got shape {a.shape}")
     if np.isnan(a).any() or np.isinf(a).any():

@@ -111,7 +111,8 @@ def run(ctx: Any, progress: Progress) -> None:
 
     if cfg.market_access:
         income, g, source = _neg_inputs(ctx, cfg, masses)
-        ma = market_access(grid, masses, income_field=None if income is not None else (cfg.income_field or cfg.mass_field),
+        inc_field = None if income is not None else (cfg.income_field or cfg.mass_field)
+        ma = market_access(grid, masses, income_field=inc_field,
                            income=income, price_index=g, sigma=cfg.sigma, tau=cfg.tau, mode=cfg.mode, network=net,
                            cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh, progress=steps[2])
         ma.tags["iptown_income_source"] = source

@@ -84,7 +84,7 @@ def zonal_stats(
         ((geom, i + 1) for i, geom in enumerate(zones.geometry)), out_shape=grid.shape,
         transform=grid.transform, fill=0, dtype="int32",
     )
-    data = np.ma.filled(np.ma.asarray(surface.values, dtype="float64"), np.nan)
+    data: np.ndarray = np.ma.filled(np.ma.asarray(surface.values, dtype="float64"), np.nan)
     ok = grid.mask & (labels > 0) & np.isfinite(data)
     lab = labels[ok] - 1
     v = data[ok]

@@ -1,0 +1,184 @@
+"""``iptown surface``: market potential, kernel density, hot spots and zonal statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iptown_gis.cli._common import echo_json, progress_bar
+
+__all__ = ["group"]
+
+_REPROJECT = click.option("--reproject", is_flag=True,
+                          help="Reproject inputs to the boundary's CRS instead of failing on a mismatch.")
+_MEMORY = click.option("--memory-budget", default="4GB", show_default=True,
+                       help="Largest working memory for the grid (e.g. 2GB).")
+
+
+def _read(spec: str, name: str, geom: tuple[str, ...] | None = None, *, metric: bool = True):
+    from iptown_gis.io.vector import read_vector
+
+    return read_vector(spec, name=name, geom_types=geom, metric=metric)
+
+
+def _boundary_and_grid(boundary: str, cell: float, crs: str | None, memory_budget: str):
+    """The boundary as read (its own CRS) and a grid in its metric CRS (``crs`` / UTM for degrees)."""
+    from iptown_gis.surfaces.grid import make_grid
+
+    b = _read(boundary, "boundary", ("Polygon",), metric=False)
+    return b, make_grid(b, cell=cell, crs=crs, memory_budget=memory_budget)
+
+
+def _read_like(spec: str, name: str, boundary, grid, *, reproject: bool, geom: tuple[str, ...] | None = None):
+    """Read a layer that must share the boundary's CRS (else CRSError unless ``reproject``), in the grid CRS."""
+    from iptown_gis.surfaces.grid import check_same_crs
+
+    gdf = _read(spec, name, geom, metric=False)
+    gdf = check_same_crs(boundary.crs, gdf, name=name, reproject=reproject)
+    return gdf.to_crs(grid.crs) if gdf.crs != grid.crs else gdf
+
+
+@click.group(name="surface")
+def group() -> None:
+    """Market-potential and agglomeration surfaces on a grid."""
+
+
+@group.command("market-potential")
+@click.option("--masses", required=True, metavar="FILE[:LAYER]", help="Mass points (seats, firms, ...).")
+@click.option("--mass-field", default=None, help="Mass column (default: count points).")
+@click.option("--boundary", required=True, metavar="FILE[:LAYER]", help="Study-area polygon(s); sets the CRS.")
+@click.option("--cell", required=True, type=float, metavar="METRES", help="Cell size in metres.")
+@click.option("--mode", type=click.Choice(["euclidean", "network"]), default="euclidean", show_default=True)
+@click.option("--roads", default=None, metavar="FILE[:LAYER]", help="Road lines (network mode).")
+@click.option("--decay", default="power:1", show_default=True, metavar="power:BETA|exp:D0_METRES",
+              help="M / d^BETA or M * exp(-d / D0).")
+@click.option("--min-distance", type=float, default=None, metavar="METRES",
+              help="Distances below it are raised to it (default: half a cell).")
+@click.option("--cost", type=click.Choice(["length", "time"]), default="length", show_default=True,
+              help="Network cost: metres, or minutes (then D0 and --min-distance are minutes).")
+@click.option("--crs", default=None, help="Metric CRS when the boundary is in degrees (default: UTM zone).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output GeoTIFF.")
+@_REPROJECT
+@_MEMORY
+def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay, min_distance, cost, crs, out,
+                         reproject, memory_budget):
+    """Harris market potential of mass points over a grid, as a GeoTIFF."""
+    from iptown_gis.surfaces.potential import market_potential, parse_decay
+
+    dec = parse_decay(decay)
+    b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
+    m = _read_like(masses, "masses", b, grid, reproject=reproject)
+    net = None
+    if mode == "network":
+        if roads is None:
+            raise click.UsageError("--mode network needs --roads FILE[:LAYER]")
+        from iptown_gis.network import build_network
+
+        r = _read_like(roads, "roads", b, grid, reproject=reproject, geom=("LineString",))
+        net = build_network(r, crs=grid.crs)
+    with progress_bar("market potential") as cb:
+        s = market_potential(grid, m, mass_field=mass_field, decay=dec, mode=mode, network=net, cost=cost,
+                             min_distance=min_distance, progress=cb)
+    s.write(out)
+    v = s.inside_values()
+    echo_json({"out": str(out), "crs": grid.crs.to_string(), "rows": grid.rows, "cols": grid.cols,
+               "cells_inside": grid.n_inside, "min": float(v.min()), "max": float(v.max()),
+               "mean": float(v.mean()), **s.tags})
+
+
+@group.command("kde")
+@click.option("--points", required=True, metavar="FILE[:LAYER]")
+@click.option("--boundary", required=True, metavar="FILE[:LAYER]")
+@click.option("--cell", required=True, type=float, metavar="METRES")
+@click.option("--kernel", type=click.Choice(["quartic", "gaussian"]), default="quartic", show_default=True)
+@click.option("--radius", type=float, default=None, metavar="METRES",
+              help="Quartic radius / Gaussian bandwidth (default: --rule).")
+@click.option("--rule", type=click.Choice(["silverman", "scott"]), default="silverman", show_default=True)
+@click.option("--weight-field", default=None, help="Weight column (QGIS 'weight from field').")
+@click.option("--output", "output", type=click.Choice(["raw", "scaled", "density"]), default="raw",
+              show_default=True, help="QGIS raw / scaled values, or a true density per m^2.")
+@click.option("--crs", default=None)
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path))
+@_REPROJECT
+@_MEMORY
+def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, crs, out, reproject, memory_budget):
+    """Kernel density of points (QGIS Heatmap quartic kernel, or Gaussian) as a GeoTIFF."""
+    from iptown_gis.surfaces.kde import kde
+
+    b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
+    p = _read_like(points, "points", b, grid, reproject=reproject)
+    with progress_bar("kernel density") as cb:
+        s = kde(p, grid, kernel=kernel, radius=radius, rule=rule, weight_field=weight_field, output=output,
+                progress=cb)
+    s.write(out)
+    v = s.inside_values()
+    echo_json({"out": str(out), "crs": grid.crs.to_string(), "max": float(v.max()), **s.tags})
+
+
+@group.command("hotspots")
+@click.option("--zones", default=None, metavar="FILE[:LAYER]", help="Polygons/points with --field.")
+@click.option("--field", default=None, help="Column to test (with --zones).")
+@click.option("--raster", default=None, type=click.Path(path_type=Path),
+              help="Or: a GeoTIFF surface; its cells are tested.")
+@click.option("--statistic", type=click.Choice(["gi*", "moran"]), default="gi*", show_default=True)
+@click.option("--weights", type=click.Choice(["queen", "rook", "knn", "distance"]), default="queen",
+              show_default=True)
+@click.option("--k", type=int, default=6, show_default=True, help="Neighbours for --weights knn.")
+@click.option("--distance", type=float, default=None, help="Band in metres for --weights distance.")
+@click.option("--permutations", type=int, default=999, show_default=True)
+@click.option("--seed", type=int, default=20171, show_default=True)
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--no-fdr", is_flag=True, help="Decide on raw p-values instead of Benjamini-Hochberg q-values.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="GeoPackage/GeoJSON output.")
+def hotspots_cmd(zones, field, raster, statistic, weights, k, distance, permutations, seed, alpha, no_fdr, out):
+    """Local Getis-Ord Gi* or local Moran's I hot spots with permutation p-values and FDR."""
+    from iptown_gis.io.vector import write_vector
+    from iptown_gis.surfaces.hotspots import hotspots
+
+    if (zones is None) == (raster is None):
+        raise click.UsageError("give either --zones FILE[:LAYER] --field COL, or --raster FILE.tif")
+    if raster is not None:
+        target = _surface_from_tif(raster)
+    else:
+        target = _read(zones, "zones")
+    res = hotspots(target, field=field, statistic=statistic, weights=weights, k=k, distance=distance,
+                   permutations=permutations, seed=seed, alpha=alpha, correction="none" if no_fdr else "fdr")
+    write_vector(res, out, layer="hotspots")
+    col = "significance" if statistic == "gi*" else "cluster"
+    echo_json({"out": str(out), "features": len(res), "counts": res[col].value_counts().to_dict()})
+
+
+def _surface_from_tif(path: Path):
+    import numpy as np
+    import pyproj
+
+    from iptown_gis.io.raster import read_raster
+    from iptown_gis.surfaces.grid import Grid, Surface
+
+    r = read_raster(path)
+    mask = ~np.ma.getmaskarray(r.data)
+    grid = Grid(transform=r.transform, shape=r.shape, crs=pyproj.CRS.from_user_input(r.crs), mask=mask)
+    vals = np.ma.MaskedArray(np.ma.filled(r.data.astype("float64"), np.nan), mask=~mask)
+    return Surface(grid=grid, values=vals, name=path.stem, tags=dict(r.tags))
+
+
+@group.command("zonal")
+@click.option("--raster", required=True, type=click.Path(path_type=Path), help="GeoTIFF surface.")
+@click.option("--zones", required=True, metavar="FILE[:LAYER]", help="Counties, prefectures, ...")
+@click.option("--id-field", default=None)
+@click.option("--stat", "stats", multiple=True, default=("mean", "max", "sum"), show_default=True,
+              type=click.Choice(["mean", "max", "min", "sum", "count", "std"]))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="GeoPackage (layer 'zonal').")
+@click.option("--csv", "csv", default=None, type=click.Path(path_type=Path), help="Also write a CSV table.")
+@_REPROJECT
+def zonal_cmd(raster, zones, id_field, stats, out, csv, reproject):
+    """Zonal statistics (mean, max, sum, ...) of a surface per zone, as a table and a layer."""
+    from iptown_gis.io.vector import read_vector
+    from iptown_gis.surfaces.zonal import write_zonal, zonal_stats
+
+    s = _surface_from_tif(raster)
+    z = read_vector(zones, name="zones", geom_types=("Polygon",), metric=False)
+    table = zonal_stats(s, z, stats=stats, id_field=id_field, reproject=reproject)
+    write_zonal(table, out, layer="zonal", csv=csv)
+    echo_json({"out": str(out), "zones": len(table), "csv": None if csv is None else str(csv)})
