@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 _Z_COLUMNS = ("gi_z", "z", "z_score", "zscore", "gistar_z", "z_sim", "Zs")
 _P_COLUMNS = ("gi_p", "p", "p_sim", "p_value", "p_norm", "p_z_sim", "p_fdr", "q")
-_SIG_COLUMNS = ("significant", "gi_significant", "hot", "hotspot", "sig")
+_SIG_COLUMNS = ("hot_spot", "significant", "gi_significant", "hot", "hotspot", "sig")
 
 
 # -- rasters ----------------------------------------------------------------------------------
