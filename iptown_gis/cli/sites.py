@@ -232,7 +232,8 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         net = build_network(roads.to_crs(crs) if roads.crs != crs else roads)
         opts = {"max_snap_distance": max_snap, "largest_component": True}
         prog.update(0.2, "network costs")
-        dc = network_costs(net, demand, cands, weight=kind, check_reach=False, origin_name="demand points", **opts)
+        dc = network_costs(net, demand, cands, weight=kind, check_reach=False, origin_name="demand points",
+                           destination_name="candidates", **opts)
         unreachable = ~np.isfinite(dc).any(axis=0)
         if unreachable.any():
             bad = cands[SITE_ID].to_numpy()[unreachable][:10].tolist()

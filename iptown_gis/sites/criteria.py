@@ -65,7 +65,7 @@ def as_raster(obj: Any, *, name: str = "raster") -> tuple[np.ma.MaskedArray, Any
     """``(masked values, affine transform, CRS)`` of a surface, a Raster or a GeoTIFF path."""
     if isinstance(obj, Mapping):
         for key in ("surface", "raster", "path"):
-            if key in obj:
+            if obj.get(key) is not None:
                 return as_raster(obj[key], name=name)
         raise ParameterError(f"{name}: a mapping needs a 'surface', 'raster' or 'path' entry")
     if isinstance(obj, str | os.PathLike):
@@ -239,6 +239,7 @@ def network_costs(
     *,
     weight: str = "time",
     origin_name: str = "candidates",
+    destination_name: str = "destinations",
     max_snap_distance: float = 10_000.0,
     largest_component: bool = True,
     check_reach: bool = True,
@@ -260,10 +261,18 @@ def network_costs(
         from iptown_gis.network import od_matrix
     except ImportError as exc:
         raise DependencyError(f"network travel costs need iptown_gis.network.od_matrix ({exc})") from exc
-    od = od_matrix(network, origins.reset_index(drop=True),
-                   None if destinations is None else destinations.reset_index(drop=True),
-                   weight=weight, max_snap_distance=max_snap_distance, largest_component=largest_component,
-                   progress=progress)
+    try:
+        od = od_matrix(network, origins.reset_index(drop=True),
+                       None if destinations is None else destinations.reset_index(drop=True),
+                       weight=weight, max_snap_distance=max_snap_distance, largest_component=largest_component,
+                       progress=progress)
+    except NetworkError as exc:
+        msg = str(exc)
+        if msg.startswith("origins:"):
+            msg = f"{origin_name}:" + msg[len("origins:"):]
+        elif msg.startswith("destinations:"):
+            msg = f"{destination_name}:" + msg[len("destinations:"):]
+        raise NetworkError(msg) from None
     vals = np.asarray(od.values, dtype=float)
     if not check_reach:
         return vals
@@ -303,7 +312,8 @@ def access_costs(
     """
     if len(anchors) == 0:
         raise DataNotFoundError("no anchors to measure access to")
-    c = network_costs(network, candidates, anchors.to_crs(candidates.crs), weight=weight, **kwargs)
+    c = network_costs(network, candidates, anchors.to_crs(candidates.crs), weight=weight,
+                      destination_name="anchors", **kwargs)
     if aggregate == "min":
         return np.asarray(np.nanmin(c, axis=1), dtype=float)
     if aggregate == "mean":

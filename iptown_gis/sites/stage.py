@@ -185,7 +185,8 @@ def select_stage(
         id_col = ctx.scenario.input(cfg.demand).id_field
         demand_ids = demand[id_col].tolist() if id_col else demand.index.tolist()
         prog.update(0.1, f"network costs {len(demand)} demand x {len(pool)} candidates")
-        demand_cost = network_costs(net, demand, pool, weight=cfg.cost, check_reach=False, **_net_opts(cfg))
+        demand_cost = network_costs(net, demand, pool, weight=cfg.cost, check_reach=False, origin_name="demand points",
+                                    destination_name="candidates", **_net_opts(cfg))
         unreachable = ~np.isfinite(demand_cost).any(axis=0)
         if unreachable.any():
             bad = pool[SITE_ID].to_numpy()[unreachable][:10].tolist()
