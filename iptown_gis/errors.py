@@ -8,10 +8,10 @@ still works). Messages always say what to fix.
 from __future__ import annotations
 
 __all__ = [
+    "CRSError",
     "CancelledError",
     "ColumnError",
     "ConvergenceError",
-    "CRSError",
     "DataNotFoundError",
     "DependencyError",
     "GeometryError",
