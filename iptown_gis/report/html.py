@@ -1,0 +1,599 @@
+"""A self-contained HTML report per run (``DIR/report.html``).
+
+The page holds the scenario and its parameters, key figures, the printed maps (PNG embedded
+as base64), the scenario comparison tables, every other table, and an interactive Leaflet
+web map (built with folium) with the surfaces, hot spots, sites and layout as toggleable
+layers. It opens offline without errors: Leaflet's JavaScript and CSS are inlined from the
+copy shipped in ``iptown_gis/report/templates/`` (BSD-2-Clause, see ``LEAFLET_LICENSE.txt``),
+every external ``<script src>`` / ``<link href>`` folium would add is removed, and no tile
+layer is fetched unless ``basemap="osm"`` is asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iptown_gis import __version__
+from iptown_gis.errors import DependencyError
+from iptown_gis.io.atomic import atomic_path
+from iptown_gis.progress import Progress, ProgressCallback, as_progress
+from iptown_gis.report.catalogue import Item, RunInfo, flatten_scalars
+from iptown_gis.report.maps import DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS
+
+__all__ = ["key_figures", "web_map", "write_html_report"]
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+_WEB_RASTER_MAX = 900
+_WEB_MAX_FEATURES = 25_000
+_COMPARE_WORDS = ("scenario", "compar", "policy", "baseline")
+
+
+def _esc(v: Any) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            return str(f)
+        if f != 0 and (abs(f) >= 1e6 or abs(f) < 1e-3):
+            return f"{f:.4g}"
+        return f"{f:,.4f}".rstrip("0").rstrip(".") if abs(f) < 1000 else f"{f:,.1f}"
+    return str(v)
+
+
+# ----------------------------------------------------------------------------- key figures
+
+def _raster_stats(path: Path) -> dict[str, Any]:
+    import rasterio
+
+    with rasterio.open(path) as src:
+        scale = max(src.width / 2000, src.height / 2000, 1.0)
+        data = src.read(1, masked=True, out_shape=(max(int(src.height / scale), 1), max(int(src.width / scale), 1)))
+        cell = abs(src.transform.a)
+        n = int(src.width * src.height)
+    vals = np.ma.masked_invalid(data).compressed()
+    if vals.size == 0:
+        return {"cells": n, "data cells": 0}
+    grid = f"{n:,} cells of {cell:g} m" if cell > 1 else f"{n:,} cells"
+    out: dict[str, Any] = {"grid": grid, "min": float(vals.min()),
+                           "mean": float(vals.mean()), "max": float(vals.max())}
+    return out
+
+
+def key_figures(info: RunInfo, items: Sequence[Item]) -> dict[str, dict[str, Any]]:
+    """Key figures of a run, grouped: run, each raster, sites, layout, summaries, results.
+
+    Returns
+    -------
+    dict
+        ``{group: {figure: value}}`` with scalar values.
+    """
+    import pyogrio
+
+    figs: dict[str, dict[str, Any]] = {}
+    figs["run"] = {"stages": ", ".join(info.stages) or "(none)", "outputs": len(info.outputs),
+                   "CRS": info.crs or "(from the data)"}
+    if "total" in info.timings:
+        figs["run"]["run time (s)"] = info.timings["total"]
+    for it in items:
+        try:
+            if it.is_raster:
+                figs[it.title] = _raster_stats(it.path)
+            elif it.role == "sites":
+                import geopandas as gpd
+
+                gdf = gpd.read_file(it.path, layer=it.layer, engine="pyogrio", ignore_geometry=True)
+                g: dict[str, Any] = {"candidates": len(gdf)}
+                rank = next((c for c in gdf.columns if c.lower() == "rank"), None)
+                if rank is not None and len(gdf):
+                    top = gdf.sort_values(rank).iloc[0]
+                    label = next((c for c in ("name", "unit_name", "site_name", "site_id", "id") if c in gdf.columns),
+                                 None)
+                    if label:
+                        g["top-ranked site"] = str(top[label])
+                    score = next((c for c in gdf.columns if c.lower() in ("score", "total_score")), None)
+                    if score:
+                        g["top score"] = float(top[score])
+                figs[it.title] = g
+            elif it.role == "layout" and "district" in [c.lower() for c in it.columns]:
+                gdf = pyogrio.read_dataframe(it.path, layer=it.layer)
+                if 0 < len(gdf) <= 20:
+                    dcol = next(c for c in gdf.columns if c.lower() == "district")
+                    area = gdf.geometry.area / 1e6 if gdf.crs is not None and not gdf.crs.is_geographic else None
+                    figs[it.title] = {f"{row[dcol]} area (km²)": float(a) for (_, row), a in
+                                      zip(gdf.iterrows(), area, strict=True)} if area is not None else {}
+            elif it.role == "summary":
+                data = json.loads(it.path.read_text(encoding="utf-8"))
+                flat = flatten_scalars(data, limit=20)
+                if flat:
+                    figs[it.title if it.description else f"{it.stage} {it.path.name}".strip()] = flat
+        except Exception as exc:  # one unreadable output must not sink the report
+            log.warning("report: no key figures for %s: %s", it.path, exc)
+    for name, facts in info.facts.items():
+        figs.setdefault(f"results: {name}", {}).update(facts)
+    return {k: v for k, v in figs.items() if v}
+
+
+# ----------------------------------------------------------------------------- web map
+
+def _leaflet_assets() -> tuple[str, str]:
+    js = (TEMPLATES / "leaflet.js").read_text(encoding="utf-8")
+    css = (TEMPLATES / "leaflet.css").read_text(encoding="utf-8")
+    for name in ("layers.png", "layers-2x.png", "marker-icon.png"):
+        data = base64.b64encode((TEMPLATES / name).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{name})", f"url(data:image/png;base64,{data})")
+    return js, css
+
+
+def _raster_overlay(item: Item) -> tuple[np.ndarray, list[list[float]]] | None:
+    import rasterio
+    from affine import Affine
+    from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm, Colormap, ListedColormap, Normalize, TwoSlopeNorm
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    with rasterio.open(item.path) as src, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # affine '*' inside rasterio
+        if src.crs is None:
+            return None
+        dst_crs = "EPSG:3857"
+        tr, w, h = calculate_default_transform(src.crs, dst_crs, src.width, src.height, *src.bounds)
+        scale = max(w / _WEB_RASTER_MAX, h / _WEB_RASTER_MAX, 1.0)
+        w2, h2 = max(int(w / scale), 1), max(int(h / scale), 1)
+        tr2 = tr @ Affine.scale(w / w2, h / h2)
+        out = np.full((h2, w2), np.nan, dtype="float64")
+        nodata = src.nodata
+        reproject(source=src.read(1).astype("float64"), destination=out, src_transform=src.transform,
+                  src_crs=src.crs, src_nodata=nodata, dst_transform=tr2, dst_crs=dst_crs, dst_nodata=np.nan,
+                  resampling=Resampling.nearest)
+        left, top = tr2 * (0, 0)
+        right, bottom = tr2 * (w2, h2)
+        west, south, east, north = transform_bounds(dst_crs, "EPSG:4326", left, bottom, right, top)
+    vals = out[np.isfinite(out)]
+    if vals.size == 0:
+        return None
+    uniq = np.unique(vals)
+    if item.role == "hotspots" and uniq.size <= 7 and np.all(np.isin(uniq, list(HOTSPOT_CLASSES))):
+        keys = sorted(HOTSPOT_CLASSES)
+        cmap: Colormap = ListedColormap([HOTSPOT_CLASSES[k][0] for k in keys])
+        norm: Normalize = BoundaryNorm([k - 0.5 for k in keys] + [keys[-1] + 0.5], cmap.N)
+    elif item.role == "hotspots" and vals.min() < 0 < vals.max():
+        lim = float(max(np.percentile(np.abs(vals), 99), 2.58))
+        cmap, norm = colormaps["RdBu_r"], TwoSlopeNorm(0.0, -lim, lim)
+    else:
+        lo, hi = np.percentile(vals, [2, 98])
+        cmap, norm = colormaps["viridis"], Normalize(float(lo), float(max(hi, lo + 1e-12)))
+    rgba = cmap(norm(np.nan_to_num(out, nan=0.0)))
+    rgba[..., 3] = np.where(np.isfinite(out), 1.0, 0.0)
+    return rgba, [[south, west], [north, east]]
+
+
+def _style_for(item: Item, gdf: Any) -> tuple[Any, list[str]]:
+    cols = [c for c in gdf.columns if c != gdf.geometry.name][:8]
+    low = {c.lower(): c for c in gdf.columns}
+    if item.role == "layout":
+        col = low.get("module") if "module" in low and "modules" in (item.layer or "module") else low.get("district")
+        if col is None:
+            col = low.get("module")
+        palette = {**{k: v[0] for k, v in DISTRICT_COLOURS.items()}, **{k: v[0] for k, v in MODULE_COLOURS.items()}}
+
+        def layout_style(f: dict[str, Any]) -> dict[str, Any]:
+            v = str(f["properties"].get(col, ""))
+            return {"fillColor": palette.get(v, "#cccccc"), "color": "#222222", "weight": 1, "fillOpacity": 0.75}
+
+        return layout_style, cols
+    if item.role == "hotspots":
+        cls = next((low[c] for c in ("hotspot_class", "hotspot", "class", "cluster", "gi_class") if c in low), None)
+
+        def hot_style(f: dict[str, Any]) -> dict[str, Any]:
+            v = f["properties"].get(cls) if cls else None
+            colour = HOTSPOT_CLASSES.get(int(v), ("#999999", ""))[0] if isinstance(v, (int, float)) \
+                and v == v and int(v) in HOTSPOT_CLASSES else "#999999"
+            return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.7}
+
+        return hot_style, cols
+
+    def plain(f: dict[str, Any]) -> dict[str, Any]:
+        return {"color": "#b2182b", "weight": 1.2, "fillColor": "#4393c3", "fillOpacity": 0.4}
+
+    return plain, cols
+
+
+def _web_layer_name(item: Item) -> str:
+    return item.title
+
+
+def web_map(
+    items: Sequence[Item],
+    *,
+    context: Sequence[tuple[str, Any]] = (),
+    basemap: str = "none",
+    attribution: str = "",
+) -> tuple[Any, list[str]]:
+    """A folium map with one toggleable overlay per map layer of the run.
+
+    Parameters
+    ----------
+    items
+        The run's items; surfaces and hot-spot rasters become image overlays, vectors GeoJSON.
+    context
+        ``(name, GeoDataFrame)`` pairs drawn as outlines (e.g. the province).
+    basemap
+        ``"none"`` (default, offline) or ``"osm"`` (OpenStreetMap tiles; needs the internet).
+    attribution
+        Data credits shown in the map's attribution control.
+
+    Returns
+    -------
+    (folium.Map, list of str)
+        The map and the names of its overlays, in order.
+
+    Raises
+    ------
+    DependencyError
+        folium is not installed.
+    """
+    try:
+        import folium
+    except ImportError as exc:  # pragma: no cover - folium is in the report extra
+        raise DependencyError("the web map needs folium: pip install 'iptown_gis[report]'") from exc
+
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, attribution_control=True)
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)").add_to(m)
+    names: list[str] = []
+    bounds: list[list[float]] = []
+    for name, gdf in context:
+        if gdf is None or len(gdf) == 0:
+            continue
+        g = gdf.to_crs(4326)
+        g = g[[g.geometry.name]].copy()
+        g["geometry"] = g.geometry.simplify(0.002)
+        folium.GeoJson(g.to_json(), name=name, style_function=lambda f: {"color": "#222222", "weight": 1.5,
+                                                                         "fill": False}).add_to(m)
+        names.append(name)
+        b = g.total_bounds
+        bounds.append([float(b[1]), float(b[0])])
+        bounds.append([float(b[3]), float(b[2])])
+    first_raster = True
+    for it in items:
+        if not it.is_map_layer:
+            continue
+        label = _web_layer_name(it)
+        if label in names:
+            label = f"{label} ({it.key})"
+        try:
+            if it.is_raster:
+                ov = _raster_overlay(it)
+                if ov is None:
+                    continue
+                rgba, bb = ov
+                folium.raster_layers.ImageOverlay(rgba, bounds=bb, opacity=0.75, name=label, origin="upper",
+                                                  show=first_raster, mercator_project=False,
+                                                  attr=attribution).add_to(m)
+                first_raster = False
+                bounds.extend(bb)
+            else:
+                import geopandas as gpd
+
+                if (it.n_features or 0) > _WEB_MAX_FEATURES:
+                    log.info("report: %s has %d features; left out of the web map (open it in QGIS)",
+                             it.key, it.n_features)
+                    continue
+                if it.role == "layout" and "cells" in (it.layer or ""):
+                    continue
+                gdf = gpd.read_file(it.path, layer=it.layer, engine="pyogrio")
+                if gdf.crs is None or len(gdf) == 0:
+                    continue
+                style, cols = _style_for(it, gdf)
+                g = gdf.to_crs(4326)
+                import pandas as pd
+
+                for c in cols:
+                    if not pd.api.types.is_numeric_dtype(g[c]):
+                        g[c] = g[c].astype(object).where(g[c].notna(), None)
+                tooltip = folium.GeoJsonTooltip(fields=cols) if cols else None
+                if it.role == "sites" or set(g.geom_type) <= {"Point", "MultiPoint"}:
+                    rank = next((c for c in g.columns if c.lower() == "rank"), None)
+                    fg = folium.FeatureGroup(name=label)
+                    if rank is not None:
+                        g = g.sort_values(rank, ascending=False)
+
+                    def site_style(f: dict[str, Any], _rank: str | None = rank) -> dict[str, Any]:
+                        r = f["properties"].get(_rank) if _rank else None
+                        top = isinstance(r, (int, float)) and r <= 10
+                        return {"color": "#000000", "weight": 1, "fillColor": "#d7301f" if top else "#8c8c8c",
+                                "fillOpacity": 0.9, "radius": 8 if top else 4}
+
+                    folium.GeoJson(g.to_json(), style_function=site_style, tooltip=tooltip,
+                                   marker=folium.CircleMarker(radius=6, fill=True, fill_opacity=0.9,
+                                                              weight=1)).add_to(fg)
+                    fg.add_to(m)
+                else:
+                    folium.GeoJson(g.to_json(), name=label, style_function=style, tooltip=tooltip).add_to(m)
+                b = g.total_bounds
+                bounds.append([float(b[1]), float(b[0])])
+                bounds.append([float(b[3]), float(b[2])])
+            names.append(label)
+        except Exception as exc:  # one bad layer must not sink the report
+            log.warning("report: %s left out of the web map: %s", it.path, exc)
+    if bounds:
+        arr = np.asarray(bounds)
+        m.fit_bounds([[float(arr[:, 0].min()), float(arr[:, 1].min())],
+                      [float(arr[:, 0].max()), float(arr[:, 1].max())]])
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m, names
+
+
+def _split_folium(m: Any) -> tuple[str, str, str]:
+    """Head (minus external links and page-wide styles), body and script of a rendered map."""
+    doc = m.get_root().render()
+    head = doc[doc.index("<head>") + 6: doc.index("</head>")]
+    body = doc[doc.index("<body>") + 6: doc.index("</body>")]
+    tail = doc[doc.index("</body>") + 7:]
+    script = tail[: tail.rindex("</html>")] if "</html>" in tail else tail
+    head = re.sub(r"<script[^>]*\bsrc=\"[^\"]*\"[^>]*>\s*</script>", "", head)
+    head = re.sub(r"<link[^>]*\bhref=\"[^\"]*\"[^>]*/?>", "", head)
+    head = re.sub(r"<style>\s*html, body \{.*?</style>", "", head, flags=re.S)
+    head = re.sub(r"<style>\s*#map \{.*?</style>", "", head, flags=re.S)
+    head = re.sub(r"<meta[^>]*>", "", head)
+    return head, body, script
+
+
+# ----------------------------------------------------------------------------- page
+
+_CSS = """
+body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#1d3557;color:#fff;padding:18px 32px}header h1{margin:0 0 4px 0;font-size:26px}
+header p{margin:2px 0;opacity:.9}main{padding:8px 32px 40px 32px;max-width:1280px}
+h2{border-bottom:2px solid #1d3557;padding-bottom:4px;margin-top:34px}
+table{border-collapse:collapse;margin:8px 0 16px 0;font-size:13px;background:#fff}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#e9eef5}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.figs{display:flex;flex-wrap:wrap;gap:18px}.fig{background:#fff;border:1px solid #ddd;padding:8px;
+max-width:620px}.fig img{width:100%;height:auto}.fig p{font-size:12px;margin:4px 0}
+#webmap{height:640px;border:1px solid #999;margin:10px 0}.note{font-size:12px;color:#555}
+details{margin:6px 0}summary{cursor:pointer;font-weight:bold}footer{font-size:12px;color:#555;
+padding:12px 32px;border-top:1px solid #ccc}
+"""
+
+
+def _table_html(rows: Sequence[dict[str, Any]] | Any, *, max_rows: int = 25, caption: str = "") -> str:
+    import pandas as pd
+
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    n = len(df)
+    df = df.head(max_rows)
+    parts = ["<table>"]
+    if caption:
+        parts.append(f"<caption style='text-align:left;font-weight:bold'>{_esc(caption)}</caption>")
+    parts.append("<tr>" + "".join(f"<th>{_esc(c)}</th>" for c in df.columns) + "</tr>")
+    for _, r in df.iterrows():
+        cells = []
+        for v in r.tolist():
+            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            cells.append(f"<td class='num'>{_esc(_fmt(v))}</td>" if num else f"<td>{_esc(_fmt(v))}</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</table>")
+    if n > max_rows:
+        parts.append(f"<p class='note'>First {max_rows} of {n:,} rows.</p>")
+    return "".join(parts)
+
+
+def _kv_table(d: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><th>{_esc(k)}</th><td{' class=num' if isinstance(v, (int, float)) and not isinstance(v, bool) else ''}>"
+        f"{_esc(_fmt(v))}</td></tr>" for k, v in d.items())
+    return f"<table>{rows}</table>"
+
+
+def _params_html(params: dict[str, Any]) -> str:
+    out = []
+    for sec, vals in params.items():
+        flat = flatten_scalars(vals, depth=3, limit=200) if isinstance(vals, dict) else {}
+        lists = {k: v for k, v in (vals.items() if isinstance(vals, dict) else []) if isinstance(v, list)}
+        for k, v in lists.items():
+            flat[k] = json.dumps(v, ensure_ascii=False, default=str)[:300]
+        out.append(f"<details{' open' if sec == 'study' else ''}><summary>[{_esc(sec)}]</summary>"
+                   f"{_kv_table(flat) if flat else '<p class=note>(defaults)</p>'}</details>")
+    return "".join(out)
+
+
+def _img_b64(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _is_comparison(item: Item) -> bool:
+    text = f"{item.path.stem} {item.description}".lower()
+    return item.stage == "neg" or any(w in text for w in _COMPARE_WORDS)
+
+
+def comparison_table(runs: Sequence[tuple[str, dict[str, dict[str, Any]]]]) -> Any:
+    """Key figures of several runs side by side (one column per run)."""
+    import pandas as pd
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, figs in runs:
+        for group, vals in figs.items():
+            if group == "run":
+                continue
+            for k, v in vals.items():
+                rows.setdefault((group, k), {})[name] = v
+    data = [{"group": g, "figure": k, **vals} for (g, k), vals in rows.items()]
+    return pd.DataFrame(data)
+
+
+def write_html_report(
+    info: RunInfo,
+    items: Sequence[Item],
+    maps: Sequence[dict[str, Any]],
+    target: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    context: Sequence[tuple[str, Any]] = (),
+    web: bool = True,
+    basemap: str = "none",
+    attribution: str = "",
+    max_table_rows: int = 25,
+    compare: Sequence[tuple[str, RunInfo, Sequence[Item]]] = (),
+    extra_links: Sequence[tuple[str, str]] = (),
+    progress: ProgressCallback | Progress | None = None,
+) -> Path:
+    """Write the self-contained HTML report of a run.
+
+    Parameters
+    ----------
+    info, items
+        The run (:func:`~iptown_gis.report.catalogue.collect_run`) and its items.
+    maps
+        Maps from :func:`~iptown_gis.report.maps.make_maps` (their PNGs are embedded).
+    target
+        The HTML file to write (atomically).
+    title, context, web, basemap, attribution, max_table_rows
+        Page title; web-map context layers; include the web map; its background; data
+        credits; rows per table.
+    compare
+        Other runs ``(name, RunInfo, items)`` whose key figures are shown beside this run's.
+    extra_links
+        ``(label, relative path)`` links to list (e.g. the QGIS project).
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    prog = as_progress(progress)
+    target = Path(target)
+    title = title or info.title
+    prog.update(0.05, "key figures")
+    figs = key_figures(info, items)
+    sections: list[str] = []
+    sections.append("<h2 id='key-figures'>Key figures</h2>")
+    for group, vals in figs.items():
+        sections.append(f"<h3>{_esc(group)}</h3>{_kv_table(vals)}")
+    layer_names: list[str] = []
+    head_extra = body_map = script = ""
+    if web:
+        prog.update(0.2, "web map")
+        m, layer_names = web_map(items, context=context, basemap=basemap, attribution=attribution)
+        head_extra, body_map, script = _split_folium(m)
+        sections.append("<h2 id='web-map'>Interactive map</h2>")
+        sections.append("<p class='note'>Toggle the layers in the panel at the top right; hover a feature "
+                        "for its attributes. " + ("No background map: the page works offline." if basemap == "none"
+                                                  else "The OpenStreetMap background needs the internet.")
+                        + "</p>")
+        sections.append(f"<div id='webmap' data-layers='{_esc(json.dumps(layer_names))}'>{body_map}</div>")
+    prog.update(0.6, "maps")
+    if maps:
+        sections.append("<h2 id='maps'>Maps</h2><div class='figs'>")
+        for mp in maps:
+            png = next((f for f in mp["files"] if Path(f).suffix == ".png"), None)
+            pdf = next((f for f in mp["files"] if Path(f).suffix == ".pdf"), None)
+            if png is None:
+                continue
+            link = f" <a href='{_esc(os.path.relpath(pdf, target.parent))}'>PDF</a>" if pdf else ""
+            sections.append(f"<div class='fig'><img alt='{_esc(mp['title'])}' src='{_img_b64(Path(png))}'>"
+                            f"<p>{_esc(mp['title'])}{link}</p></div>")
+        sections.append("</div>")
+    import pandas as pd
+
+    tables = [it for it in items if it.role == "table"]
+    comp = [it for it in tables if _is_comparison(it)]
+    other = [it for it in tables if it not in comp]
+    sections.append("<h2 id='scenarios'>Scenario comparison</h2>")
+    if compare:
+        runs = [(info.out_dir.name or "this run", figs)] + [(n, key_figures(ri, its)) for n, ri, its in compare]
+        sections.append(_table_html(comparison_table(runs), max_rows=200, caption="Key figures by run"))
+    sections.extend(_table_file_html(it, max_table_rows, pd) for it in comp)
+    if not compare and not comp:
+        sections.append("<p class='note'>No scenario tables in this run (the NEG stage writes them; "
+                        "<code>[report] compare = [\"other_run\"]</code> compares runs).</p>")
+    if other:
+        sections.append("<h2 id='tables'>Tables</h2>")
+        sections.extend(_table_file_html(it, max_table_rows, pd) for it in other)
+    figures = [it for it in items if it.role == "figure" and it.path.suffix.lower() == ".png"]
+    if figures:
+        sections.append("<h2 id='figures'>Charts from the stages</h2><div class='figs'>")
+        sections.extend(f"<div class='fig'><img alt='{_esc(it.title)}' src='{_img_b64(it.path)}'>"
+                        f"<p>{_esc(it.title)} ({_esc(it.path.name)})</p></div>" for it in figures)
+        sections.append("</div>")
+    sections.append("<h2 id='parameters'>Scenario and parameters</h2>")
+    if info.scenario_path:
+        sections.append(f"<p>Scenario file: <code>{_esc(info.scenario_path)}</code></p>")
+    sections.append(_params_html(info.parameters) if info.parameters else "<p class='note'>No parameters recorded.</p>")
+    sections.append("<h2 id='outputs'>Outputs</h2>")
+    out_rows = [{"file": o["path"], "stage": o.get("stage", ""), "kind": o.get("kind", ""),
+                 "description": o.get("description", ""), "bytes": o.get("bytes") or ""} for o in info.outputs]
+    out_rows += [{"file": rel, "stage": "report", "kind": "", "description": label, "bytes": ""}
+                 for label, rel in extra_links]
+    sections.append(_table_html(out_rows, max_rows=500))
+    js, css = _leaflet_assets() if web else ("", "")
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="iptown_gis {__version__}">
+<title>{_esc(title)}</title>
+<style>{css}</style>
+<style>{_CSS}</style>
+<script>{js}</script>
+{head_extra}
+</head><body>
+<header><h1>{_esc(title)}</h1>
+<p>Report of run <code>{_esc(info.out_dir)}</code>{', started ' + _esc(info.started) if info.started else ''};
+built {when} by iptown_gis {__version__}.</p>
+<p>CRS: {_esc(info.crs or 'from the data')} &middot; stages: {_esc(', '.join(info.stages) or '(none)')}</p></header>
+<main>
+<nav class="note"><a href="#key-figures">Key figures</a> &middot; <a href="#web-map">Interactive map</a> &middot;
+<a href="#maps">Maps</a> &middot; <a href="#scenarios">Scenario comparison</a> &middot;
+<a href="#parameters">Parameters</a> &middot; <a href="#outputs">Outputs</a></nav>
+{''.join(sections)}
+</main>
+<footer>{_esc(attribution)}<br>Web map: Leaflet 1.7.1 (BSD-2-Clause, &copy; Vladimir Agafonkin, CloudMade),
+embedded. Coordinates on the web map are WGS84 (EPSG:4326), not GCJ-02: they will look offset by a few hundred
+metres against Chinese web maps (Amap, Baidu).</footer>
+{script}
+</body></html>
+"""
+    prog.update(0.95, "writing report.html")
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    log.info("report: wrote %s (%d KB, %d web-map layers)", target, len(page) // 1024, len(layer_names))
+    prog.update(1.0, "report.html")
+    return target
+
+
+def _table_file_html(it: Item, max_rows: int, pd: Any) -> str:
+    import pyogrio
+
+    try:
+        if it.path.suffix.lower() == ".csv":
+            df = pd.read_csv(it.path)
+        else:
+            df = pyogrio.read_dataframe(it.path, layer=it.layer, read_geometry=False)
+    except Exception as exc:
+        log.warning("report: cannot read table %s: %s", it.path, exc)
+        return f"<p class='note'>{_esc(it.path.name)}: unreadable ({_esc(exc)})</p>"
+    rel = it.path.name if it.layer is None else f"{it.path.name}:{it.layer}"
+    return f"<h3>{_esc(it.title)}</h3><p class='note'>{_esc(rel)}</p>" + _table_html(df, max_rows=max_rows)

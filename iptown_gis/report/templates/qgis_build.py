@@ -1,0 +1,80 @@
+"""Build a QGIS project from a JSON spec. Run ONLY in a subprocess (never imported by iptown_gis).
+
+Usage: QT_QPA_PLATFORM=offscreen python qgis_build.py SPEC.json
+Prints one JSON line: {"ok": true, "layers": N, "invalid": [...], "style_errors": [...]}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def main(spec_path: str) -> dict[str, Any]:
+    from qgis.core import (
+        QgsApplication,
+        QgsCoordinateReferenceSystem,
+        QgsFillSymbol,
+        QgsProject,
+        QgsRasterLayer,
+        QgsSingleSymbolRenderer,
+        QgsVectorLayer,
+    )
+
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    app = QgsApplication([], False)
+    app.initQgis()
+    try:
+        project = QgsProject.instance()
+        project.clear()
+        project.setTitle(spec.get("title") or "iptown_gis")
+        if spec.get("crs"):
+            crs = QgsCoordinateReferenceSystem(spec["crs"])
+            if crs.isValid():
+                project.setCrs(crs)
+        root = project.layerTreeRoot()
+        groups: dict[str, Any] = {}
+        invalid: list[str] = []
+        style_errors: list[str] = []
+        n = 0
+        for lay in spec["layers"]:
+            if lay["provider"] == "gdal":
+                layer = QgsRasterLayer(lay["uri"], lay["name"], "gdal")
+            else:
+                layer = QgsVectorLayer(lay["uri"], lay["name"], "ogr")
+            if not layer.isValid():
+                invalid.append(lay["uri"])
+                continue
+            if lay.get("qml"):
+                msg, ok = layer.loadNamedStyle(lay["qml"])
+                if not ok:
+                    style_errors.append(f"{lay['qml']}: {msg}")
+            elif lay.get("outline") and isinstance(layer, QgsVectorLayer):
+                sym = QgsFillSymbol.createSimple({"color": "0,0,0,0", "outline_color": "35,35,35,255",
+                                                  "outline_width": "0.5"})
+                layer.setRenderer(QgsSingleSymbolRenderer(sym))
+            project.addMapLayer(layer, False)
+            gname = lay.get("group") or "Layers"
+            if gname not in groups:
+                groups[gname] = root.addGroup(gname)
+            node = groups[gname].addLayer(layer)
+            node.setItemVisibilityChecked(bool(lay.get("visible", True)))
+            n += 1
+        ok = project.write(spec["target"])
+        err = "" if ok else project.error()
+        return {"ok": bool(ok), "layers": n, "invalid": invalid, "style_errors": style_errors, "error": err}
+    finally:
+        QgsProject.instance().clear()
+        app.exitQgis()
+
+
+if __name__ == "__main__":
+    try:
+        result = main(sys.argv[1])
+    except Exception as exc:  # report any failure as JSON for the caller
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    sys.exit(0 if result.get("ok") else 1)
