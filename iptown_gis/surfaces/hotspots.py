@@ -188,10 +188,10 @@ def local_gi_star(
         (-3..3 as ArcGIS), ``significance`` (text), ``hot_spot`` / ``cold_spot`` (bool: ``q``
         (or ``p``) ``<= alpha`` with a positive / negative z).
     """
-    esda = _esda()
-    y = _check_values(values, w.n)
     if permutations < 99:
         raise ParameterError(f"permutations must be >= 99, got {permutations}")
+    esda = _esda()
+    y = _check_values(values, w.n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -221,10 +221,10 @@ def local_moran(
         3 LL, 4 HL), ``cluster`` ("HH", "LH", "LL", "HL" where significant, else "ns"),
         ``significant``.
     """
-    esda = _esda()
-    y = _check_values(values, w.n)
     if permutations < 99:
         raise ParameterError(f"permutations must be >= 99, got {permutations}")
+    esda = _esda()
+    y = _check_values(values, w.n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", RuntimeWarning)

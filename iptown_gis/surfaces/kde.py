@@ -83,6 +83,8 @@ def kernel_values(d: np.ndarray, radius: float, *, kernel: Kernel = "quartic", o
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    if np.all(w == w[0]):
+        return float(np.median(v))
     order = np.argsort(v)
     cw = np.cumsum(w[order])
     k = int(np.searchsorted(cw, 0.5 * cw[-1]))
