@@ -6,8 +6,10 @@ iceberg transport-cost factors for the NEG models; draw isochrones.
 """
 
 from iptown_gis.network.build import build_network, load_lines, load_points
+from iptown_gis.network.isochrones import isochrones
 from iptown_gis.network.model import WEIGHT_UNITS, Network, from_edge_arrays
 from iptown_gis.network.od import ODMatrix, core_graph, iceberg, node_costs, od_matrix
+from iptown_gis.network.osm import from_osmnx, read_osm, to_geodataframes, to_osmnx, write_network
 from iptown_gis.network.snap import SnapResult, snap_points
 from iptown_gis.network.speeds import (
     CHINESE_CLASS_SPEEDS,
@@ -29,24 +31,18 @@ __all__ = [
     "core_graph",
     "default_speeds",
     "from_edge_arrays",
+    "from_osmnx",
     "iceberg",
+    "isochrones",
     "load_lines",
     "load_points",
     "node_costs",
     "od_matrix",
+    "read_osm",
     "resolve_speeds",
     "snap_points",
+    "to_geodataframes",
+    "to_osmnx",
+    "write_network",
 ]
 
-
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """Lazy access to the optional-dependency modules (osmnx, isochrones)."""
-    if name in ("from_osmnx", "to_osmnx", "to_geodataframes", "read_osm", "write_network"):
-        from iptown_gis.network import osm
-
-        return getattr(osm, name)
-    if name == "isochrones":
-        from iptown_gis.network.isochrones import isochrones
-
-        return isochrones
-    raise AttributeError(name)

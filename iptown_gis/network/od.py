@@ -324,8 +324,8 @@ class ODMatrix:
         """Write the matrix with ids, weight and unit as a compressed ``.npz``."""
         target = Path(path)
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, values=self.values, origin_ids=np.asarray(self.origin_ids),
-                                destination_ids=np.asarray(self.destination_ids),
+            np.savez_compressed(fh, values=self.values, origin_ids=_plain(self.origin_ids),
+                                destination_ids=_plain(self.destination_ids),
                                 weight=np.array(self.weight), unit=np.array(self.unit))
         return target
 
@@ -339,6 +339,12 @@ class ODMatrix:
     def iceberg(self, *, tau: float, form: str = "exp") -> NDArray[np.float64]:
         """Iceberg factors of this matrix (see :func:`iceberg`)."""
         return iceberg(self.values, tau=tau, form=form)
+
+
+def _plain(ids: Any) -> NDArray[Any]:
+    """Ids as a non-object array (strings when they are objects) for ``.npz``."""
+    a = np.asarray(ids)
+    return a.astype(str) if a.dtype == object else a
 
 
 def iceberg(cost: Any, *, tau: float, form: str = "exp") -> NDArray[np.float64]:
