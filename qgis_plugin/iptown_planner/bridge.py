@@ -48,10 +48,12 @@ __all__ = [
     "gdf_to_memory_layer",
     "gdf_to_sink",
     "raster_layer_path",
+    "raster_to_surface",
     "read_raster_layer",
     "source_to_gdf",
     "wkb_type_for",
     "write_raster",
+    "write_surface",
 ]
 
 
@@ -353,3 +355,38 @@ def write_raster(path: str | os.PathLike[str], data: Any, *, transform: Any, crs
     if target.suffix.lower() not in (".tif", ".tiff"):
         target = target.with_suffix(".tif")
     return write_geotiff(target, data, transform=transform, crs=crs, tags=tags, description=description)
+
+
+def raster_to_surface(layer: QgsRasterLayer, *, name: str | None = None, band: int = 1) -> Any:
+    """A QGIS raster layer as an :class:`iptown_gis.surfaces.Surface` (cells with data = inside).
+
+    Raises
+    ------
+    iptown_gis.errors.CRSError
+        The raster has no CRS, or is not in a metric CRS (surfaces are measured in metres).
+    """
+    import numpy as np
+    import pyproj
+
+    from iptown_gis.errors import CRSError
+    from iptown_gis.surfaces.grid import Grid, Surface
+
+    r = read_raster_layer(layer, band=band)
+    crs = pyproj.CRS.from_user_input(r.crs)
+    if crs.is_geographic:
+        raise CRSError(f"raster {layer.name()!r} is in degrees ({crs.name}); warp it to a metric CRS "
+                       "(e.g. EPSG:4548 for Anhui) with Raster > Projections > Warp")
+    data = np.ma.masked_invalid(np.ma.asarray(r.data, dtype="float64"))
+    mask = ~np.ma.getmaskarray(data)
+    grid = Grid(transform=r.transform, shape=(int(data.shape[0]), int(data.shape[1])), crs=crs, mask=mask)
+    label = name or r.tags.get("iptown_surface") or layer.name() or "surface"
+    tags = {k: v for k, v in r.tags.items() if k.startswith("iptown_")}
+    return Surface(grid=grid, values=data, name=label, tags=tags)
+
+
+def write_surface(surface: Any, path: str | os.PathLike[str]) -> str:
+    """Write a library Surface with its own writer (GeoTIFF, atomic, tagged); return the path."""
+    target = Path(path)
+    if target.suffix.lower() not in (".tif", ".tiff"):
+        target = target.with_suffix(".tif")
+    return str(surface.write(target))

@@ -18,8 +18,6 @@ app = QgsApplication([], True, PROFILE)
 app.initQgis()
 sys.path.append("/usr/share/qgis/python/plugins")
 sys.path.append("/usr/share/qgis/python")
-from processing.core.Processing import Processing
-Processing.initialize()
 RESULT = {}
 """
 

@@ -50,6 +50,9 @@ if QGIS_ERROR is not None:
         return _NoQgisModule.from_parent(parent, path=module_path)
 
 else:
+    if PROCESSING_PLUGINS.is_dir() and str(PROCESSING_PLUGINS) not in sys.path:
+        sys.path.append(str(PROCESSING_PLUGINS))  # QGIS's Processing framework (plugin "processing")
+
     from qgis.core import QgsApplication, QgsProject
     from qgis.gui import QgsMapCanvas, QgsMessageBar
     from qgis.PyQt.QtWidgets import QMainWindow, QMenu, QToolBar

@@ -17,6 +17,8 @@ from qgis.PyQt.QtCore import Qt
 import iptown_gis
 
 EXPECTED_ALGORITHMS = {
+    "buildnetwork", "odmatrix", "isochrones",
+    "marketpotential", "kerneldensity", "hotspots", "zonalstatistics",
     "runscenario",
 }
 

@@ -7,12 +7,26 @@ needs iptown_gis or its dependencies.
 from __future__ import annotations
 
 from .base import IptownAlgorithm
+from .network import BuildNetworkAlgorithm, IsochronesAlgorithm, ODMatrixAlgorithm
 from .scenario import RunScenarioAlgorithm
+from .surfaces import (
+    HotSpotsAlgorithm,
+    KernelDensityAlgorithm,
+    MarketPotentialAlgorithm,
+    ZonalStatisticsAlgorithm,
+)
 
 
 def algorithm_classes() -> list[type[IptownAlgorithm]]:
     """Every algorithm class the provider registers, in menu order."""
     return [
+        BuildNetworkAlgorithm,
+        ODMatrixAlgorithm,
+        IsochronesAlgorithm,
+        MarketPotentialAlgorithm,
+        KernelDensityAlgorithm,
+        HotSpotsAlgorithm,
+        ZonalStatisticsAlgorithm,
         RunScenarioAlgorithm,
     ]
 

@@ -2,7 +2,7 @@
 
 Subclasses declare parameter keys as class constants, ``NAME`` (stable, lowercase),
 ``DISPLAY`` (translated), ``GROUP`` / ``GROUP_ID``, ``HELP``, and implement
-:meth:`run`, which calls the library. :meth:`processAlgorithm` turns library errors into
+:meth:`compute`, which calls the library. :meth:`processAlgorithm` turns library errors into
 :class:`QgsProcessingException` (see :func:`iptown_planner.feedback.library_errors`).
 """
 
@@ -79,9 +79,9 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         with library_errors(feedback):
-            return self.run(parameters, context, feedback)
+            return self.compute(parameters, context, feedback)
 
-    def run(
+    def compute(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError

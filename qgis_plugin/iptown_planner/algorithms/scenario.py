@@ -60,7 +60,7 @@ class RunScenarioAlgorithm(IptownAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.MANIFEST, self.tr("Manifest (manifest.json)")))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUT_LAYERS, self.tr("Output layers")))
 
-    def run(self, parameters: dict[str, Any], context: QgsProcessingContext,
+    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
             feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from iptown_gis.pipeline import run_scenario
 
