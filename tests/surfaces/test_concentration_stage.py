@@ -143,7 +143,8 @@ def test_stage_outputs(study):
         assert 130_000 < a.count() < 150_000
         assert a.min() > 0
     z = gpd.read_file(out / "surfaces" / "zonal.gpkg", layer="counties")
-    assert len(z) == 104 and z.market_potential_mean.notna().all()
+    assert len(z) == 104
+    assert z.market_potential_mean.notna().all()
     hs = gpd.read_file(out / "surfaces" / "hotspots.gpkg")
     assert {"gi_z", "p", "q", "hot_spot", "significance"} <= set(hs.columns)
 
@@ -172,13 +173,16 @@ def test_cli_bad_inputs_exit_2(tmp_path, sample_gpkg):
     base = ["surface", "market-potential", "--mass-field", "pop_2020", "--boundary", f"{sample_gpkg}:province",
             "--out", str(tmp_path / "x.tif")]
     r = CliRunner().invoke(cli, [*base, "--masses", f"{mpath}:seats", "--cell", "5000"])
-    assert r.exit_code == 2 and "reproject" in r.output
+    assert r.exit_code == 2
+    assert "reproject" in r.output
     r = CliRunner().invoke(cli, [*base, "--masses", f"{mpath}:seats", "--cell", "5000", "--reproject"])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(cli, [*base, "--masses", f"{sample_gpkg}:seats", "--cell", "1"])
-    assert r.exit_code == 2 and "rows x" in r.output
+    assert r.exit_code == 2
+    assert "rows x" in r.output
     r = CliRunner().invoke(cli, [*base, "--masses", f"{sample_gpkg}:seats", "--cell", "5000", "--decay", "exp"])
-    assert r.exit_code == 2 and "decay" in r.output
+    assert r.exit_code == 2
+    assert "decay" in r.output
 
 
 def test_cli_kde_hotspots_zonal(tmp_path, sample_gpkg):

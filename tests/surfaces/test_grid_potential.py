@@ -37,7 +37,8 @@ def test_grid_frame_and_mask(square):
     assert g.n_inside == 100
     assert g.bounds == (500_000, 3_500_000, 510_000, 3_510_000)
     x, y = g.centres()
-    assert x[0] == 500_500 and y[0] == 3_509_500
+    assert x[0] == 500_500
+    assert y[0] == 3_509_500
     r, c = g.rowcol(np.array([500_500.0]), np.array([3_509_500.0]))
     assert (r[0], c[0]) == (0, 0)
 

@@ -120,7 +120,8 @@ def test_kde_equals_qgis_heatmap(tmp_path):
         h, wd = q.shape
     frame = gpd.GeoDataFrame(geometry=[box(t.c, t.f - h * pixel, t.c + wd * pixel, t.f)], crs=CRS)
     g = make_grid(frame, cell=pixel)
-    assert g.transform.c == t.c and g.transform.f == t.f
+    assert g.transform.c == t.c
+    assert g.transform.f == t.f
     ours = kde(p, g, radius=radius, weight_field="w", output="scaled").values.filled(0.0)
     np.testing.assert_allclose(ours[:h, :wd], q, rtol=1e-5, atol=1e-12)
 
@@ -155,7 +156,8 @@ def test_gi_star_equals_esda_and_formula(counties):
     wi = wb.sum(1)
     z = (wb @ x - xbar * wi) / (s * np.sqrt((n * (wb**2).sum(1) - wi**2) / (n - 1)))
     np.testing.assert_allclose(res.gi_z, z, rtol=1e-10)
-    assert res.hot_spot.any() and set(res.columns) >= {"gi_z", "p", "q", "significance", "hot_spot"}
+    assert res.hot_spot.any()
+    assert set(res.columns) >= {"gi_z", "p", "q", "significance", "hot_spot"}
 
 
 def test_local_moran_equals_esda(counties):
@@ -240,7 +242,8 @@ def test_zonal_stats_hand(square):
     z = zonal_stats(s, zones, stats=("mean", "max", "sum", "min"), id_field="id")
     west = vals[:, :5]
     assert z.loc[0, "v_mean"] == pytest.approx(west.mean())
-    assert z.loc[0, "v_max"] == west.max() and z.loc[0, "v_min"] == west.min()
+    assert z.loc[0, "v_max"] == west.max()
+    assert z.loc[0, "v_min"] == west.min()
     assert z.loc[1, "v_sum"] == pytest.approx(vals[:, 5:].sum())
     assert z.loc[1, "v_count"] == 50
     with pytest.raises(ParameterError, match="unknown zonal"):
