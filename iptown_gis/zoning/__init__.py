@@ -1,0 +1,1 @@
+"""Zoning: "one body, two wings" layouts of an IP characteristic town."""

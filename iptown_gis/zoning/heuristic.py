@@ -1,0 +1,702 @@
+"""Heuristic zoning for large instances: seeded growth, then simulated annealing.
+
+1. **Construction** (vectorised seed choice): the first zone grows from the cell with the
+   best neighbourhood-smoothed suitability (sparse adjacency powers); zones that must touch
+   it grow from its frontier on the side their orientation asks for; ``cover`` models grow all
+   zones at once from far-apart seeds. Growth is best-first on suitability.
+2. **Simulated annealing** over contiguity-preserving moves: a cell on a zone boundary (found
+   by vectorised sampling of adjacency edges whose two ends differ) changes zone; when that
+   pushes a zone out of its size range a compensating boundary move follows. Removing a cell
+   is allowed only when its zone stays connected (a bounded local search around the cell,
+   then an exact search when needed). Sizes, touching and orientation are soft during the
+   search (a penalty), contiguity and exclusions are hard. The best layout meeting every
+   constraint is kept; a last greedy pass polishes it.
+
+The search is deterministic for a given ``seed`` (NumPy ``default_rng``); only a time limit
+that stops the annealing early can make two runs differ (reported as ``status="time_limit"``).
+
+The bound is the LP relaxation without contiguity, touching and orientation (a
+transportation problem, solved with HiGHS), plus an isoperimetric bound of the compactness
+term and a contact bound of the affinity term.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from iptown_gis.errors import InfeasibleError
+from iptown_gis.progress import Progress, as_progress
+
+if TYPE_CHECKING:
+    from iptown_gis.zoning.model import ZoningModel
+
+__all__ = ["SolveResult", "lp_bound", "solve_heuristic"]
+
+log = logging.getLogger(__name__)
+
+_EXCL = -2
+_LOCAL_VISIT = 96
+_FULL_BFS_MAX = 4000
+
+
+@dataclass
+class SolveResult:
+    """What a solver returns to :meth:`ZoningModel.solve`."""
+
+    labels: np.ndarray
+    status: str
+    bound: float
+    objective: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _Search:
+    """Mutable layout state with O(degree) moves (plain Python lists: fastest for scalar work)."""
+
+    def __init__(self, model: ZoningModel) -> None:
+        cs = model.cells
+        self.m = model
+        self.n = cs.n
+        self.K = model.k
+        side = cs.side
+        self.side = side
+        nbr, nbl = cs.neighbour_lists()
+        self.nbr = nbr
+        self.nbl = [[x / side for x in row] for row in nbl]
+        self.per = (cs.perimeters / side).tolist()
+        s = model.suitability
+        self.s = [row.tolist() + [0.0] for row in s]  # s[c][-1] == 0 for "unassigned"
+        self.w = model.size_weight.tolist()
+        self.a = cs.areas.tolist()
+        proj = model.projection
+        self.qa = (proj * cs.areas).tolist()
+        self.lo = model.lower.tolist()
+        self.hi = model.upper.tolist()
+        self.unit = 1.0 if model.measure == "cells" else float(cs.areas.mean())
+        self.touches = list(model.touches)
+        self.order = list(model.order)
+        self.margin = model.margin / side
+        self.cover = model.cover
+        self.wc = model.compactness_weight
+        self.wa = model.affinity_weight
+        A = model.affinity
+        self.A = [row.tolist() + [0.0] for row in A] + [[0.0] * (self.K + 1)]
+        self.use_aff = self.wa > 0 and bool(np.any(A != 0))
+        self.excluded = cs.excluded
+        self.lab: list[int] = [_EXCL if cs.excluded[i] else -1 for i in range(self.n)]
+        self.members: list[list[int]] = [[] for _ in range(self.K)]
+        self.pos = [0] * self.n
+        self.size = [0.0] * self.K
+        self.count = [0] * self.K
+        self.area = [0.0] * self.K
+        self.sqa = [0.0] * self.K
+        self.contact = [0] * len(self.touches)
+        self.touch_of: dict[tuple[int, int], list[int]] = {}
+        for t, (x, y) in enumerate(self.touches):
+            self.touch_of.setdefault((x, y), []).append(t)
+            self.touch_of.setdefault((y, x), []).append(t)
+        self.obj = 0.0
+
+    # -------------------------------------------------------------- bookkeeping
+    def assign(self, c: int, q: int) -> float:
+        """Move cell ``c`` to zone ``q`` (-1 = unassigned); return the objective change."""
+        lab = self.lab
+        p = lab[c]
+        if p == q:
+            return 0.0
+        s = self.s[c]
+        d = s[q] - s[p]
+        nb = self.nbr[c]
+        nl = self.nbl[c]
+        wc, use_aff = self.wc, self.use_aff
+        if wc or use_aff or self.touches:
+            lp = lq = 0.0
+            aff_old = aff_new = 0.0
+            A = self.A
+            touch_of = self.touch_of
+            for k, ln in zip(nb, nl):
+                r = lab[k]
+                if r < 0:
+                    continue
+                if r == p:
+                    lp += ln
+                elif r == q:
+                    lq += ln
+                if use_aff:
+                    if r != p and p >= 0:
+                        aff_old += A[p][r] * ln
+                    if r != q and q >= 0:
+                        aff_new += A[q][r] * ln
+                if touch_of:
+                    if p >= 0 and r != p:
+                        for t in touch_of.get((p, r), ()):
+                            self.contact[t] -= 1
+                    if q >= 0 and r != q:
+                        for t in touch_of.get((q, r), ()):
+                            self.contact[t] += 1
+            if wc:
+                pc = self.per[c]
+                dper = 0.0
+                if p >= 0:
+                    dper -= pc - 2.0 * lp
+                if q >= 0:
+                    dper += pc - 2.0 * lq
+                d -= wc * dper
+            if use_aff:
+                d += self.wa * (aff_new - aff_old)
+        w, a, qa = self.w[c], self.a[c], self.qa[c]
+        if p >= 0:
+            mem = self.members[p]
+            i = self.pos[c]
+            last = mem[-1]
+            mem[i] = last
+            self.pos[last] = i
+            mem.pop()
+            self.size[p] -= w
+            self.count[p] -= 1
+            self.area[p] -= a
+            self.sqa[p] -= qa
+        if q >= 0:
+            self.pos[c] = len(self.members[q])
+            self.members[q].append(c)
+            self.size[q] += w
+            self.count[q] += 1
+            self.area[q] += a
+            self.sqa[q] += qa
+        lab[c] = q
+        self.obj += d
+        return d
+
+    def penalty(self) -> float:
+        """Violation of the soft constraints (sizes in units, touching, orientation in sides)."""
+        v = 0.0
+        size, lo, hi, unit = self.size, self.lo, self.hi, self.unit
+        for d in range(self.K):
+            sd = size[d]
+            if sd < lo[d] - 1e-9:
+                v += (lo[d] - sd) / unit
+            elif sd > hi[d] + 1e-9:
+                v += (sd - hi[d]) / unit
+        for t in range(len(self.touches)):
+            if self.contact[t] <= 0:
+                v += 1.0
+        if self.order:
+            area, sqa, side, mg = self.area, self.sqa, self.side, self.margin
+            for x, y in self.order:
+                if area[x] <= 0 or area[y] <= 0:
+                    v += 10.0
+                    continue
+                diff = (sqa[x] / area[x] - sqa[y] / area[y]) / side
+                if diff < mg:
+                    v += mg - diff + 0.01
+        return v
+
+    def violations(self) -> list[str]:
+        """Human-readable list of the soft constraints the current state breaks."""
+        z = self.m.zones
+        out = []
+        for d in range(self.K):
+            if not (self.lo[d] - 1e-9 <= self.size[d] <= self.hi[d] + 1e-9):
+                out.append(f"size of {z[d]!r} ({self.size[d]:g} not in [{self.lo[d]:g}, {self.hi[d]:g}])")
+        for t, (x, y) in enumerate(self.touches):
+            if self.contact[t] <= 0:
+                out.append(f"touching ({z[x]!r} does not touch {z[y]!r})")
+        for x, y in self.order:
+            if self.area[x] > 0 and self.area[y] > 0:
+                diff = self.sqa[x] / self.area[x] - self.sqa[y] / self.area[y]
+                if diff < self.m.margin:
+                    out.append(f"orientation ({z[x]!r} centroid {diff:.0f} m beyond {z[y]!r} along bearing "
+                               f"{self.m.axis_bearing:g}, needs > 0)")
+        return out
+
+    def removable(self, c: int, p: int) -> bool:
+        """True if zone ``p`` stays connected (and non-empty) without cell ``c``."""
+        if self.count[p] <= 1:
+            return False
+        lab = self.lab
+        nbr = self.nbr
+        tg = [k for k in nbr[c] if lab[k] == p]
+        if len(tg) <= 1:
+            return True
+        want = set(tg[1:])
+        seen = {c, tg[0]}
+        stack = [tg[0]]
+        visits = 0
+        limit = _LOCAL_VISIT
+        while stack:
+            u = stack.pop()
+            visits += 1
+            if visits > limit:
+                if self.count[p] > _FULL_BFS_MAX or limit > _LOCAL_VISIT:
+                    return False
+                limit = self.n + 1  # exact search over the zone
+            for v in nbr[u]:
+                if v not in seen and lab[v] == p:
+                    if v in want:
+                        want.discard(v)
+                        if not want:
+                            return True
+                    seen.add(v)
+                    stack.append(v)
+        return False
+
+    def labels(self) -> np.ndarray:
+        lab = np.asarray(self.lab, dtype="int64")
+        lab[lab == _EXCL] = -1
+        return lab
+
+
+# ---------------------------------------------------------------- construction
+def _smoothed(model: ZoningModel, d: int, radius: int) -> np.ndarray:
+    """Suitability of zone ``d`` averaged over ``radius`` adjacency steps (usable cells only)."""
+    cs = model.cells
+    use = (~cs.excluded).astype("float64")
+    A = cs.adjacency() + sp.identity(cs.n, format="csr")
+    v = model.suitability[:, d] * use
+    c = use.copy()
+    for _ in range(max(radius, 0)):
+        v = A @ v
+        c = A @ c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(c > 0, v / np.maximum(c, 1e-12), -np.inf)
+    # prefer seeds whose neighbourhood is mostly usable (room to grow)
+    full = A.sum(axis=1).A1 ** max(radius, 0) if radius <= 0 else None
+    del full
+    return np.where(use > 0, out, -np.inf)
+
+
+def _grow(st: _Search, d: int, seed: int, target: float, bias: np.ndarray | None) -> None:
+    """Best-first growth of zone ``d`` from ``seed`` up to ``target`` (size units)."""
+    lab, s = st.lab, st.s
+    heap: list[tuple[float, int]] = []
+    if lab[seed] != -1:
+        return
+    st.assign(seed, d)
+    pushed = {seed}
+
+    def push(c: int) -> None:
+        for k in st.nbr[c]:
+            if k not in pushed and lab[k] == -1:
+                pushed.add(k)
+                pr = s[k][d] + (0.0 if bias is None else float(bias[k]))
+                heapq.heappush(heap, (-pr, k))
+
+    push(seed)
+    while heap and st.size[d] + 1e-9 < target:
+        _, c = heapq.heappop(heap)
+        if lab[c] != -1:
+            continue
+        if st.size[d] + st.w[c] > st.hi[d] + 1e-9:
+            continue
+        st.assign(c, d)
+        push(c)
+
+
+def _construct(st: _Search, rng: np.random.Generator, attempt: int) -> None:
+    m = st.m
+    K = st.K
+    target = [(lo + hi) / 2.0 for lo, hi in zip(st.lo, st.hi)]
+    proj = m.projection
+    side = st.side
+    spread = float(np.std(m.suitability[~m.cells.excluded])) + 1e-3
+    if st.cover:
+        _construct_cover(st, rng, target)
+        return
+    # growth order: zones touched by others first
+    partners = {x: y for x, y in m.touches}
+    order = sorted(range(K), key=lambda d: (d in partners, d))
+    cell_area = float(m.cells.areas.mean())
+    for d in order:
+        bias = None
+        ref = partners.get(d)
+        built = [b for b in range(K) if st.count[b] > 0]
+        signs = []
+        for x, y in m.order:
+            if x == d and y in built:
+                signs.append((1.0, y))
+            elif y == d and x in built:
+                signs.append((-1.0, x))
+        if signs:
+            b = np.zeros(m.cells.n)
+            for sg, other in signs:
+                cen = st.sqa[other] / st.area[other]
+                b += sg * (proj - cen) / side
+            bias = 0.05 * spread * b
+        if ref is not None and st.count[ref] > 0:
+            cand = sorted({k for c in st.members[ref] for k in st.nbr[c] if st.lab[k] == -1})
+            if not cand:
+                continue
+            ca = np.asarray(cand)
+            sc = m.suitability[ca, d] + (0.0 if bias is None else bias[ca] * 20.0)
+            top = ca[np.argsort(-sc, kind="stable")[: max(1, min(3, len(ca)))]]
+            seed = int(top[0] if attempt == 0 else rng.choice(top))
+        else:
+            cells_needed = target[d] / (1.0 if m.measure == "cells" else cell_area)
+            radius = int(max(1, round(math.sqrt(cells_needed / math.pi))))
+            sm = _smoothed(m, d, radius)
+            free = np.asarray([lab == -1 for lab in st.lab])
+            sm = np.where(free, sm, -np.inf)
+            k = max(1, min(5, int(np.isfinite(sm).sum())))
+            top = np.argsort(-sm, kind="stable")[:k]
+            seed = int(top[0] if attempt == 0 else rng.choice(top))
+        _grow(st, d, seed, target[d], bias)
+
+
+def _construct_cover(st: _Search, rng: np.random.Generator, target: list[float]) -> None:
+    m = st.m
+    free = np.flatnonzero(~m.cells.excluded)
+    xy = m.cells.centroids
+    first = int(rng.choice(free))
+    seeds = [first]
+    dist = np.linalg.norm(xy[free] - xy[first], axis=1)
+    for _ in range(1, st.K):
+        nxt = int(free[int(np.argmax(dist))])
+        seeds.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(xy[free] - xy[nxt], axis=1))
+    order = rng.permutation(st.K)
+    heaps: list[list[tuple[float, int]]] = [[] for _ in range(st.K)]
+    lab = st.lab
+    for d, c in zip(order, seeds):
+        st.assign(c, int(d))
+        for k in st.nbr[c]:
+            heapq.heappush(heaps[d], (-st.s[k][d], k))
+    active = set(range(st.K))
+    while active:
+        d = min(active, key=lambda z: (st.size[z] / max(target[z], 1e-9), z))
+        h = heaps[d]
+        placed = False
+        while h:
+            _, c = heapq.heappop(h)
+            if lab[c] == -1:
+                st.assign(c, d)
+                for k in st.nbr[c]:
+                    if lab[k] == -1:
+                        heapq.heappush(h, (-st.s[k][d], k))
+                placed = True
+                break
+        if not placed or st.size[d] >= st.hi[d] - 1e-9:
+            active.discard(d)
+    # leftovers: attach each unassigned piece to a neighbouring zone (keeps contiguity)
+    for c in range(st.n):
+        if lab[c] != -1:
+            continue
+        piece = [c]
+        seen = {c}
+        i = 0
+        zone = -1
+        while i < len(piece):
+            u = piece[i]
+            i += 1
+            for v in st.nbr[u]:
+                if lab[v] == -1 and v not in seen:
+                    seen.add(v)
+                    piece.append(v)
+                elif lab[v] >= 0 and (zone < 0 or st.size[lab[v]] < st.size[zone]):
+                    zone = lab[v]
+        if zone >= 0:
+            for u in piece:
+                st.assign(u, zone)
+
+
+# ------------------------------------------------------------------ annealing
+def _boundary_cell(st: _Search, d: int, rnd: Any) -> int:
+    mem = st.members[d]
+    lab = st.lab
+    for _ in range(40):
+        c = mem[int(rnd() * len(mem))]
+        for k in st.nbr[c]:
+            if lab[k] != d and lab[k] != _EXCL:
+                return c
+    return -1
+
+
+def _anneal(st: _Search, rng: np.random.Generator, iters: int, t0: float, t1: float, mu: float,
+            deadline: float | None, prog: Progress) -> tuple[float, list[int] | None, bool]:
+    """Run ``iters`` annealing steps; returns (best feasible objective, its labels, timed_out)."""
+    edges = st.m.cells.edges
+    lab_np = np.asarray(st.lab, dtype="int64")
+    lab = st.lab
+    cover = st.cover
+    best_obj = -math.inf
+    best: list[int] | None = None
+    pen = st.penalty()
+    if pen <= 1e-12:
+        best_obj, best = st.obj, list(lab)
+    cool = (t1 / t0) ** (1.0 / max(iters, 1)) if t0 > 0 else 1.0
+    T = t0
+    it = 0
+    batch = 4096
+    timed_out = False
+    urand = rng.random
+    while it < iters:
+        # vectorised candidate sampling: edges whose two ends are in different zones
+        lab_np[:] = lab
+        e = edges[rng.integers(0, len(edges), size=batch * 8)]
+        la, lb = lab_np[e[:, 0]], lab_np[e[:, 1]]
+        ok = (la != lb) & (la != _EXCL) & (lb != _EXCL)
+        cand = e[ok][:batch]
+        if len(cand) == 0:
+            cand = e[:1]
+        u = urand(size=(len(cand), 4)).tolist()
+        for (i, j), (r0, r1, r2, r3) in zip(cand.tolist(), u):
+            it += 1
+            T *= cool
+            if r0 < 0.5:
+                c, q = i, lab[j]
+            else:
+                c, q = j, lab[i]
+            p = lab[c]
+            if p == q or q == _EXCL or p == _EXCL or (cover and q < 0):
+                continue
+            if p >= 0 and not st.removable(c, p):
+                continue
+            obj0 = st.obj
+            undo = [(c, p)]
+            st.assign(c, q)
+            # compensate a size overflow of q / underflow of p with a second boundary move
+            if q >= 0 and st.size[q] > st.hi[q] + 1e-9:
+                c2 = _boundary_cell(st, q, urand)
+                if c2 >= 0 and c2 != c:
+                    opts = [lab[k] for k in st.nbr[c2] if lab[k] != q and lab[k] != _EXCL
+                            and not (cover and lab[k] < 0)]
+                    if opts and st.removable(c2, q):
+                        r = opts[int(r2 * len(opts))]
+                        undo.append((c2, q))
+                        st.assign(c2, r)
+            if p >= 0 and st.size[p] < st.lo[p] - 1e-9:
+                c3 = _boundary_cell(st, p, urand)
+                if c3 >= 0:
+                    opts = [k for k in st.nbr[c3] if lab[k] != p and lab[k] != _EXCL]
+                    if opts:
+                        k = opts[int(r3 * len(opts))]
+                        rk = lab[k]
+                        if rk < 0 or st.removable(k, rk):
+                            undo.append((k, rk))
+                            st.assign(k, p)
+            pen1 = st.penalty()
+            delta = (st.obj - obj0) - mu * (pen1 - pen)
+            if delta >= 0 or (T > 0 and r1 < math.exp(delta / T)):
+                pen = pen1
+                if pen <= 1e-12 and st.obj > best_obj + 1e-12:
+                    best_obj, best = st.obj, list(lab)
+            else:
+                for cc, pp in reversed(undo):
+                    st.assign(cc, pp)
+                st.obj = obj0
+            if it >= iters:
+                break
+        if deadline is not None and time.perf_counter() > deadline:
+            timed_out = True
+            break
+        prog.update(it / iters, f"annealing {it:,}/{iters:,}")
+    return best_obj, best, timed_out
+
+
+def _set_state(st: _Search, labels: list[int]) -> None:
+    for c in range(st.n):
+        if st.lab[c] != _EXCL and st.lab[c] != labels[c]:
+            st.assign(c, labels[c] if labels[c] != _EXCL else -1)
+
+
+def _temperature(st: _Search, rng: np.random.Generator) -> float:
+    """Initial temperature: the median size of an objective change of a random boundary move."""
+    deltas = []
+    m = st.m
+    s = m.suitability[~m.cells.excluded]
+    spread = float(np.percentile(s, 90) - np.percentile(s, 10)) if s.size else 1.0
+    for _ in range(200):
+        d = int(rng.integers(0, st.K))
+        if not st.members[d]:
+            continue
+        c = st.members[d][int(rng.integers(0, len(st.members[d])))]
+        for k in st.nbr[c]:
+            q = st.lab[k]
+            if q != d and q != _EXCL and not (st.cover and q < 0):
+                obj0 = st.obj
+                st.assign(c, q)
+                deltas.append(abs(st.obj - obj0))
+                st.assign(c, d)
+                st.obj = obj0
+                break
+    med = float(np.median([x for x in deltas if x > 0])) if any(x > 0 for x in deltas) else 0.0
+    return max(med, 0.05 * spread, 1e-6)
+
+
+# ---------------------------------------------------------------------- bound
+def lp_bound(model: ZoningModel) -> float:
+    """Upper bound: LP relaxation without contiguity/touching/orientation plus term bounds."""
+    import highspy
+
+    cs = model.cells
+    use = np.flatnonzero(~cs.excluded)
+    n, K = len(use), model.k
+    s = model.suitability[use]
+    w = model.size_weight[use]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    nv = n * K
+    lp.num_col_ = nv
+    lp.num_row_ = n + K
+    lp.col_cost_ = (-s).ravel()  # x[i, d] at i * K + d
+    lp.col_lower_ = np.zeros(nv)
+    lp.col_upper_ = np.ones(nv)
+    lo_row = np.concatenate([np.ones(n) if model.cover else np.zeros(n), model.lower])
+    hi_row = np.concatenate([np.ones(n), model.upper])
+    lp.row_lower_ = lo_row
+    lp.row_upper_ = hi_row
+    cols = np.arange(nv)
+    rows_cell = np.repeat(np.arange(n), K)
+    rows_zone = n + np.tile(np.arange(K), n)
+    vals_zone = np.repeat(w, K)
+    mat = sp.csc_matrix((np.concatenate([np.ones(nv), vals_zone]),
+                         (np.concatenate([rows_cell, rows_zone]), np.concatenate([cols, cols]))),
+                        shape=(n + K, nv))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = mat.indptr
+    lp.a_matrix_.index_ = mat.indices
+    lp.a_matrix_.value_ = mat.data
+    lp.a_matrix_.num_col_ = nv
+    lp.a_matrix_.num_row_ = n + K
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return float("inf")
+    bound = -float(h.getInfo().objective_function_value)
+    return bound + _term_bounds(model)
+
+
+def _term_bounds(model: ZoningModel) -> float:
+    """Upper bounds of the compactness (minus) and affinity (plus) terms, in objective units."""
+    cs = model.cells
+    side = cs.side
+    out = 0.0
+    use = ~cs.excluded
+    cell_area = float(cs.areas[use].mean()) if use.any() else 1.0
+    per_sorted = np.sort(cs.perimeters[use])[::-1] / side
+    pmax = []
+    for d in range(model.k):
+        n_lo = model.lower[d] if model.measure == "cells" else model.lower[d] / cs.areas[use].max()
+        n_hi = model.upper[d] if model.measure == "cells" else model.upper[d] / cs.areas[use].min()
+        n_lo = max(float(np.ceil(n_lo - 1e-9)), 1.0)
+        if model.compactness_weight > 0:
+            if cs.kind == "grid":
+                pmin = 2.0 * math.ceil(2.0 * math.sqrt(n_lo) - 1e-9)
+            else:
+                a_lo = model.lower[d] if model.measure == "area" else n_lo * float(cs.areas[use].min())
+                pmin = 2.0 * math.sqrt(math.pi * max(a_lo, cell_area * 0)) / side
+            out -= model.compactness_weight * pmin
+        pmax.append(float(per_sorted[: int(np.floor(n_hi + 1e-9))].sum()))
+    if model.affinity_weight > 0:
+        A = model.affinity
+        for d in range(model.k):
+            for e in range(d + 1, model.k):
+                if A[d, e] > 0:
+                    out += model.affinity_weight * A[d, e] * min(pmax[d], pmax[e])
+    return out
+
+
+# ----------------------------------------------------------------------- main
+def solve_heuristic(
+    model: ZoningModel,
+    *,
+    seed: int = 0,
+    time_limit: float | None = None,
+    iterations: int | None = None,
+    restarts: int | None = None,
+    compute_bound: bool = True,
+    progress: Any = None,
+) -> SolveResult:
+    """Seeded growth + simulated annealing (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        The problem.
+    seed
+        Random seed: same seed, same layout (unless ``time_limit`` stops the search).
+    time_limit
+        Seconds for the whole search (construction, annealing, polish).
+    iterations
+        Annealing steps per restart (default ``min(max(300 n, 200000), 3000000)`` for ``n``
+        usable cells).
+    restarts
+        Independent constructions + annealing runs; the best wins (default 4 up to 3,000
+        usable cells, else 1).
+    compute_bound
+        Also compute the LP bound (an extra LP solve).
+
+    Raises
+    ------
+    InfeasibleError
+        No layout meeting every constraint was found; names the constraints still broken.
+    """
+    prog = as_progress(progress)
+    t_start = time.perf_counter()
+    deadline = None if time_limit is None else t_start + float(time_limit)
+    n_use = int((~model.cells.excluded).sum())
+    if iterations is None:
+        iterations = int(min(max(300 * n_use, 200_000), 3_000_000))
+    if restarts is None:
+        restarts = 4 if n_use <= 3000 else 1
+    root = np.random.SeedSequence(int(seed))
+    children = root.spawn(restarts)
+    best_obj = -math.inf
+    best_lab: np.ndarray | None = None
+    worst_msgs: list[str] = []
+    timed_out = False
+    s = model.suitability[~model.cells.excluded]
+    spread = float(s.max() - s.min()) if s.size else 1.0
+    A = model.affinity
+    mu = 2.0 * (spread + 4.0 * model.compactness_weight + 8.0 * model.affinity_weight * float(np.abs(A).max())) + 1.0
+    steps = prog.steps(restarts + 1)
+    for r in range(restarts):
+        rng = np.random.default_rng(children[r])
+        st = _Search(model)
+        _construct(st, rng, r)
+        t0 = _temperature(st, rng)
+        sub = steps[r]
+        obj, lab, to = _anneal(st, rng, iterations, t0, t0 * 1e-4, mu, deadline, sub)
+        timed_out = timed_out or to
+        if lab is not None:
+            _set_state(st, lab)
+            st.obj = model.evaluate(np.where(np.asarray(lab) == _EXCL, -1, np.asarray(lab))).objective
+            # greedy polish from the best feasible layout
+            obj2, lab2, _ = _anneal(st, rng, max(iterations // 10, 20_000), 1e-12, 1e-12, mu * 10, deadline,
+                                    Progress(None))
+            if lab2 is not None and obj2 > obj:
+                obj, lab = obj2, lab2
+        if lab is None:
+            worst_msgs = st.violations()
+        else:
+            arr = np.asarray(lab, dtype="int64")
+            arr[arr == _EXCL] = -1
+            val = model.evaluate(arr).objective
+            log.debug("restart %d: objective %.6f", r, val)
+            if val > best_obj + 1e-12:
+                best_obj, best_lab = val, arr
+        if deadline is not None and time.perf_counter() > deadline and best_lab is not None:
+            timed_out = True
+            break
+    if best_lab is None:
+        raise InfeasibleError(
+            "heuristic found no layout meeting every constraint; still broken: "
+            + ("; ".join(worst_msgs) or "contiguity") +
+            ". Check the targets, exclusions and axis, or try method='exact' to prove infeasibility"
+        )
+    steps[-1].update(0.0, "bound")
+    bound = lp_bound(model) if compute_bound else float("nan")
+    status = "time_limit" if timed_out else "feasible"
+    if np.isfinite(bound) and bound - best_obj <= 1e-9 * max(1.0, abs(best_obj)):
+        status = "optimal"
+    return SolveResult(labels=best_lab, status=status, bound=bound, objective=best_obj,
+                       info={"iterations": iterations, "restarts": restarts,
+                             "time_s": time.perf_counter() - t_start})
