@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,13 +17,13 @@ _MEMORY = click.option("--memory-budget", default="4GB", show_default=True,
                        help="Largest working memory for the grid (e.g. 2GB).")
 
 
-def _read(spec: str, name: str, geom: tuple[str, ...] | None = None, *, metric: bool = True):
+def _read(spec: str, name: str, geom: tuple[str, ...] | None = None, *, metric: bool = True) -> Any:
     from iptown_gis.io.vector import read_vector
 
     return read_vector(spec, name=name, geom_types=geom, metric=metric)
 
 
-def _boundary_and_grid(boundary: str, cell: float, crs: str | None, memory_budget: str):
+def _boundary_and_grid(boundary: str, cell: float, crs: str | None, memory_budget: str) -> tuple[Any, Any]:
     """The boundary as read (its own CRS) and a grid in its metric CRS (``crs`` / UTM for degrees)."""
     from iptown_gis.surfaces.grid import make_grid
 
@@ -30,7 +31,9 @@ def _boundary_and_grid(boundary: str, cell: float, crs: str | None, memory_budge
     return b, make_grid(b, cell=cell, crs=crs, memory_budget=memory_budget)
 
 
-def _read_like(spec: str, name: str, boundary, grid, *, reproject: bool, geom: tuple[str, ...] | None = None):
+def _read_like(
+    spec: str, name: str, boundary: Any, grid: Any, *, reproject: bool, geom: tuple[str, ...] | None = None
+) -> Any:
     """Read a layer that must share the boundary's CRS (else CRSError unless ``reproject``), in the grid CRS."""
     from iptown_gis.surfaces.grid import check_same_crs
 
@@ -149,7 +152,7 @@ def hotspots_cmd(zones, field, raster, statistic, weights, k, distance, permutat
     echo_json({"out": str(out), "features": len(res), "counts": res[col].value_counts().to_dict()})
 
 
-def _surface_from_tif(path: Path):
+def _surface_from_tif(path: Path) -> Any:
     import numpy as np
     import pyproj
 
