@@ -230,7 +230,7 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         roads = read_vector(roads_spec, name=f"--roads {roads_spec!r}", crs=crs, geom_types=("LineString",))
         prog.update(0.05, "building the network")
         net = build_network(roads.to_crs(crs) if roads.crs != crs else roads)
-        opts = {"max_snap_distance": max_snap, "largest_component": True}
+        opts: dict[str, Any] = {"max_snap_distance": max_snap, "largest_component": True}
         prog.update(0.2, "network costs")
         dc = network_costs(net, demand, cands, weight=kind, check_reach=False, origin_name="demand points",
                            destination_name="candidates", **opts)

@@ -371,6 +371,21 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
+def _line_segments(gdf: gpd.GeoDataFrame) -> list[np.ndarray]:
+    """Coordinates of every line part of ``gdf`` (boundaries of polygons included), for a LineCollection."""
+    import shapely
+
+    geoms = np.asarray(gdf.geometry.to_numpy())
+    polys = np.isin(shapely.get_type_id(geoms), (3, 6))  # polygons, multi-polygons -> their boundary
+    geoms = np.where(polys, shapely.boundary(geoms), geoms)
+    parts = shapely.get_parts(geoms)
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    if coords.size == 0:
+        return []
+    cuts = np.nonzero(np.diff(index))[0] + 1
+    return np.split(coords, cuts)
+
+
 def plot_sites(
     path: str | os.PathLike[str],
     ranked: gpd.GeoDataFrame,
@@ -384,26 +399,34 @@ def plot_sites(
 ) -> Path:
     """Draw a map (PNG): candidates coloured by score, chosen towns, anchors, boundary, roads."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 9), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     crs = ranked.crs
-    if boundary is not None:
-        boundary.to_crs(crs).boundary.plot(ax=ax, color="0.3", linewidth=0.8)
-    if roads is not None:
-        roads.to_crs(crs).plot(ax=ax, color="0.8", linewidth=0.3)
-    ranked.plot(ax=ax, column="score", cmap="viridis", markersize=14, legend=True,
-                legend_kwds={"label": "score (higher is better)", "shrink": 0.6})
+    if roads is not None and len(roads):
+        ax.add_collection(LineCollection(_line_segments(roads.to_crs(crs)), colors="0.8", linewidths=0.3,
+                                         label="roads"))
+    if boundary is not None and len(boundary):
+        ax.add_collection(LineCollection(_line_segments(boundary.to_crs(crs)), colors="0.3", linewidths=0.8))
+    x, y = ranked.geometry.x.to_numpy(), ranked.geometry.y.to_numpy()
+    sc = ax.scatter(x, y, c=ranked["score"].to_numpy(), cmap="viridis", s=16, zorder=3, label="candidates")
+    fig.colorbar(sc, ax=ax, shrink=0.6, label="score (higher is better)")
     if anchors is not None and len(anchors):
-        anchors.to_crs(crs).plot(ax=ax, marker="^", color="black", markersize=30, label="anchors")
+        a = anchors.to_crs(crs)
+        ax.scatter(a.geometry.x, a.geometry.y, marker="^", color="black", s=30, zorder=4, label="anchors")
     if selected is not None and len(selected):
-        selected.plot(ax=ax, marker="*", color="red", edgecolor="black", markersize=260, label="chosen towns")
-        for _, row in selected.iterrows():
-            text = str(row[label_field]) if label_field and label_field in selected.columns else str(row[SITE_ID])
-            ax.annotate(f"{int(row['choice'])}. {text}", (row.geometry.x, row.geometry.y), xytext=(6, 6),
-                        textcoords="offset points", fontsize=8)
+        sx, sy = selected.geometry.x.to_numpy(), selected.geometry.y.to_numpy()
+        ax.scatter(sx, sy, marker="*", color="red", edgecolors="black", s=260, zorder=5, label="chosen towns")
+        labels = (selected[label_field] if label_field and label_field in selected.columns
+                  else selected[SITE_ID]).astype(str).to_numpy()
+        for i, (px, py) in enumerate(zip(sx, sy)):
+            choice = int(selected["choice"].iloc[i]) if "choice" in selected.columns else i + 1
+            ax.annotate(f"{choice}. {labels[i]}", (px, py), xytext=(6, 6), textcoords="offset points", fontsize=8)
+    ax.autoscale_view()
+    ax.set_aspect("equal")
     ax.set_title(title)
     ax.set_axis_off()
     ax.legend(loc="lower left", fontsize=8)

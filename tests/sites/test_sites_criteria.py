@@ -192,7 +192,7 @@ def test_compute_criteria_skips_missing_stages(caplog: pytest.LogCaptureFixture)
     np.testing.assert_allclose(res2.values["mp"], [np.nan, 1.0, 6.0])
     np.testing.assert_allclose(res2.values["share"], [0.7, 0.7, 0.3])
     required = [CriterionSpec(name="mp", source="kde", weight=1, required=True)]
-    with pytest.raises(DataNotFoundError, match="'mp'.*required but the surfaces stage produced no 'kde'"):
+    with pytest.raises(DataNotFoundError, match=r"'mp'.*required but the surfaces stage produced no 'kde'"):
         compute_criteria(cands, required, results={})
     with pytest.raises(ColumnError, match="no column 'nope'"):
         compute_criteria(cands, [CriterionSpec(name="x", source="column", column="nope", weight=1)])

@@ -1,0 +1,139 @@
+"""The sites pipeline stage on the Anhui sample: outputs, constraints, optimality, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sites_helpers import write_scenario
+
+from iptown_gis.errors import DataNotFoundError, ParameterError, ScenarioError
+from iptown_gis.pipeline import StudyContext, run_scenario
+from iptown_gis.scenario import load_scenario
+from iptown_gis.sites.candidates import SITE_ID
+from iptown_gis.sites.stage import rank_stage, select_stage
+
+
+@pytest.fixture(scope="module")
+def stage_run(tmp_path_factory: pytest.TempPathFactory, sample_gpkg: Path) -> tuple[Path, dict]:
+    tmp = tmp_path_factory.mktemp("sites_stage")
+    scen = write_scenario(tmp, sample_gpkg, map_=True)
+    out = tmp / "out"
+    manifest = run_scenario(scen, out, stages=["sites"])
+    return out, manifest
+
+
+def test_stage_writes_every_output(stage_run: tuple[Path, dict]) -> None:
+    out, manifest = stage_run
+    names = {Path(o["path"]).name for o in manifest["outputs"] if o["stage"] == "sites"}
+    assert {"ranked.gpkg", "ranked.geojson", "ranked.csv", "selected.gpkg", "selected.geojson", "selected.csv",
+            "summary.json", "map.png", "anchors.geojson"} <= names
+    summary = json.loads((out / "sites" / "summary.json").read_text())
+    assert summary["selection"]["status"] == "Optimal"
+    assert summary["selection"]["gap"] == 0.0
+    assert summary["ranking"]["skipped"] == {"market_potential": "the surfaces stage produced no "
+                                                                 "'market_potential' raster"}
+    import geopandas as gpd
+
+    ranked = gpd.read_file(out / "sites" / "ranked.gpkg")
+    assert len(ranked) == 104
+    for col in ("time_to_knowledge", "norm_gdp", "score", "rank", "p_top_k", "rank_p05", "rank_p95"):
+        assert col in ranked.columns
+    assert ranked["rank"].tolist() == list(range(1, 105))
+    assert ranked["p_top_k"].sum() == pytest.approx(3.0)
+    png = (out / "sites" / "map.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ctx(scen: Path, out: Path) -> StudyContext:
+    return StudyContext(scenario=load_scenario(scen), out_dir=out)
+
+
+def test_ranked_first_row_is_top_and_selection_is_optimal(tmp_path: Path, sample_gpkg: Path) -> None:
+    ctx = _ctx(write_scenario(tmp_path, sample_gpkg), tmp_path)
+    res = rank_stage(ctx)
+    ranked = res["ranked"]
+    assert ranked["rank"].iloc[0] == 1
+    assert ranked["score"].is_monotonic_decreasing
+    # Shushan district (Hefei) is next to the science centre and universities and richest
+    assert ranked[SITE_ID].iloc[0] == 340104
+    sel = select_stage(ctx)
+    chosen = sel.selected
+    assert len(chosen) == 3
+    assert chosen["parent_adcode"].is_unique  # at most 1 per prefecture
+    model = sel.model
+    assert model is not None
+    # brute force over the 12-candidate shortlist with the same constraints
+    cost, w = model.cost, model.weights
+    groups = ranked["parent_adcode"].to_numpy()[:12]
+    cc = model.candidate_cost
+    sym = np.minimum(cc, cc.T)
+    best = None
+    for s in itertools.combinations(range(12), 3):
+        if len(set(groups[list(s)])) < 3 or any(sym[a, b] < 45.0 for a, b in itertools.combinations(s, 2)):
+            continue
+        v = float((w * cost[:, list(s)].min(axis=1)).sum())
+        if best is None or v < best[0]:
+            best = (v, set(s))
+    assert best is not None
+    assert set(model.selected_.tolist()) == best[1]
+    assert model.objective_ == pytest.approx(best[0], rel=1e-9)
+    assert ctx.results["sites"]["selected"] is chosen
+    # mclp on the same context: the covered share is reported and within [0, 1]
+    sel2 = select_stage(ctx, model="mclp", k=2)
+    assert 0.0 < sel2.summary["covered_share"] <= 1.0
+    assert sel2.summary["covered_weight"] == pytest.approx(sel2.model.objective_)  # type: ignore[union-attr]
+    # greedy by rank respects the constraints too
+    sel3 = select_stage(ctx, model="rank", k=3)
+    assert sel3.selected["parent_adcode"].is_unique
+    assert sel3.selected[SITE_ID].iloc[0] == 340104
+
+
+def test_weight_override_and_bad_weights(tmp_path: Path, sample_gpkg: Path) -> None:
+    ctx = _ctx(write_scenario(tmp_path, sample_gpkg), tmp_path)
+    base = rank_stage(ctx)["ranked"].set_index(SITE_ID)
+    only_gdp = rank_stage(ctx, weights={"time_to_knowledge": 0.0})["ranked"]
+    assert only_gdp[SITE_ID].iloc[0] == base["gdp"].idxmax()
+    with pytest.raises(ParameterError, match=r"unknown criteria \['typo'\]"):
+        rank_stage(ctx, weights={"typo": 1.0})
+    with pytest.raises(ParameterError, match="non-negative"):
+        rank_stage(ctx, weights={"gdp": -1.0})
+
+
+def test_bad_scenarios(tmp_path: Path, sample_gpkg: Path) -> None:
+    scen = write_scenario(tmp_path, sample_gpkg)
+    text = scen.read_text()
+    bad = tmp_path / "neg_weight.toml"
+    bad.write_text(text.replace("weight = 0.4", "weight = -0.4", 1))
+    with pytest.raises(ScenarioError, match=r"\[sites\] criteria.0.weight"):
+        load_scenario(bad)
+    dup = tmp_path / "dup.toml"
+    dup.write_text(text.replace('name = "gdp"', 'name = "time_to_knowledge"'))
+    with pytest.raises(ScenarioError, match="unique"):
+        load_scenario(dup)
+    no_std = tmp_path / "no_std.toml"
+    no_std.write_text(text.replace('model = "pmedian"', 'model = "mclp"').replace("standard = 90.0", ""))
+    with pytest.raises(ScenarioError, match="needs standard"):
+        load_scenario(no_std)
+    # anchors layer that does not exist in the GeoPackage
+    missing = write_scenario(tmp_path, sample_gpkg, extra='anchors_layer = "anchors"',
+                             inputs_extra=f'anchors = "{sample_gpkg}:anchors"')
+    with pytest.raises(DataNotFoundError, match="no layer 'anchors'"):
+        load_scenario(missing)
+    undefined = write_scenario(tmp_path, sample_gpkg, extra='anchors_layer = "anchors"')
+    with pytest.raises(ScenarioError, match="names input 'anchors'"):
+        load_scenario(undefined)
+
+
+def test_k_larger_than_candidates(tmp_path: Path, sample_gpkg: Path) -> None:
+    ctx = _ctx(write_scenario(tmp_path, sample_gpkg, extra=""), tmp_path)
+    ctx.scenario.section("sites").k = 500
+    with pytest.raises(ParameterError, match="k = 500 is larger than the number of candidates"):
+        rank_stage(ctx)
+    ctx.scenario.section("sites").k = 3
+    rank_stage(ctx)
+    with pytest.raises(ParameterError, match="k = 200 is larger"):
+        select_stage(ctx, k=200)
