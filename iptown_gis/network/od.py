@@ -231,8 +231,19 @@ def node_costs(
         return np.empty((0, n if tgt is None else len(tgt)))
     w = net.weight_array(weight)
     use_core = tgt is not None and method in ("auto", "core")
+    core = None
     if use_core and tgt is not None:
-        core = core_graph(net, w, np.unique(np.r_[src, tgt]))
+        terms = np.unique(np.r_[src, tgt])
+        key = ("core", weight, hash(terms.tobytes())) if isinstance(weight, str) else None
+        core = net._cache.get(key) if key is not None else None
+        if core is None:
+            core = core_graph(net, w, terms)
+            if key is not None:
+                net._cache[key] = core
+        # a core that keeps most nodes does not repay its set-up (unless asked for)
+        if method == "auto" and core.matrix.shape[0] > 0.9 * n:
+            core = None
+    if core is not None and tgt is not None:
         graph = core.matrix
         s_idx = core.index[src]
         cols: NDArray[np.int64] | None = core.index[tgt]
