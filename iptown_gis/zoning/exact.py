@@ -149,6 +149,14 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
         for d in range(K):
             mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if model.lower[d] > 0 else 0.0, 1.0)
         mip.le(R.ravel(), X.ravel())
+        # a member that is not the root has a neighbour in its zone: x_i - r_i - sum_j x_j <= 0
+        if me:
+            ends = np.concatenate([e, e[:, ::-1]])
+            for d in range(K):
+                rr = np.concatenate([np.arange(nu), np.arange(nu), ends[:, 0]])
+                cc = np.concatenate([X[:, d], R[:, d], X[ends[:, 1], d]])
+                vv = np.concatenate([np.ones(nu), -np.ones(nu), -np.ones(len(ends))])
+                mip.rows(nu, rr, cc, vv, -np.inf, 0.0)
         arcs = np.concatenate([e, e[:, ::-1]])
         na = len(arcs)
         info["arcs"] = arcs

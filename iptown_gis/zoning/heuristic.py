@@ -267,9 +267,6 @@ def _smoothed(model: ZoningModel, d: int, radius: int) -> np.ndarray:
         c = A @ c
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(c > 0, v / np.maximum(c, 1e-12), -np.inf)
-    # prefer seeds whose neighbourhood is mostly usable (room to grow)
-    full = A.sum(axis=1).A1 ** max(radius, 0) if radius <= 0 else None
-    del full
     return np.where(use > 0, out, -np.inf)
 
 
@@ -626,10 +623,10 @@ def solve_heuristic(
     time_limit
         Seconds for the whole search (construction, annealing, polish).
     iterations
-        Annealing steps per restart (default ``min(max(300 n, 200000), 3000000)`` for ``n``
+        Annealing steps per restart (default ``min(max(150 n, 40000), 2000000)`` for ``n``
         usable cells).
     restarts
-        Independent constructions + annealing runs; the best wins (default 4 up to 3,000
+        Independent constructions + annealing runs; the best wins (default 3 up to 3,000
         usable cells, else 1).
     compute_bound
         Also compute the LP bound (an extra LP solve).
@@ -644,9 +641,9 @@ def solve_heuristic(
     deadline = None if time_limit is None else t_start + float(time_limit)
     n_use = int((~model.cells.excluded).sum())
     if iterations is None:
-        iterations = int(min(max(300 * n_use, 200_000), 3_000_000))
+        iterations = int(min(max(150 * n_use, 40_000), 2_000_000))
     if restarts is None:
-        restarts = 4 if n_use <= 3000 else 1
+        restarts = 3 if n_use <= 3000 else 1
     root = np.random.SeedSequence(int(seed))
     children = root.spawn(restarts)
     best_obj = -math.inf
@@ -670,7 +667,7 @@ def solve_heuristic(
             _set_state(st, lab)
             st.obj = model.evaluate(np.where(np.asarray(lab) == _EXCL, -1, np.asarray(lab))).objective
             # greedy polish from the best feasible layout
-            obj2, lab2, _ = _anneal(st, rng, max(iterations // 10, 20_000), 1e-12, 1e-12, mu * 10, deadline,
+            obj2, lab2, _ = _anneal(st, rng, max(iterations // 10, 5_000), 1e-12, 1e-12, mu * 10, deadline,
                                     Progress(None))
             if lab2 is not None and obj2 > obj:
                 obj, lab = obj2, lab2

@@ -1,0 +1,308 @@
+"""Study-area builder: a grid around a site with per-district suitability from the other stages.
+
+Factors per cell (raw values kept in the cell table, prefixed ``f_``):
+
+* ``centre_time`` (minutes): network travel time to the town centre (the site) with
+  access legs when a network is given; otherwise the straight-line distance at
+  ``centre_speed_kmh`` (the documented fallback);
+* ``access_time`` (minutes): travel time to the nearest rail access point (vertices of the
+  railway lines near the site) on the network; fallback: straight-line distance to the
+  nearest railway (or road) line at ``centre_speed_kmh``;
+* ``market_potential``: the surfaces stage's ``market_potential`` raster sampled at the cell
+  centres; fallback: Harris potential ``sum_j pop_j / max(d_ij, 1 km)`` of the seats;
+* ``agglomeration``: the surfaces stage's ``kde`` raster; fallback: a quartic kernel density
+  (bandwidth 5 km) of the places weighted by population;
+* ``water_distance`` (metres): distance to rivers and lake shores;
+* ``slope`` (degrees): from the DEM (finite differences in metres, bilinear sampling).
+
+Each factor is transformed (``minmax``, ``cost`` = 1 - minmax, ``decay:S`` = exp(-v/S)) and
+combined with the recipe's weights (normalised to sum to one) into ``suit_<zone>``.
+Excluded: cells within ``water_buffer_m`` of a river or lake shore, inside a closed lake
+shore, or inside the user mask; only the largest connected usable area is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from iptown_gis.errors import GeometryError, IptownError, ParameterError
+from iptown_gis.zoning.cells import CellSet, grid_cells
+
+__all__ = ["StudyArea", "build_study_area", "combine_factors", "transform_factor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyArea:
+    """The cells of a study area and where each factor came from."""
+
+    cells: CellSet
+    site: tuple[float, float]
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def transform_factor(values: np.ndarray, how: str) -> np.ndarray:
+    """Scale a factor to [0, 1]: ``minmax``, ``cost`` (1 - minmax) or ``decay:S``."""
+    v = np.asarray(values, dtype="float64")
+    if how.startswith("decay:"):
+        scale = float(how.split(":", 1)[1])
+        return np.exp(-np.maximum(v, 0.0) / scale)
+    lo, hi = np.nanmin(v), np.nanmax(v)
+    mm = np.zeros_like(v) if not hi > lo else (v - lo) / (hi - lo)
+    if how == "minmax":
+        return mm
+    if how == "cost":
+        return 1.0 - mm
+    raise ParameterError(f"unknown transform {how!r}: use 'minmax', 'cost' or 'decay:SCALE'")
+
+
+def combine_factors(factors: Mapping[str, np.ndarray], recipe: Mapping[str, float],
+                    transforms: Mapping[str, str]) -> np.ndarray:
+    """Weighted sum of transformed factors (weights normalised to sum to 1)."""
+    tot = sum(recipe.values())
+    if tot <= 0:
+        raise ParameterError(f"recipe {dict(recipe)} has no positive weight")
+    out = np.zeros(len(next(iter(factors.values()))))
+    for f, w in recipe.items():
+        if w:
+            out += (w / tot) * transform_factor(factors[f], transforms[f])
+    return out
+
+
+def _sample_raster(path: Any, xy: np.ndarray, crs: Any) -> np.ndarray:
+    import rasterio
+    from pyproj import Transformer
+
+    with rasterio.open(path) as src:
+        tr = Transformer.from_crs(crs, src.crs, always_xy=True)
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        vals = np.array([v[0] for v in src.sample(zip(x, y), masked=True)], dtype="float64")
+        nod = src.nodata
+    if nod is not None:
+        vals[vals == nod] = np.nan
+    return vals
+
+
+def _line_distance(lines: gpd.GeoDataFrame | None, pts: np.ndarray) -> np.ndarray | None:
+    if lines is None or len(lines) == 0:
+        return None
+    geoms = lines.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    p = shapely.points(pts)
+    _, dist = tree.query_nearest(p, return_distance=True, all_matches=False)
+    return np.asarray(dist, dtype="float64")
+
+
+def _slope(dem_path: Any, xy: np.ndarray, crs: Any) -> np.ndarray:
+    """Slope in degrees from a DEM (any CRS), bilinear at the points."""
+    import rasterio
+    from pyproj import Transformer
+    from scipy.ndimage import map_coordinates
+
+    with rasterio.open(dem_path) as src:
+        z = src.read(1, masked=True).astype("float64").filled(np.nan)
+        t = src.transform
+        dcrs = src.crs
+    rows, cols = z.shape
+    dx, dy = abs(t.a), abs(t.e)
+    if dcrs.is_geographic:
+        lat = t.f + (np.arange(rows) + 0.5) * t.e
+        mx = dx * 111_320.0 * np.cos(np.deg2rad(lat))[:, None] * np.ones((1, cols))
+        my = np.full((rows, cols), dy * 110_540.0)
+    else:
+        mx, my = np.full((rows, cols), dx), np.full((rows, cols), dy)
+    zf = np.where(np.isfinite(z), z, np.nanmean(z))
+    gy, gx = np.gradient(zf)
+    slope = np.degrees(np.arctan(np.hypot(gx / mx, gy / my)))
+    tr = Transformer.from_crs(crs, dcrs, always_xy=True)
+    x, y = tr.transform(xy[:, 0], xy[:, 1])
+    inv = ~t
+    c, r = inv * (np.asarray(x), np.asarray(y))
+    return map_coordinates(slope, [np.asarray(r) - 0.5, np.asarray(c) - 0.5], order=1, mode="nearest")
+
+
+def _network_times(net: Any, xy: np.ndarray, sources_xy: np.ndarray, crs: Any) -> np.ndarray:
+    """Minutes from the nearest of ``sources_xy`` to each cell centre on the network."""
+    from iptown_gis.network import node_costs, snap_points
+
+    far = 1e7
+    cells = gpd.GeoDataFrame(geometry=shapely.points(xy), crs=crs)
+    src = gpd.GeoDataFrame(geometry=shapely.points(sources_xy), crs=crs)
+    sc = snap_points(net, cells, max_distance=far, name="study-area cells")
+    ss = snap_points(net, src, max_distance=far, name="access points")
+    nodes = np.unique(np.asarray(ss.node))
+    cost = node_costs(net, nodes, weight="time", targets=np.unique(np.asarray(sc.node)), method="plain")
+    tg = np.unique(np.asarray(sc.node))
+    # access time of each source node (minimum over its points)
+    acc = pd.Series(np.asarray(ss.time_min)).groupby(np.asarray(ss.node)).min().reindex(nodes).to_numpy()
+    best = np.nanmin(cost + acc[:, None], axis=0)
+    lookup = dict(zip(tg.tolist(), best.tolist()))
+    t = np.array([lookup[int(n)] for n in np.asarray(sc.node)]) + np.asarray(sc.time_min)
+    if not np.isfinite(t).all():
+        raise IptownError("some cells cannot reach the access points on the network")
+    return t
+
+
+def build_study_area(
+    site: tuple[float, float],
+    *,
+    radius: float,
+    cell_size: float,
+    crs: Any,
+    recipe: Mapping[str, Mapping[str, float]],
+    transforms: Mapping[str, str],
+    module_recipe: Mapping[str, Mapping[str, float]] | None = None,
+    network: Any = None,
+    surfaces: Mapping[str, Any] | None = None,
+    seats: gpd.GeoDataFrame | None = None,
+    places: gpd.GeoDataFrame | None = None,
+    rivers: gpd.GeoDataFrame | None = None,
+    lakes: gpd.GeoDataFrame | None = None,
+    railways: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
+    dem: Any = None,
+    mask: gpd.GeoDataFrame | None = None,
+    water_buffer: float = 100.0,
+    centre_speed_kmh: float = 30.0,
+) -> StudyArea:
+    """Grid cells within ``radius`` of ``site`` (metric x, y) with factors and suitability.
+
+    All layers must be in the metric CRS ``crs``; any may be ``None`` (its factor falls back
+    or is constant, recorded in :attr:`StudyArea.sources`).
+
+    Raises
+    ------
+    ParameterError
+        Radius smaller than a cell, or a grid of more than 250,000 cells.
+    GeometryError
+        No usable cell remains after the exclusions.
+    """
+    if radius < cell_size:
+        raise ParameterError(f"radius ({radius} m) must be at least one cell ({cell_size} m)")
+    if (2 * radius / cell_size) ** 2 > 250_000 * 4 / np.pi:
+        raise ParameterError("the study area would exceed 250,000 cells: enlarge cell_size or shrink radius")
+    sx, sy = float(site[0]), float(site[1])
+    r = radius
+    bounds = (sx - r, sy - r, sx + r, sy + r)
+    full = grid_cells(bounds, cell_size, crs=crs)
+    inside = np.hypot(full.centroids[:, 0] - sx, full.centroids[:, 1] - sy) <= r
+    cells, _ = full.subset(inside)
+    xy = cells.centroids
+    n = cells.n
+    src: dict[str, str] = {}
+    fac: dict[str, np.ndarray] = {}
+    euclid_min = np.hypot(xy[:, 0] - sx, xy[:, 1] - sy) / (centre_speed_kmh * 1000.0 / 60.0)
+    # centre travel time
+    fac["centre_time"] = euclid_min
+    src["centre_time"] = f"straight-line distance at {centre_speed_kmh:g} km/h (no network)"
+    if network is not None:
+        try:
+            fac["centre_time"] = _network_times(network, xy, np.array([[sx, sy]]), crs)
+            src["centre_time"] = "network travel time to the site"
+        except IptownError as exc:
+            log.warning("centre_time: network failed (%s); using straight-line distance", exc)
+    # rail / expressway access
+    access_lines = railways if railways is not None and len(railways) else roads
+    d_access = _line_distance(access_lines, xy)
+    if d_access is not None:
+        fac["access_time"] = d_access / (centre_speed_kmh * 1000.0 / 60.0)
+        src["access_time"] = "straight-line distance to the nearest railway line"
+        if network is not None and railways is not None and len(railways):
+            try:
+                near = railways[railways.distance(shapely.Point(sx, sy)) <= r + 30_000]
+                if len(near):
+                    pts = shapely.get_coordinates(near.geometry.to_numpy())
+                    pts = pts[np.argsort(np.hypot(pts[:, 0] - sx, pts[:, 1] - sy))[:40]]
+                    fac["access_time"] = _network_times(network, xy, pts, crs)
+                    src["access_time"] = "network travel time to the nearest rail access point"
+            except IptownError as exc:
+                log.warning("access_time: network failed (%s); using straight-line distance", exc)
+    else:
+        fac["access_time"] = np.zeros(n)
+        src["access_time"] = "constant (no railway/road layer)"
+    # market potential and agglomeration
+    for name, sname in (("market_potential", "market_potential"), ("agglomeration", "kde")):
+        val = None
+        if surfaces is not None and isinstance(surfaces.get(sname), Mapping) and surfaces[sname].get("path"):
+            try:
+                val = _sample_raster(surfaces[sname]["path"], xy, crs)
+                if np.isfinite(val).any():
+                    val = np.where(np.isfinite(val), val, np.nanmin(val))
+                    src[name] = f"surfaces stage raster {sname!r}"
+                else:
+                    val = None
+            except Exception as exc:  # a raster that cannot be sampled: fall back
+                log.warning("%s: cannot sample surfaces raster (%s); computing a fallback", name, exc)
+                val = None
+        if val is None:
+            if name == "market_potential" and seats is not None and "pop_2020" in seats.columns:
+                sxy = shapely.get_coordinates(seats.geometry.centroid.to_numpy())
+                d = np.hypot(xy[:, None, 0] - sxy[None, :, 0], xy[:, None, 1] - sxy[None, :, 1])
+                val = (seats["pop_2020"].to_numpy(dtype="float64")[None, :] / np.maximum(d, 1000.0)).sum(axis=1)
+                src[name] = "Harris potential of the seats' population, 1/d (fallback)"
+            elif name == "agglomeration" and places is not None and len(places):
+                pxy = shapely.get_coordinates(places.geometry.centroid.to_numpy())
+                wts = places["population"].to_numpy(dtype="float64") if "population" in places.columns \
+                    else np.ones(len(places))
+                h = 5000.0
+                d2 = ((xy[:, None, :] - pxy[None, :, :]) ** 2).sum(axis=2) / h**2
+                val = (np.where(d2 < 1, (1 - d2) ** 2, 0.0) * np.nan_to_num(wts)[None, :]).sum(axis=1)
+                src[name] = "quartic KDE of places by population, bandwidth 5 km (fallback)"
+            else:
+                val = np.zeros(n)
+                src[name] = "constant (no data)"
+        fac[name] = val
+    # water
+    water = [g for g in (rivers, lakes) if g is not None and len(g)]
+    wl = pd.concat(water, ignore_index=True) if water else None
+    dw = _line_distance(wl, xy) if wl is not None else None
+    if dw is None:
+        fac["water_distance"] = np.full(n, 1e6)
+        src["water_distance"] = "constant (no river/lake layer)"
+    else:
+        fac["water_distance"] = dw
+        src["water_distance"] = "distance to rivers and lake shores"
+    # slope
+    if dem is not None:
+        fac["slope"] = _slope(dem, xy, crs)
+        src["slope"] = "DEM slope, bilinear"
+    else:
+        fac["slope"] = np.zeros(n)
+        src["slope"] = "constant (no DEM)"
+    # exclusions
+    excl = np.zeros(n, dtype=bool)
+    pts = shapely.points(xy)
+    if dw is not None and water_buffer > 0:
+        excl |= dw <= water_buffer
+    if lakes is not None and len(lakes):
+        polys = shapely.polygonize(lakes.geometry.to_numpy())
+        parts = shapely.get_parts(polys)
+        if len(parts):
+            inside_lake = shapely.STRtree(parts).query(pts, predicate="within")[0]
+            excl[np.unique(inside_lake)] = True
+    if mask is not None and len(mask):
+        hit = shapely.STRtree(mask.geometry.to_numpy()).query(pts, predicate="intersects")[0]
+        excl[np.unique(hit)] = True
+    cells.excluded = excl
+    if excl.all():
+        raise GeometryError("every study-area cell is excluded (water or mask): move the site or shrink the mask")
+    cells.keep_largest_component()
+    data = {f"f_{k}": v for k, v in fac.items()}
+    for zone, rec in recipe.items():
+        data[f"suit_{zone}"] = combine_factors(fac, rec, transforms)
+    for zone, rec in (module_recipe or {}).items():
+        data[f"suit_{zone}"] = combine_factors(fac, rec, transforms)
+    data["dist_site_m"] = np.hypot(xy[:, 0] - sx, xy[:, 1] - sy)
+    cells.data = pd.DataFrame(data)
+    log.info("study area: %d cells (%d excluded) of %g m around (%.0f, %.0f)", n, int(cells.excluded.sum()),
+             cell_size, sx, sy)
+    return StudyArea(cells=cells, site=(sx, sy), sources=src)
