@@ -125,10 +125,9 @@ def bifurcation(
         sub = prog.sub(k / t.size, (k + 1) / t.size)
         m = NEGModel.from_costs(c, tau=float(tau), sigma=sigma, mu=mu, phi=phi, region_ids=ids)
         lr = long_run(m, lam0, mobility=mobility, progress=sub)
-        for r in range(n):
-            rows.append({"tau": float(tau), "region": ids[r], "share": float(lr.lam[r]),
-                         "real_wage": float(lr.short.real_wage[r]), "stable": bool(lr.stable),
-                         "max_eigenvalue": lr.max_eigenvalue})
+        rows.extend({"tau": float(tau), "region": ids[r], "share": float(lr.lam[r]),
+                     "real_wage": float(lr.short.real_wage[r]), "stable": bool(lr.stable),
+                     "max_eigenvalue": lr.max_eigenvalue} for r in range(n))
     return pd.DataFrame(rows)
 
 

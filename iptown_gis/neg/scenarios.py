@@ -1,0 +1,386 @@
+"""Policy scenarios on a real network (the Anhui application).
+
+A scenario changes the baseline economy in one or more ways and the long-run equilibrium is
+recomputed from the observed distribution:
+
+* **new links** (a new expressway or high-speed rail line), given as city pairs whose direct
+  travel cost is multiplied by ``link_factor``, or as a line layer: seats within
+  ``link_snap_km`` of a line are joined in the order they lie along it, with travel time
+  ``length / link_speed_kmh + 2 * link_access_min``. Either way the seat-to-seat costs are
+  then closed under shortest paths (Floyd-Warshall), so trips routed over the new link
+  benefit too;
+* **migration barriers** (hukou): ``moving_cost`` (+ ``moving_cost_per_hour`` of travel) is
+  the utility gap needed to move; ``barrier`` damps flows;
+* **amenities**: e.g. a university / science-centre premium for Hefei;
+* **congestion** of immobile factors, or another ``tau``.
+
+Outputs per scenario: equilibrium shares, real wages and their change against the baseline
+(CSV), a GeoPackage layer joined to the region polygons, and a chart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.sparse.csgraph import floyd_warshall
+
+from iptown_gis.errors import ColumnError, GeometryError, ParameterError, ScenarioError
+from iptown_gis.io.atomic import atomic_path
+from iptown_gis.neg.barriers import Mobility
+from iptown_gis.neg.config import NEGConfig, NEGScenario
+from iptown_gis.neg.equilibrium import LongRun, long_run
+from iptown_gis.neg.model import FloatArray, NEGModel, check_cost_matrix
+from iptown_gis.progress import Progress, ProgressCallback, as_progress
+
+__all__ = [
+    "ScenarioResult",
+    "apply_line_links",
+    "apply_pair_links",
+    "close_costs",
+    "run_scenarios",
+    "scenario_mobility",
+    "scenario_table",
+    "write_scenarios",
+]
+
+log = logging.getLogger(__name__)
+
+
+def close_costs(cost: ArrayLike) -> FloatArray:
+    """Shortest-path closure of a seat-to-seat cost matrix (``inf`` = no direct link)."""
+    c = check_cost_matrix(cost)
+    off = ~np.eye(c.shape[0], dtype=bool)
+    c = np.where(off & (c == 0), 1e-9, c)  # csgraph treats 0 as "no edge"
+    return np.asarray(floyd_warshall(c, directed=True), dtype=np.float64)
+
+
+def _index(region_ids: Sequence[Any]) -> dict[str, int]:
+    return {str(r): i for i, r in enumerate(region_ids)}
+
+
+def apply_pair_links(cost: ArrayLike, region_ids: Sequence[Any], pairs: Sequence[Sequence[Any]], *,
+                     factor: float) -> FloatArray:
+    """Multiply the direct cost of each city pair (both ways) by ``factor``, then close it.
+
+    Raises
+    ------
+    ScenarioError
+        A pair names an unknown region id, or joins a region to itself.
+    ParameterError
+        ``factor`` outside ``(0, 1]``.
+    """
+    if not 0.0 < factor <= 1.0:
+        raise ParameterError(f"link_factor = {factor!r}: must be in (0, 1]")
+    c = check_cost_matrix(cost).copy()
+    idx = _index(region_ids)
+    for pair in pairs:
+        a, b = (str(p) for p in pair)
+        missing = [p for p in (a, b) if p not in idx]
+        if missing:
+            raise ScenarioError(f"link {[a, b]}: unknown region id(s) {missing}; ids are: "
+                                f"{', '.join(list(idx)[:20])}")
+        if a == b:
+            raise ScenarioError(f"link {[a, b]} joins a region to itself")
+        i, j = idx[a], idx[b]
+        c[i, j] *= factor
+        c[j, i] *= factor
+    return close_costs(c)
+
+
+def apply_line_links(
+    cost: ArrayLike,
+    seats: Any,
+    lines: Any,
+    *,
+    id_field: str,
+    speed_kmh: float = 250.0,
+    access_min: float = 15.0,
+    snap_km: float = 15.0,
+    region_ids: Sequence[Any] | None = None,
+) -> FloatArray:
+    """New lines (expressway / HSR) from a line layer, as minutes between the seats they serve.
+
+    ``seats`` and ``lines`` must share a metric CRS. Seats within ``snap_km`` of a line are
+    ordered along it; consecutive served seats get ``length / speed * 60 + 2 * access_min``
+    minutes when that beats the current cost, and the costs are closed under shortest paths.
+
+    Raises
+    ------
+    CRSError, GeometryError, ColumnError
+        CRS mismatch, no line geometries, missing ``id_field``.
+    """
+    from iptown_gis.crs.metric import require_crs
+
+    require_crs(seats, name="region seats")
+    require_crs(lines, name="links layer")
+    if seats.crs != lines.crs:
+        from iptown_gis.errors import CRSError
+
+        raise CRSError(f"links layer CRS {lines.crs} differs from the seats' CRS {seats.crs}: "
+                       "reproject one of them")
+    if id_field not in seats.columns:
+        raise ColumnError(f"region seats have no column {id_field!r}; columns: {list(seats.columns)}")
+    geoms = [g for g in lines.geometry if g is not None and not g.is_empty]
+    if not geoms or not all(g.geom_type in ("LineString", "MultiLineString") for g in geoms):
+        raise GeometryError("links layer must hold (Multi)LineString geometries")
+    c = check_cost_matrix(cost).copy()
+    ids = list(region_ids) if region_ids is not None else [str(v) for v in seats[id_field]]
+    idx = _index(ids)
+    pos = {str(r): (p.x, p.y) for r, p in zip(seats[id_field], seats.geometry)}
+    from shapely.geometry import Point
+    from shapely.ops import linemerge
+
+    n_links = 0
+    for g in geoms:
+        line = linemerge(g) if g.geom_type == "MultiLineString" else g
+        parts = list(line.geoms) if line.geom_type == "MultiLineString" else [line]
+        for part in parts:
+            served = []
+            for rid, (x, y) in pos.items():
+                if rid in idx and part.distance(Point(x, y)) <= snap_km * 1000.0:
+                    served.append((part.project(Point(x, y)), rid))
+            served.sort()
+            for (pa, a), (pb, b) in itertools.pairwise(served):
+                minutes = abs(pb - pa) / 1000.0 / speed_kmh * 60.0 + 2.0 * access_min
+                i, j = idx[a], idx[b]
+                if minutes < c[i, j]:
+                    c[i, j] = c[j, i] = minutes
+                    n_links += 1
+    log.info("links layer: %d seat pairs get a faster link", n_links)
+    return close_costs(c)
+
+
+def scenario_mobility(cfg: NEGConfig, sc: NEGScenario, cost: FloatArray, region_ids: Sequence[Any]) -> Mobility:
+    """The :class:`Mobility` of scenario ``sc`` (baseline values from ``cfg`` where unset)."""
+    n = cost.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    mc = cfg.moving_cost if sc.moving_cost is None else sc.moving_cost
+    mch = cfg.moving_cost_per_hour if sc.moving_cost_per_hour is None else sc.moving_cost_per_hour
+    bar = cfg.barrier if sc.barrier is None else sc.barrier
+    theta = cfg.congestion if sc.congestion is None else sc.congestion
+    moving = None
+    if mc > 0 or mch > 0:
+        finite = np.where(np.isfinite(cost), cost, np.nanmax(np.where(np.isfinite(cost), cost, 0)))
+        moving = np.where(off, mc + mch * finite / 60.0, 0.0)
+    barrier = np.where(off, bar, 0.0) if bar > 0 else None
+    amenity = None
+    if sc.amenity:
+        idx = _index(region_ids)
+        amenity = np.zeros(n)
+        for rid, a in sc.amenity.items():
+            if str(rid) not in idx:
+                raise ScenarioError(f"[neg] scenario {sc.name!r}: amenity for unknown region id {rid!r}; "
+                                    f"ids are: {', '.join(list(idx)[:20])}")
+            amenity[idx[str(rid)]] = a
+    return Mobility(barrier=barrier, moving_cost=moving, amenity=amenity, congestion=theta)
+
+
+@dataclass
+class ScenarioResult:
+    """One scenario's long-run equilibrium and the inputs it used."""
+
+    name: str
+    description: str
+    cost: FloatArray
+    tau: float
+    mobility: Mobility
+    result: LongRun
+
+
+def run_scenarios(
+    cost: ArrayLike,
+    *,
+    region_ids: Sequence[Any],
+    config: NEGConfig,
+    lam0: ArrayLike | None = None,
+    phi: ArrayLike | None = None,
+    seats: Any = None,
+    layers: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> dict[str, ScenarioResult]:
+    """Run the baseline and every scenario of ``config`` from the observed shares ``lam0``.
+
+    Parameters
+    ----------
+    cost
+        Baseline seat-to-seat travel costs (minutes), ``(R, R)``.
+    region_ids
+        Ids of the regions (rows of ``cost``), matched to scenario links / amenities as text.
+    config
+        The ``[neg]`` section.
+    lam0, phi
+        Observed mobile shares (start of the dynamics) and immobile shares (default uniform).
+    seats
+        Region points (metric CRS) when a scenario uses ``links_layer``.
+    layers
+        Input layers by name (for ``links_layer``).
+
+    Raises
+    ------
+    ScenarioError, ParameterError, ConvergenceError, CancelledError
+    """
+    prog = as_progress(progress)
+    base = check_cost_matrix(cost, name="seat travel-cost matrix")
+    ids = list(region_ids)
+    out: dict[str, ScenarioResult] = {}
+    scs = config.scenarios
+    for k, sc in enumerate(scs):
+        sub = prog.sub(k / len(scs), (k + 1) / len(scs))
+        c = base
+        if sc.links:
+            c = apply_pair_links(c, ids, sc.links, factor=sc.link_factor)
+        if sc.links_layer:
+            if layers is None or sc.links_layer not in layers or seats is None:
+                raise ScenarioError(f"[neg] scenario {sc.name!r}: links_layer {sc.links_layer!r} is not "
+                                    "available (add it to [inputs])")
+            c = apply_line_links(c, seats, layers[sc.links_layer], id_field=config.id_field,
+                                 speed_kmh=sc.link_speed_kmh, access_min=sc.link_access_min,
+                                 snap_km=sc.link_snap_km, region_ids=ids)
+        tau = config.tau if sc.tau is None else sc.tau
+        mob = scenario_mobility(config, sc, c, ids)
+        model = NEGModel.from_costs(c, tau=tau, sigma=config.sigma, mu=config.mu, phi=phi,
+                                    region_ids=ids, strict=config.strict)
+        lam_start = lam0
+        if mob.congestion > 0 and lam_start is not None and (np.asarray(lam_start) <= 0).any():
+            ls = np.asarray(lam_start, dtype=np.float64) + 1e-6
+            lam_start = ls / ls.sum()
+        log.info("NEG scenario %s: tau = %g, start from observed shares", sc.name, tau)
+        lr = long_run(model, lam_start, mobility=mob, tol=config.tol, progress=sub)
+        out[sc.name] = ScenarioResult(name=sc.name, description=sc.description, cost=c, tau=tau,
+                                      mobility=mob, result=lr)
+    return out
+
+
+def scenario_table(results: Mapping[str, ScenarioResult], *, region_ids: Sequence[Any],
+                   names: Sequence[Any] | None = None, lam0: ArrayLike | None = None) -> pd.DataFrame:
+    """One row per (scenario, region): shares, wages, real wages and changes vs the baseline."""
+    if "baseline" not in results:
+        raise ScenarioError("scenario results need a 'baseline' run to compare against")
+    b = results["baseline"].result
+    n = len(region_ids)
+    start = np.full(n, np.nan) if lam0 is None else np.asarray(lam0, dtype=np.float64)
+    frames = []
+    for name, res in results.items():
+        lr = res.result
+        sr = lr.short
+        frames.append(pd.DataFrame({
+            "scenario": name,
+            "region_id": list(region_ids),
+            "name": list(names) if names is not None else [str(r) for r in region_ids],
+            "observed_share": start,
+            "share": lr.lam,
+            "wage": sr.wage,
+            "price_index": sr.price_index,
+            "income": sr.income,
+            "real_wage": sr.real_wage,
+            "utility": lr.utility,
+            "d_share": lr.lam - b.lam,
+            "d_real_wage_pct": 100.0 * (sr.real_wage / b.short.real_wage - 1.0),
+            "stable": lr.stable,
+            "tau": res.tau,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scen = [s for s in table["scenario"].unique() if s != "baseline"]
+    base = table[table["scenario"] == "baseline"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), dpi=110)
+    x = np.arange(len(base))
+    w = 0.8 / (len(scen) + 1)
+    axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
+    axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
+    for k, s in enumerate(scen):
+        t = table[table["scenario"] == s]
+        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s)
+    for ax in axes:
+        ax.set_xticks(x + w / 2, [str(n) for n in base["name"]], rotation=60, fontsize=7)
+    axes[0].set_ylabel("share of mobile workers")
+    axes[0].set_title("long-run shares: observed start vs baseline")
+    axes[0].legend(frameon=False, fontsize=8)
+    axes[1].axhline(0, color="0.5", lw=0.6)
+    axes[1].set_ylabel("change in share vs baseline (percentage points)")
+    axes[1].set_title("scenarios")
+    if scen:
+        axes[1].legend(frameon=False, fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def _cjk_font() -> None:
+    """Use a CJK-capable font when one is installed (region names are Chinese)."""
+    from matplotlib import font_manager, rcParams
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for cand in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+                 "AR PL UMing CN", "Droid Sans Fallback"):
+        if cand in names:
+            rcParams["font.sans-serif"] = [cand, *rcParams["font.sans-serif"]]
+            return
+
+
+def write_scenarios(
+    table: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    polygons: Any = None,
+    polygon_id_field: str = "adcode",
+    title: str = "NEG scenarios",
+) -> list[tuple[Path, str]]:
+    """Write the scenario table: ``scenarios.csv``, one CSV per scenario, ``neg_scenarios.gpkg``
+    (one layer per scenario, joined to ``polygons``) and ``scenarios.png``.
+
+    Returns
+    -------
+    list of (path, kind)
+    """
+    from iptown_gis.io.vector import write_vector
+
+    out = Path(out_dir)
+    written: list[tuple[Path, str]] = []
+    with atomic_path(out / "scenarios.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    written.append((out / "scenarios.csv", "table"))
+    for name, t in table.groupby("scenario", sort=False):
+        p = out / f"scenario_{name}.csv"
+        with atomic_path(p) as tmp:
+            t.to_csv(tmp, index=False)
+        written.append((p, "table"))
+    if polygons is not None:
+        if polygon_id_field not in polygons.columns:
+            raise ColumnError(f"region polygons have no column {polygon_id_field!r}; columns: "
+                              f"{list(polygons.columns)}")
+        key = polygons[polygon_id_field].astype(str)
+        gpkg = out / "neg_scenarios.gpkg"
+        if gpkg.exists():
+            gpkg.unlink()
+        for name, t in table.groupby("scenario", sort=False):
+            tt = t.assign(_key=t["region_id"].astype(str)).drop(columns=["name"])
+            joined = polygons.assign(_key=key.values).merge(tt, on="_key", how="inner").drop(columns="_key")
+            if len(joined) != len(t):
+                missing = sorted(set(tt["_key"]) - set(key))
+                raise ColumnError(f"{len(missing)} regions have no polygon with {polygon_id_field} in "
+                                  f"{missing[:10]}: check polygon_id_field")
+            write_vector(joined, gpkg, layer=f"neg_{name}")
+        written.append((gpkg, "vector"))
+    _cjk_font()
+    written.append((_chart(table, out / "scenarios.png", title), "chart"))
+    return written
