@@ -325,7 +325,7 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
-def _cjk_font() -> None:
+def _cjk_font() -> bool:
     """Use a CJK-capable font when one is installed (region names are Chinese)."""
     from matplotlib import font_manager, rcParams
 
@@ -334,7 +334,8 @@ def _cjk_font() -> None:
                  "AR PL UMing CN", "Droid Sans Fallback"):
         if cand in names:
             rcParams["font.sans-serif"] = [cand, *rcParams["font.sans-serif"]]
-            return
+            return True
+    return False
 
 
 def write_scenarios(
@@ -381,6 +382,8 @@ def write_scenarios(
                                   f"{missing[:10]}: check polygon_id_field")
             write_vector(joined, gpkg, layer=f"neg_{name}")
         written.append((gpkg, "vector"))
-    _cjk_font()
-    written.append((_chart(table, out / "scenarios.png", title), "chart"))
+    chart_table = table
+    if not _cjk_font() and not table["name"].map(lambda v: str(v).isascii()).all():
+        chart_table = table.assign(name=table["region_id"].astype(str))  # no CJK font: label by id
+    written.append((_chart(chart_table, out / "scenarios.png", title), "chart"))
     return written
