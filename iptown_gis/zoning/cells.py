@@ -92,7 +92,7 @@ class CellSet:
     @property
     def n(self) -> int:
         """Number of cells."""
-        return int(len(self.centroids))
+        return len(self.centroids)
 
     @property
     def side(self) -> float:
@@ -251,8 +251,8 @@ def grid_cells(
         raise ParameterError(f"empty extent {tuple(bounds)}: need xmin < xmax and ymin < ymax")
     ncols = max(int(np.ceil((xmax - xmin) / cell_size - 1e-9)), 1)
     nrows = max(int(np.ceil((ymax - ymin) / cell_size - 1e-9)), 1)
-    rr, cc = np.meshgrid(np.arange(nrows), np.arange(ncols), indexing="ij")
-    rr, cc = rr.ravel(), cc.ravel()
+    rr2, cc2 = np.meshgrid(np.arange(nrows), np.arange(ncols), indexing="ij")
+    rr, cc = rr2.ravel(), cc2.ravel()
     keep = np.ones(nrows * ncols, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).ravel()
     if keep.size != nrows * ncols:
         raise ParameterError(f"mask has {keep.size} cells, the grid {nrows} x {ncols}")

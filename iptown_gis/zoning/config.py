@@ -61,6 +61,7 @@ class ZoningConfig(Section):
     wing_west_km2: float = Field(4.0, gt=0)
     tolerance: float = Field(0.05, ge=0, lt=1)
     axis_bearing: float = 90.0
+    axis_margin_m: float = Field(500.0, ge=0, description="wing centroids at least this far beyond the body's")
     method: Literal["auto", "exact", "heuristic"] = "auto"
     time_limit: float = Field(40.0, gt=0)
     seed: int | None = None

@@ -162,8 +162,9 @@ def _plot(frames: Mapping[str, gpd.GeoDataFrame], path: Path, title: str, site: 
 
     cells = frames["cells"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 6), constrained_layout=True)
-    for ax, field, colours in ((axes[0], "district", DISTRICT_COLOURS), (axes[1], "zone", {**DISTRICT_COLOURS,
-                                                                                         **MODULE_COLOURS})):
+    pale = {"wing_east": ("#c6dbef", ""), "wing_west": ("#c7e9c0", "")}
+    for ax, field, colours in ((axes[0], "district", DISTRICT_COLOURS),
+                               (axes[1], "zone", {**DISTRICT_COLOURS, **pale, **MODULE_COLOURS})):
         col = cells[field].map(lambda v, c=colours: c[v][0] if v in c else "#f0f0f0")
         col = col.where(~cells["excluded"], "#9ecae1")
         cells.plot(ax=ax, color=col.tolist(), edgecolor="none")
@@ -180,8 +181,11 @@ def _plot(frames: Mapping[str, gpd.GeoDataFrame], path: Path, title: str, site: 
         axes[1].legend(handles=[Patch(color=c, label=lbl) for c, lbl in MODULE_COLOURS.values()],
                        loc="lower left", fontsize=7)
     axes[1].set_title("modules of the body")
-    fig.suptitle(title)
-    with atomic_path(path) as tmp:
+    fig.suptitle(title.encode("ascii", "ignore").decode().replace("()", "").strip())
+    import warnings
+
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 

@@ -73,7 +73,7 @@ class _Search:
         self.nbl = [[x / side for x in row] for row in nbl]
         self.per = (cs.perimeters / side).tolist()
         s = model.suitability
-        self.s = [row.tolist() + [0.0] for row in s]  # s[c][-1] == 0 for "unassigned"
+        self.s = [[*row.tolist(), 0.0] for row in s]  # s[c][-1] == 0 for "unassigned"
         self.w = model.size_weight.tolist()
         self.a = cs.areas.tolist()
         proj = model.projection
@@ -88,7 +88,7 @@ class _Search:
         self.wc = model.compactness_weight
         self.wa = model.affinity_weight
         A = model.affinity
-        self.A = [row.tolist() + [0.0] for row in A] + [[0.0] * (self.K + 1)]
+        self.A = [[*row.tolist(), 0.0] for row in A] + [[0.0] * (self.K + 1)]
         self.use_aff = self.wa > 0 and bool(np.any(A != 0))
         self.excluded = cs.excluded
         self.lab: list[int] = [_EXCL if cs.excluded[i] else -1 for i in range(self.n)]
@@ -202,10 +202,8 @@ class _Search:
     def violations(self) -> list[str]:
         """Human-readable list of the soft constraints the current state breaks."""
         z = self.m.zones
-        out = []
-        for d in range(self.K):
-            if not (self.lo[d] - 1e-9 <= self.size[d] <= self.hi[d] + 1e-9):
-                out.append(f"size of {z[d]!r} ({self.size[d]:g} not in [{self.lo[d]:g}, {self.hi[d]:g}])")
+        out = [f"size of {z[d]!r} ({self.size[d]:g} not in [{self.lo[d]:g}, {self.hi[d]:g}])"
+               for d in range(self.K) if not (self.lo[d] - 1e-9 <= self.size[d] <= self.hi[d] + 1e-9)]
         for t, (x, y) in enumerate(self.touches):
             if self.contact[t] <= 0:
                 out.append(f"touching ({z[x]!r} does not touch {z[y]!r})")
@@ -308,7 +306,7 @@ def _construct(st: _Search, rng: np.random.Generator, attempt: int) -> None:
         _construct_cover(st, rng, target)
         return
     # growth order: zones touched by others first
-    partners = {x: y for x, y in m.touches}
+    partners = dict(m.touches)
     order = sorted(range(K), key=lambda d: (d in partners, d))
     cell_area = float(m.cells.areas.mean())
     for d in order:
@@ -451,7 +449,7 @@ def _anneal(st: _Search, rng: np.random.Generator, iters: int, t0: float, t1: fl
             else:
                 c, q = j, lab[i]
             p = lab[c]
-            if p == q or q == _EXCL or p == _EXCL or (cover and q < 0):
+            if p in (q, _EXCL) or q == _EXCL or (cover and q < 0):
                 continue
             if p >= 0 and not st.removable(c, p):
                 continue

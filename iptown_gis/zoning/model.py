@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from iptown_gis.errors import ColumnError, InfeasibleError, ParameterError
-from iptown_gis.progress import ProgressCallback, as_progress
+from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.zoning.cells import CellSet, cells_from_polygons
 
 __all__ = [
+    "DEFAULT_MODULE_AFFINITY",
     "DISTRICTS",
     "MODULES",
-    "DEFAULT_MODULE_AFFINITY",
     "ZoningModel",
     "axis_vector",
 ]
@@ -109,8 +109,8 @@ class ZoningModel:
         suitability: np.ndarray,
         *,
         zones: Sequence[str],
-        lower: Sequence[float],
-        upper: Sequence[float],
+        lower: Sequence[float] | np.ndarray,
+        upper: Sequence[float] | np.ndarray,
         measure: str = "cells",
         touches: Sequence[tuple[str, str]] = (),
         order: Sequence[tuple[str, str]] = (),
@@ -401,7 +401,7 @@ class ZoningModel:
         warm_start: bool = True,
         iterations: int | None = None,
         restarts: int | None = None,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | Progress | None = None,
     ) -> ZoningModel:
         """Solve the model; results go to ``labels_``, ``objective_``, ``bound_``, ``gap_``...
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-
 import numpy as np
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.progress import ProgressCallback
+from iptown_gis.progress import Progress, ProgressCallback
 from iptown_gis.zoning.cells import CellSet
 from iptown_gis.zoning.model import MODULES, ZoningModel
 
@@ -32,7 +31,7 @@ def layout_modules(
     method: str = "heuristic",
     time_limit: float | None = 30.0,
     seed: int = 0,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | Progress | None = None,
 ) -> tuple[ZoningModel, np.ndarray]:
     """Partition the body's cells into the seven modules (each contiguous, sizes by share).
 
