@@ -1,8 +1,8 @@
 """Candidate sites: any point or polygon layer, or the cells of a raster above a threshold.
 
-Every candidate table has a unique ``site_id`` column and point geometries (polygons are
-represented by a point guaranteed to lie inside them, :meth:`shapely.Polygon.representative_point`;
-the original polygon is kept in ``footprint`` as WKT-free geometry column only in memory).
+Every candidate table has a unique ``site_id`` column and point geometries: polygons are
+represented by a point guaranteed to lie inside them (``representative_point``), multi-points by
+their centroid.
 """
 
 from __future__ import annotations
