@@ -3,8 +3,9 @@
 Writes into ``<out>/surfaces/``:
 
 - ``market_potential.tif``: Harris potential of ``[surfaces] masses`` (network or Euclidean);
-- ``neg_market_access.tif``: NEG market access (price indices and incomes of the NEG stage
-  when it ran and its regions match the masses' ids, else incomes from the masses and G = 1);
+- ``neg_market_access.tif``: NEG market access; when the NEG stage ran, over its regions with
+  its equilibrium incomes and price indices, its sigma and tau (per minute of network time);
+  otherwise over the masses with ``income_field`` and G = 1 (tag ``iptown_income_source``);
 - ``potential_all_cells.tif``: all-cells Euclidean potential of the masses rasterised on the
   grid (FFT);
 - ``kde.tif``: kernel density of ``kde_points``;
@@ -57,27 +58,29 @@ def _network(ctx: Any, cfg: SurfacesConfig) -> Any:
     return net
 
 
-def _neg_inputs(ctx: Any, cfg: SurfacesConfig, masses: Any) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(income, price_index, source) aligned with ``masses`` from the NEG stage, if it matches."""
+def _neg_regions(ctx: Any) -> tuple[Any, np.ndarray, np.ndarray | None, float, float] | None:
+    """The NEG stage's regions (points), incomes, price indices, sigma and tau (per minute), if it ran."""
     neg = ctx.results.get("neg")
-    if not isinstance(neg, Mapping) or neg.get("region_ids") is None:
-        return None, None, "masses"
-    id_field = ctx.scenario.input(cfg.masses).id_field
-    if id_field is None or id_field not in masses.columns:
-        log.warning("surfaces: NEG results ignored: input %r has no id_field to match regions", cfg.masses)
-        return None, None, "masses"
+    neg_cfg = ctx.scenario.section("neg")
+    if not isinstance(neg, Mapping) or neg.get("region_ids") is None or neg.get("income") is None \
+            or neg_cfg is None:
+        return None
+    regions = ctx.layer(neg_cfg.regions)
     ids = [str(v) for v in np.asarray(neg["region_ids"]).ravel()]
     pos = {v: i for i, v in enumerate(ids)}
-    want = [str(v) for v in masses[id_field].to_numpy()]
-    if not all(w in pos for w in want):
-        log.warning("surfaces: NEG regions do not cover the masses' %s; using G = 1", id_field)
-        return None, None, "masses"
-    idx = np.array([pos[w] for w in want])
-    income = neg.get("income")
+    have = [str(v) for v in regions[neg_cfg.id_field].to_numpy()]
+    keep = np.array([h in pos for h in have])
+    if not keep.any():
+        log.warning("surfaces: NEG region ids do not match input %r; market access uses G = 1", neg_cfg.regions)
+        return None
+    regions = regions[keep]
+    idx = np.array([pos[h] for h, k in zip(have, keep, strict=True) if k])
+    income = np.asarray(neg["income"], dtype="float64").ravel()[idx]
     g = neg.get("price_index")
-    inc = None if income is None else np.asarray(income, dtype="float64").ravel()[idx]
     gi = None if g is None else np.asarray(g, dtype="float64").ravel()[idx]
-    return inc, gi, "neg"
+    sigma = float(neg.get("sigma", getattr(neg_cfg, "sigma", 5.0)))
+    tau = float(neg.get("tau", getattr(neg_cfg, "tau", 0.0)))
+    return regions, income, gi, sigma, tau
 
 
 def _register(ctx: Any, out: dict[str, Any], name: str, surface: Surface, description: str) -> None:
@@ -110,14 +113,24 @@ def run(ctx: Any, progress: Progress) -> None:
               f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
 
     if cfg.market_access:
-        income, g, source = _neg_inputs(ctx, cfg, masses)
-        inc_field = None if income is not None else (cfg.income_field or cfg.mass_field)
-        ma = market_access(grid, masses, income_field=inc_field,
-                           income=income, price_index=g, sigma=cfg.sigma, tau=cfg.tau, mode=cfg.mode, network=net,
-                           cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh, progress=steps[2])
+        neg = _neg_regions(ctx)
+        if neg is not None:
+            # The NEG stage's own regions, equilibrium incomes Y_j and price indices G_j, with its
+            # sigma and tau (per minute of network travel time).
+            regions, income, g, sigma, tau = neg
+            ma = market_access(grid, regions, income=income, price_index=g, sigma=sigma, tau=tau,
+                               mode="network", network=net if net is not None else _network(ctx, cfg),
+                               cost="time", access_speed_kmh=cfg.access_speed_kmh, progress=steps[2])
+            source = "neg"
+        else:
+            sigma, tau = cfg.sigma, cfg.tau
+            ma = market_access(grid, masses, income_field=cfg.income_field or cfg.mass_field, sigma=sigma,
+                               tau=tau, mode=cfg.mode, network=net, cost=cfg.cost,
+                               access_speed_kmh=cfg.access_speed_kmh, progress=steps[2])
+            source = f"{cfg.masses}.{cfg.income_field or cfg.mass_field}, G = 1"
         ma.tags["iptown_income_source"] = source
         _register(ctx, out, "neg_market_access", ma,
-                  f"NEG market access (sigma={cfg.sigma:g}, tau={cfg.tau:g}, G from {source})")
+                  f"NEG market access (sigma={sigma:g}, tau={tau:g}, Y and G from {source})")
 
     if cfg.raster_potential:
         mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)

@@ -207,3 +207,41 @@ def test_cli_kde_hotspots_zonal(tmp_path, sample_gpkg):
     r = CliRunner().invoke(cli, ["surface", "hotspots", "--raster", str(k), "--statistic", "moran",
                                  "--permutations", "99", "--out", str(tmp_path / "hc.gpkg")])
     assert r.exit_code == 0, r.output
+
+
+def test_stage_uses_neg_results(tmp_path, scenario_path):
+    """With NEG results, market access is over the NEG regions with their Y, G, sigma and tau."""
+    import copy
+
+    import tomllib
+
+    from iptown_gis.network import build_network
+    from iptown_gis.pipeline import StudyContext
+    from iptown_gis.progress import Progress
+    from iptown_gis.scenario import parse_scenario
+    from iptown_gis.surfaces import make_grid, market_access
+    from iptown_gis.surfaces.stage import run
+
+    raw = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
+    raw = copy.deepcopy(raw)
+    raw["surfaces"].update(cell=10000.0, kde_points=None, hotspot_zones=None, zonal_zones=[],
+                           raster_potential=False)
+    scen = parse_scenario(raw, source=scenario_path)
+    ctx = StudyContext(scenario=scen, out_dir=tmp_path)
+    regions = ctx.layer("prefecture_seats")
+    ids = [str(v) for v in regions.adcode][::-1]  # another order than the layer's
+    n = len(ids)
+    income = np.linspace(1.0, 2.0, n)
+    g = np.linspace(0.8, 1.2, n)
+    ctx.results["neg"] = {"region_ids": ids, "income": income, "price_index": g, "sigma": 4.0, "tau": 0.01}
+    net = build_network(ctx.layer("roads"))
+    ctx.results["network"] = net
+    run(ctx, Progress())
+    ma = ctx.results["surfaces"]["neg_market_access"]["surface"]
+    assert ma.tags["iptown_income_source"] == "neg"
+    pos = {v: i for i, v in enumerate(ids)}
+    order = [pos[str(v)] for v in regions.adcode]
+    grid = make_grid(ctx.layer("boundary"), cell=10000.0)
+    want = market_access(grid, regions, income=income[order], price_index=g[order], sigma=4.0, tau=0.01,
+                         mode="network", network=net, cost="time")
+    np.testing.assert_allclose(ma.inside_values(), want.inside_values(), rtol=1e-12)
