@@ -465,7 +465,7 @@ class ZoningModel:
                 try:
                     hres = solve_heuristic(self, seed=seed, time_limit=None if time_limit is None
                                            else max(time_limit * 0.2, 0.5),
-                                           iterations=iterations, restarts=restarts,
+                                           iterations=iterations or 20_000, restarts=restarts or 1,
                                            progress=prog.sub(0.0, 0.3), compute_bound=False)
                     start = hres.labels
                 except InfeasibleError:

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+from click.testing import CliRunner
+
+from iptown_gis.cli.main import cli
+from iptown_gis.pipeline import run_scenario
+from iptown_gis.scenario import load_scenario
+from iptown_gis.zoning import grid_cells
+
+
+def _cells_file(tmp_path):
+    cs = grid_cells((500000, 3500000, 500800, 3500800), 100.0, crs="EPSG:4548")
+    g = cs.to_geodataframe()
+    x = (cs.centroids[:, 0] - 500000) / 800
+    g["sb"] = 1 - np.abs(x - 0.5)
+    g["se"] = x
+    g["sw"] = 1 - x
+    g["water"] = 0
+    g.loc[0, "water"] = 1
+    p = tmp_path / "cells.gpkg"
+    g.to_file(p, layer="grid", driver="GPKG")
+    return p
+
+
+def test_cli_optimise_writes_outputs(tmp_path):
+    p = _cells_file(tmp_path)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["zoning", "optimise", "--cells", f"{p}:grid", "--body", "8", "--wing-east", "5",
+                                 "--wing-west", "5", "--suit-body", "sb", "--suit-east", "se", "--suit-west", "sw",
+                                 "--exclude", "water", "--method", "exact", "--time-limit", "60", "--modules",
+                                 "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["all_checks_passed"] and summary["method"] == "exact" and summary["status"] == "optimal"
+    assert summary["gap"] is not None and summary["gap"] <= 1e-6
+    gj = gpd.read_file(out / "layout.geojson")
+    assert gj.crs.to_epsg() == 4326
+    d = gj[gj["module"].isna()]
+    assert sorted(d["district"]) == ["body", "wing_east", "wing_west"]
+    assert dict(zip(d["district"], d["n_cells"])) == {"body": 8, "wing_east": 5, "wing_west": 5}
+    assert (gj["module"].notna()).sum() == 7
+    np.testing.assert_allclose(d["area_km2"].to_numpy(), d["n_cells"].to_numpy() * 0.01)
+    layers = {row[0] for row in pyogrio.list_layers(out / "layout.gpkg")}
+    assert layers == {"districts", "modules", "cells"}
+    cells = gpd.read_file(out / "layout.gpkg", layer="cells")
+    assert cells.crs.to_epsg() == 4548 and not cells.loc[cells["excluded"], "district"].notna().any()
+    assert (out / "layout.png").stat().st_size > 1000
+    assert "categorizedSymbol" in (out / "layout_districts.qml").read_text()
+
+
+def test_cli_bad_column_and_infeasible_exit_2(tmp_path):
+    p = _cells_file(tmp_path)
+    base = ["zoning", "optimise", "--cells", f"{p}:grid", "--wing-east", "5", "--wing-west", "5",
+            "--suit-east", "se", "--suit-west", "sw", "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(cli, [*base, "--body", "8", "--suit-body", "nope"])
+    assert r.exit_code == 2 and "nope" in r.output
+    r = CliRunner().invoke(cli, [*base, "--body", "200", "--suit-body", "sb"])
+    assert r.exit_code == 2 and "size targets" in r.output
+
+
+def test_stage_on_sample(tmp_path, scenario_path):
+    scen = load_scenario(scenario_path)
+    z = scen.section("zoning")
+    z.radius_m, z.cell_size_m = 1500.0, 250.0
+    z.body_km2, z.wing_east_km2, z.wing_west_km2 = 0.5, 0.3, 0.3
+    z.axis_margin_m = 100.0
+    z.time_limit = 20.0
+    z.method = "heuristic"
+    man = run_scenario(scen, tmp_path, stages=["zoning"])
+    summary = json.loads((tmp_path / "zoning" / "summary.json").read_text())
+    assert summary["all_checks_passed"]
+    assert "340100" in summary["site"]["source"]
+    assert abs(summary["site"]["lon"] - 117.2217) < 0.01
+    kinds = {o["path"] for o in man["outputs"]}
+    assert {"zoning/layout.geojson", "zoning/layout.gpkg", "zoning/summary.json"} <= kinds
