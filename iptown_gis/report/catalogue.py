@@ -71,7 +71,8 @@ class Item:
         if self.description:
             text = self.description.strip().rstrip(".")
             base = text[:1].upper() + text[1:]
-            if self.layer and self.layer.replace("_", " ").lower() not in base.lower().replace("_", " "):
+            if self.layer and self.layer != self.path.stem and \
+                    self.layer.replace("_", " ").lower() not in base.lower().replace("_", " "):
                 base = f"{base}: {self.layer}"
             return base
         words = self.key.replace("_", " ").replace("-", " ")
@@ -220,7 +221,8 @@ def catalogue(info: RunInfo) -> list[Item]:
     """
     items: list[Item] = []
     outs = info.outputs
-    gpkg_stems = {(o.get("stage"), Path(o["path"]).stem) for o in outs if o["path"].lower().endswith(".gpkg")}
+    gpkg_stems = {(o.get("stage"), Path(o["path"]).stem) for o in outs
+                  if o["path"].lower().endswith((".gpkg", ".csv"))}
     for o in outs:
         p = info.out_dir / o["path"]
         suffix = p.suffix.lower()
@@ -229,7 +231,7 @@ def catalogue(info: RunInfo) -> list[Item]:
             role = "hotspots" if _has_hotspot_word(p.stem, desc) else "surface"
             items.append(Item(p, role, stage, kind, desc))
         elif suffix in VECTOR_SUFFIXES:
-            if suffix != ".gpkg" and (o.get("stage"), p.stem) in gpkg_stems:
+            if suffix not in (".gpkg", ".csv") and (o.get("stage"), p.stem) in gpkg_stems:
                 continue
             items.extend(_vector_items(p, o))
         elif suffix == ".csv":

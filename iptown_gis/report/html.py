@@ -31,7 +31,7 @@ from iptown_gis.errors import DependencyError
 from iptown_gis.io.atomic import atomic_path
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import Item, RunInfo, flatten_scalars
-from iptown_gis.report.maps import DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS
+from iptown_gis.report.maps import CLASS_COLUMNS, DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS, MORAN_CLUSTERS
 
 __all__ = ["key_figures", "web_map", "write_html_report"]
 
@@ -204,12 +204,16 @@ def _style_for(item: Item, gdf: Any) -> tuple[Any, list[str]]:
 
         return layout_style, cols
     if item.role == "hotspots":
-        cls = next((low[c] for c in ("hotspot_class", "hotspot", "class", "cluster", "gi_class") if c in low), None)
+        cls = next((low[c] for c in CLASS_COLUMNS if c in low), None)
 
         def hot_style(f: dict[str, Any]) -> dict[str, Any]:
             v = f["properties"].get(cls) if cls else None
-            colour = HOTSPOT_CLASSES.get(int(v), ("#999999", ""))[0] if isinstance(v, (int, float)) \
-                and v == v and int(v) in HOTSPOT_CLASSES else "#999999"
+            if isinstance(v, str):
+                colour = MORAN_CLUSTERS.get(v, ("#999999", ""))[0]
+            elif isinstance(v, (int, float)) and v == v and int(v) in HOTSPOT_CLASSES:
+                colour = HOTSPOT_CLASSES[int(v)][0]
+            else:
+                colour = "#999999"
             return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.7}
 
         return hot_style, cols
@@ -301,7 +305,7 @@ def web_map(
                     log.info("report: %s has %d features; left out of the web map (open it in QGIS)",
                              it.key, it.n_features)
                     continue
-                if it.role == "layout" and "cells" in (it.layer or ""):
+                if (it.role == "layout" and "cells" in (it.layer or "")) or it.layer == "nodes":
                     continue
                 gdf = gpd.read_file(it.path, layer=it.layer, engine="pyogrio")
                 if gdf.crs is None or len(gdf) == 0:

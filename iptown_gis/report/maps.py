@@ -26,8 +26,8 @@ from iptown_gis.io.atomic import atomic_path
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import Item
 
-__all__ = ["DISTRICT_COLOURS", "HOTSPOT_CLASSES", "MODULE_COLOURS", "crs_note", "make_maps",
-           "map_item", "map_layout"]
+__all__ = ["CLASS_COLUMNS", "DISTRICT_COLOURS", "HOTSPOT_CLASSES", "MODULE_COLOURS", "MORAN_CLUSTERS", "crs_note",
+           "make_maps", "map_item", "map_layout"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,15 @@ HOTSPOT_CLASSES: dict[int, tuple[str, str]] = {
     2: ("#ef8a62", "Hot spot, 95% confidence"),
     3: ("#b2182b", "Hot spot, 99% confidence"),
 }
+#: Local Moran cluster labels (significant quadrants) -> (colour, label).
+MORAN_CLUSTERS: dict[str, tuple[str, str]] = {
+    "HH": ("#d7191c", "High-high cluster"),
+    "HL": ("#fdae61", "High-low outlier"),
+    "LH": ("#abd9e9", "Low-high outlier"),
+    "LL": ("#2c7bb6", "Low-low cluster"),
+    "ns": ("#eeeeee", "Not significant"),
+}
+CLASS_COLUMNS = ("gi_bin", "hotspot_class", "hotspot", "class", "gi_class", "lisa_class", "cluster")
 _LABEL_COLUMNS = ("name_en", "name", "site_name", "unit_name", "label", "site_id", "id")
 _SKIP_NUMERIC = {"adcode", "parent_adcode", "fid", "id", "geonameid", "county_adcode",
                  "prefecture_adcode", "lon", "lat", "x", "y", "row", "col", "cell_id", "index"}
@@ -365,16 +374,23 @@ def _map_vector(item: Item, gdf: Any, context: Sequence[Any], crs: Any) -> tuple
     _draw_context(ax, context, zorder_base=6)
     gtypes = set(gdf.geom_type)
     col = None
-    cls_col = next((c for c in gdf.columns if c.lower() in ("hotspot_class", "hotspot", "class", "cluster",
-                                                            "gi_class", "lisa_class")), None)
-    if item.role == "hotspots" and cls_col is not None and pd.api.types.is_integer_dtype(gdf[cls_col]) \
+    low = {c.lower(): c for c in gdf.columns}
+    cls_col = next((low[c] for c in CLASS_COLUMNS if c in low), None)
+    if item.role == "hotspots" and cls_col is not None and not pd.api.types.is_numeric_dtype(gdf[cls_col]) \
+            and set(gdf[cls_col].dropna().astype(str).unique()).issubset(MORAN_CLUSTERS):
+        colours = gdf[cls_col].astype(str).map(lambda v: MORAN_CLUSTERS[v][0])
+        gdf.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.3, zorder=2)
+        seen = set(gdf[cls_col].astype(str))
+        _legend(ax, [_patch(*MORAN_CLUSTERS[k]) for k in MORAN_CLUSTERS if k in seen], "Local Moran's I")
+    elif item.role == "hotspots" and cls_col is not None and pd.api.types.is_integer_dtype(gdf[cls_col]) \
             and set(gdf[cls_col].dropna().unique()).issubset(HOTSPOT_CLASSES):
         colours = gdf[cls_col].map(lambda v: HOTSPOT_CLASSES[int(v)][0])
         gdf.plot(ax=ax, color=colours, edgecolor="#555555", linewidth=0.3, zorder=2)
         present = sorted(set(gdf[cls_col].astype(int)), reverse=True)
         _legend(ax, [_patch(*HOTSPOT_CLASSES[k]) for k in present], "Local statistic")
     else:
-        prefer = ("z", "gi_z", "gistar_z", "z_score", "zscore", "moran_i", "i") if item.role == "hotspots" else ()
+        zcols = ("gi_z", "z", "gistar_z", "z_score", "zscore", "moran_z_sim", "moran_i")
+        prefer = zcols if item.role == "hotspots" else ()
         col = _numeric_column(gdf, prefer=prefer)
         if col is not None and gtypes & {"Polygon", "MultiPolygon", "Point", "MultiPoint"}:
             vals = gdf[col].astype(float)
@@ -524,7 +540,8 @@ def make_maps(
     prog = as_progress(progress)
     out = Path(out_dir)
     maps: list[dict[str, Any]] = []
-    singles = [it for it in items if it.is_map_layer and it.role != "layout"]
+    # network nodes are not worth a map of their own (the edges are drawn)
+    singles = [it for it in items if it.is_map_layer and it.role != "layout" and (it.layer or "") != "nodes"]
     layouts = _layout_groups(items)
     total = max(len(singles) + len(layouts), 1)
     done = 0

@@ -28,7 +28,7 @@ import numpy as np
 from iptown_gis.errors import DependencyError, OutputError
 from iptown_gis.io.atomic import atomic_path
 from iptown_gis.report.catalogue import Item
-from iptown_gis.report.maps import DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS
+from iptown_gis.report.maps import CLASS_COLUMNS, DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS, MORAN_CLUSTERS
 
 __all__ = ["find_qgis_python", "qml_for", "write_qgis_project", "write_qml_styles"]
 
@@ -128,9 +128,11 @@ def _vector_qml(item: Item) -> str:
     if item.role == "sites":
         num_col = cols.get("score") or cols.get("total_score") or cols.get("rank")
     elif item.role == "hotspots":
-        cls = next((cols[c] for c in ("hotspot_class", "hotspot", "class", "cluster", "gi_class") if c in cols), None)
+        cls = next((cols[c] for c in CLASS_COLUMNS if c in cols), None)
         if cls is not None:
             hcats: list[tuple[Any, str, str]] = [(k, v[0], v[1]) for k, v in HOTSPOT_CLASSES.items()]
+            if cls.lower() == "cluster":
+                hcats = [(k, v[0], v[1]) for k, v in MORAN_CLUSTERS.items()]
             return _wrap_vector(_categorized(cls, hcats, kind), "")
     if num_col is not None:
         gdf = gpd.read_file(item.path, layer=item.layer, engine="pyogrio", columns=[num_col], ignore_geometry=True)
