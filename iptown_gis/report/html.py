@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 
 from iptown_gis import __version__
 from iptown_gis.errors import DependencyError
@@ -219,9 +220,32 @@ def _style_for(item: Item, gdf: Any) -> tuple[Any, list[str]]:
         return hot_style, cols
 
     def plain(f: dict[str, Any]) -> dict[str, Any]:
-        return {"color": "#b2182b", "weight": 1.2, "fillColor": "#4393c3", "fillOpacity": 0.4}
+        fill = f["properties"].get("_fill") or "#4393c3"
+        return {"color": "#b2182b" if "_fill" not in f["properties"] else "#555555", "weight": 1.0,
+                "fillColor": fill, "fillOpacity": 0.7 if "_fill" in f["properties"] else 0.4}
 
     return plain, cols
+
+
+def _add_fill(gdf: Any, item: Item) -> None:
+    """Add a ``_fill`` colour column (choropleth of the layer's result column), in place."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
+
+    from iptown_gis.report.maps import RESULT_COLUMNS, _numeric_column
+
+    zcols = ("gi_z", "z", "z_score", "moran_z_sim", "moran_i")
+    col = _numeric_column(gdf, prefer=zcols if item.role == "hotspots" else RESULT_COLUMNS)
+    if col is None:
+        return
+    vals = gdf[col].astype(float)
+    if vals.min() < 0 < vals.max() and (item.role == "hotspots" or col.startswith("d_") or "change" in col):
+        lim = float(vals.abs().max())
+        cmap = colormaps["RdBu_r"]
+        norm: Normalize = TwoSlopeNorm(0.0, -lim, lim)
+    else:
+        cmap, norm = colormaps["viridis"], Normalize(float(vals.min()), float(vals.max()))
+    gdf["_fill"] = [to_hex(cmap(norm(v))) if v == v else "#cccccc" for v in vals]
 
 
 def _web_layer_name(item: Item) -> str:
@@ -311,7 +335,14 @@ def web_map(
                 if gdf.crs is None or len(gdf) == 0:
                     continue
                 style, cols = _style_for(it, gdf)
+                if it.role in ("vector", "hotspots") and set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}:
+                    _add_fill(gdf, it)
+                if not set(gdf.geom_type) <= {"Point", "MultiPoint"}:
+                    metric = gdf.crs is not None and not gdf.crs.is_geographic
+                    gdf = gdf.copy()
+                    gdf["geometry"] = gdf.geometry.simplify(50.0 if metric else 0.0005)
                 g = gdf.to_crs(4326)
+                g["geometry"] = shapely.set_precision(g.geometry.values, 1e-6)
                 import pandas as pd
 
                 for c in cols:

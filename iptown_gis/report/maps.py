@@ -69,7 +69,12 @@ MORAN_CLUSTERS: dict[str, tuple[str, str]] = {
 CLASS_COLUMNS = ("gi_bin", "hotspot_class", "hotspot", "class", "gi_class", "lisa_class", "cluster")
 _LABEL_COLUMNS = ("name_en", "name", "site_name", "unit_name", "label", "site_id", "id")
 _SKIP_NUMERIC = {"adcode", "parent_adcode", "fid", "id", "geonameid", "county_adcode",
-                 "prefecture_adcode", "lon", "lat", "x", "y", "row", "col", "cell_id", "index"}
+                 "prefecture_adcode", "lon", "lat", "x", "y", "row", "col", "cell_id", "index", "area_km2",
+                 "pop_2020", "gdp_2022", "gdp_growth_2022", "tau", "region_id", "u", "v", "u_id", "v_id",
+                 "source_row", "n_cells"}
+#: Result columns preferred for a choropleth, in order.
+RESULT_COLUMNS = ("d_share", "share", "score", "value", "mean", "potential", "density", "real_wage", "gi_z",
+                  "time_min")
 _MAX_RASTER_PIXELS = 1200
 
 
@@ -297,7 +302,8 @@ def _numeric_column(gdf: Any, prefer: Sequence[str] = ()) -> str | None:
 
     for col in prefer:
         for c in gdf.columns:
-            if c.lower() == col and pd.api.types.is_numeric_dtype(gdf[c]):
+            if c.lower() == col and pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c]) \
+                    and gdf[c].nunique() > 1:
                 return str(c)
     for c in gdf.columns:
         if c == gdf.geometry.name or c.lower() in _SKIP_NUMERIC or c.lower().endswith("_id"):
@@ -390,11 +396,12 @@ def _map_vector(item: Item, gdf: Any, context: Sequence[Any], crs: Any) -> tuple
         _legend(ax, [_patch(*HOTSPOT_CLASSES[k]) for k in present], "Local statistic")
     else:
         zcols = ("gi_z", "z", "gistar_z", "z_score", "zscore", "moran_z_sim", "moran_i")
-        prefer = zcols if item.role == "hotspots" else ()
+        prefer = zcols if item.role == "hotspots" else RESULT_COLUMNS
         col = _numeric_column(gdf, prefer=prefer)
         if col is not None and gtypes & {"Polygon", "MultiPolygon", "Point", "MultiPoint"}:
             vals = gdf[col].astype(float)
-            if item.role == "hotspots" and vals.min() < 0 < vals.max():
+            if (item.role == "hotspots" or col.lower().startswith("d_") or "change" in col.lower()) \
+                    and vals.min() < 0 < vals.max():
                 lim = float(max(np.nanpercentile(np.abs(vals), 99), 2.58))
                 kw: dict[str, Any] = {"cmap": "RdBu_r", "norm": TwoSlopeNorm(0.0, -lim, lim)}
             else:
