@@ -33,7 +33,7 @@ def test_maps_png_pdf_readable(run_dir, sample_gpkg):
 
     items = catalogue(collect_run(run_dir))
     prov = gpd.read_file(sample_gpkg, layer="province").to_crs(4548)
-    maps = make_maps(items, run_dir / "maps", context=[prov], crs="EPSG:4548", formats=("png", "pdf"), dpi=80,
+    maps = make_maps(items, run_dir / "maps", context=[prov], crs="EPSG:4548", formats=("png", "pdf"), dpi=50,
                      attribution="© OpenStreetMap contributors")
     keys = {m["key"]: m for m in maps}
     assert set(keys) == {"market_potential", "hotspots_gistar", "ranked_sites", "layout_layout"}
@@ -41,8 +41,8 @@ def test_maps_png_pdf_readable(run_dir, sample_gpkg):
         png, pdf = (f for f in sorted(m["files"], key=lambda p: p.suffix != ".png"))
         assert pdf.read_bytes()[:5] == b"%PDF-"
         img = imread(png)
-        assert img.shape[0] > 400
-        assert img.shape[1] > 500
+        assert img.shape[0] > 250
+        assert img.shape[1] > 300
         # not blank: many distinct colours, and a good share of non-white pixels
         rgb = img[..., :3].reshape(-1, 3)
         assert len(np.unique((rgb * 255).astype(int), axis=0)) > 8
