@@ -155,11 +155,10 @@ def main() -> int:
         del m_plain
 
     # surface: prefecture-level masses (mass = number of county seats) on a 1 km grid
+    from iptown_gis.parallel.tiles import market_potential_tiled
     from iptown_gis.surfaces.grid import make_grid
 
-    from iptown_gis.parallel.tiles import market_potential_tiled
-
-    up, inv = np.unique(pref, return_inverse=True)
+    _, inv = np.unique(pref, return_inverse=True)
     mx = np.bincount(inv, weights=sx) / np.bincount(inv)
     my = np.bincount(inv, weights=sy) / np.bincount(inv)
     mm = np.bincount(inv).astype(float)
@@ -199,7 +198,7 @@ def main() -> int:
                 print(f"  identical to in-process: {same}; target <= 15 s: "
                       f"{'met' if p.wall <= 15 else 'NOT met'} ({p.wall:.1f} s)")
             if key == "all_nodes_dask":
-                print(f"  result {out.shape[0]:,} x {out.shape[1]:,} ({format_bytes(out.nbytes)}) gathered on the client")
+                print(f"  result {out.shape[0]:,} x {out.shape[1]:,} ({format_bytes(out.nbytes)}) on the client")
             del out
     import rasterio
 

@@ -94,7 +94,8 @@ def build(graph: list[dict[str, float]], nodes: np.ndarray, mainland, buffer_deg
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site-packages", type=Path, required=True, help="where scgraph-data is installed")
-    ap.add_argument("--provinces", type=Path, default=ROOT.parent / "shared" / "data" / "china" / "china_provinces.gpkg")
+    ap.add_argument("--provinces", type=Path,
+                    default=ROOT.parent / "shared" / "data" / "china" / "china_provinces.gpkg")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--buffer-deg", type=float, default=0.2)
     ap.add_argument("--only", choices=["highways", "railways"], default=None)

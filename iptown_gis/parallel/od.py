@@ -203,7 +203,7 @@ def node_costs(
     else:
         graph = net.csgraph(weight) if isinstance(weight, str) else _min_csr(net.tails, net.indices, w, n)
         s_idx = uniq
-        cols = tgt
+        cols = tgt  # type: ignore[assignment]
     res = _run_batches(graph, s_idx, limit, cols, graph.shape[0], executor=executor, batch_size=batch_size,
                        prog=prog, what="shortest paths")
     if method == "overlay" and cutoff is not None:

@@ -76,8 +76,8 @@ def tile_windows(grid: Grid, tile_size: int) -> list[TileSpec]:
 
 def _centres(spec: TileSpec, mask: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     rr, cc = np.nonzero(mask)
-    x = spec.x0 + (spec.col + cc + 0.5) * spec.cell
-    y = spec.y0 - (spec.row + rr + 0.5) * spec.cell
+    x = np.asarray(spec.x0 + (spec.col + cc + 0.5) * spec.cell, dtype=np.float64)
+    y = np.asarray(spec.y0 - (spec.row + rr + 0.5) * spec.cell, dtype=np.float64)
     return x, y
 
 

@@ -55,6 +55,5 @@ def test_scenario_rejects_bad_budget(tmp_path, scenario_path):
 
 
 def test_executor_argument_errors():
-    with pytest.raises(ParameterError, match="not both"):
-        with dask_executor(scheduler="tcp://127.0.0.1:1", workers=2):
-            pass
+    with pytest.raises(ParameterError, match="not both"), dask_executor(scheduler="tcp://127.0.0.1:1", workers=2):
+        pass
