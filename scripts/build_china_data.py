@@ -75,7 +75,7 @@ def build(graph: list[dict[str, float]], nodes: np.ndarray, mainland, buffer_deg
     n = len(graph)
     adj = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
     _, lab = connected_components(adj, directed=False)
-    sizes = np.bincount(lab[used])
+    sizes = np.bincount(lab[used], minlength=int(lab.max()) + 1)
     rank = np.empty(len(sizes), dtype=np.int64)
     rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
     comp = rank[lab]
