@@ -192,3 +192,25 @@ def test_robustness_errors() -> None:
         robustness(norm, [1, 1], ids=range(4), k=2, draws=0)
     with pytest.raises(ParameterError, match="non-negative"):
         robustness(norm, [1, -1], ids=range(4), k=2)
+
+
+@settings(max_examples=10, deadline=None)
+@given(perm_seed=st.integers(0, 2**31), method=st.sampled_from(["minmax", "zscore", "rank"]))
+def test_rank_sites_and_robustness_invariant_to_row_order(perm_seed: int, method: str) -> None:
+    import geopandas as gpd
+
+    from iptown_gis.sites.candidates import SITE_ID
+    from iptown_gis.sites.select import rank_sites
+
+    df = _frame(5, n=30).round(1)
+    cands = gpd.GeoDataFrame({SITE_ID: df.index.to_numpy()}, geometry=gpd.points_from_xy(np.arange(30), np.zeros(30)),
+                             crs="EPSG:4548")
+    crit = df.reset_index(drop=True)
+    w = {"mp": 0.5, "kde": 0.3, "time": 0.2}
+    a = rank_sites(cands, crit, weights=w, directions=DIRS, normalisation=method, k=3, draws=100,  # type: ignore[arg-type]
+                   seed=3)
+    perm = np.random.default_rng(perm_seed).permutation(30)
+    b = rank_sites(cands.iloc[perm], crit.iloc[perm], weights=w, directions=DIRS, normalisation=method,  # type: ignore[arg-type]
+                   k=3, draws=100, seed=3)
+    cols = [SITE_ID, "score", "rank", "p_top_k", "rank_p05", "rank_p95"]
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
