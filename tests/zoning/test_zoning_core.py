@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from zoning_helpers import independent_check, small_instance
 
 from iptown_gis.errors import ColumnError, GeometryError, InfeasibleError, ParameterError
 from iptown_gis.zoning import ZoningModel, cells_from_polygons, grid_cells, layout_modules
 from iptown_gis.zoning.check import check_layout
-
-from zoning_helpers import independent_check, small_instance
 
 FAST = {"iterations": 15_000, "restarts": 2}
 
@@ -150,7 +149,7 @@ def test_parcels_from_polygons():
     cs = grid_cells((0, 0, 600, 600), 100.0, crs="EPSG:4548")
     g = cs.to_geodataframe()
     # merge pairs of cells in the first row into wider parcels (irregular sizes)
-    merged = gpd.GeoDataFrame(geometry=[g.geometry.iloc[0].union(g.geometry.iloc[1])] + list(g.geometry.iloc[2:]),
+    merged = gpd.GeoDataFrame(geometry=[g.geometry.iloc[0].union(g.geometry.iloc[1]), *list(g.geometry.iloc[2:])],
                               crs=g.crs)
     merged["s"] = np.linspace(0, 1, len(merged))
     pc = cells_from_polygons(merged)

@@ -36,8 +36,11 @@ def test_cli_optimise_writes_outputs(tmp_path):
                                  "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["all_checks_passed"] and summary["method"] == "exact" and summary["status"] == "optimal"
-    assert summary["gap"] is not None and summary["gap"] <= 1e-6
+    assert summary["all_checks_passed"]
+    assert summary["method"] == "exact"
+    assert summary["status"] == "optimal"
+    assert summary["gap"] is not None
+    assert summary["gap"] <= 1e-6
     gj = gpd.read_file(out / "layout.geojson")
     assert gj.crs.to_epsg() == 4326
     d = gj[gj["module"].isna()]
@@ -48,7 +51,8 @@ def test_cli_optimise_writes_outputs(tmp_path):
     layers = {row[0] for row in pyogrio.list_layers(out / "layout.gpkg")}
     assert layers == {"districts", "modules", "cells"}
     cells = gpd.read_file(out / "layout.gpkg", layer="cells")
-    assert cells.crs.to_epsg() == 4548 and not cells.loc[cells["excluded"], "district"].notna().any()
+    assert cells.crs.to_epsg() == 4548
+    assert not cells.loc[cells["excluded"], "district"].notna().any()
     assert (out / "layout.png").stat().st_size > 1000
     assert "categorizedSymbol" in (out / "layout_districts.qml").read_text()
 
@@ -58,9 +62,11 @@ def test_cli_bad_column_and_infeasible_exit_2(tmp_path):
     base = ["zoning", "optimise", "--cells", f"{p}:grid", "--wing-east", "5", "--wing-west", "5",
             "--suit-east", "se", "--suit-west", "sw", "--out", str(tmp_path / "o")]
     r = CliRunner().invoke(cli, [*base, "--body", "8", "--suit-body", "nope"])
-    assert r.exit_code == 2 and "nope" in r.output
+    assert r.exit_code == 2
+    assert "nope" in r.output
     r = CliRunner().invoke(cli, [*base, "--body", "200", "--suit-body", "sb"])
-    assert r.exit_code == 2 and "size targets" in r.output
+    assert r.exit_code == 2
+    assert "size targets" in r.output
 
 
 def test_stage_on_sample(tmp_path, scenario_path):
