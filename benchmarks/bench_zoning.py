@@ -34,7 +34,7 @@ def main() -> None:
     print("== exact MIP (HiGHS, flow contiguity) vs heuristic on small grids ==")
     for nr, body, wing in ((15, 12, 8), (20, 16, 10)):
         t = time.perf_counter()
-        ex = instance(nr, body, wing).solve(method="exact", time_limit=600)
+        ex = instance(nr, body, wing).solve(method="exact", time_limit=120)
         t_ex = time.perf_counter() - t
         t = time.perf_counter()
         he = instance(nr, body, wing).solve(method="heuristic", seed=1)
