@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 
 from iptown_gis.errors import ConvergenceError, ParameterError
 from iptown_gis.neg.barriers import Mobility, flows, utility
-from iptown_gis.neg.model import FloatArray, NEGModel, check_shares
+from iptown_gis.neg.model import FloatArray, NEGModel, blas_limit, check_shares
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 __all__ = ["LongRun", "ShortRun", "long_run", "short_run"]
@@ -203,7 +203,8 @@ def short_run(
         raise ParameterError(f"method = {method!r}: use 'auto', 'newton' or 'fixed-point'")
     it_newton = 0
     if method == "newton" or (method == "auto" and n <= NEWTON_MAX_R):
-        nt = _newton(model, lam_a, x, tol, min(int(max_iter), 100))
+        with blas_limit(n):
+            nt = _newton(model, lam_a, x, tol, min(int(max_iter), 100))
         if nt is not None:
             return _finish(model, lam_a, nt[0], nt[1], nt[2])
         log.debug("Newton failed; falling back to the fixed point")
@@ -374,7 +375,8 @@ def long_run(
     short_tol
         Tolerance of the inner short-run solves.
     rtol
-        Relative tolerance of the ODE integrator (RK45 on ``log lam``).
+        Relative tolerance of the ODE integrator on ``log lam`` (LSODA, stiff-aware, up to 300
+        regions; RK45 above).
     seed
         Seed of the random direction used when an unstable eigenvector is degenerate.
     progress
@@ -424,6 +426,7 @@ def long_run(
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(lv[support] > 0, f[support] / lv[support], 0.0)
 
+    ode = "LSODA" if n <= NEWTON_MAX_R else "RK45"  # LSODA switches to BDF when stiff
     t = 0.0
     restarts = 0
     path: list[tuple[float, FloatArray]] = [(0.0, lam.copy())]
@@ -440,7 +443,7 @@ def long_run(
                     f"long-run dynamics did not settle by t = {t_max:g} (max flow {np.abs(f).max():.3g} > "
                     f"tol {tol:g}); raise t_max or tol")
             span = min(chunk, t_max - t)
-            sol = solve_ivp(rhs, (t, t + span), x, method="RK45", rtol=rtol, atol=rtol * 1e-3)
+            sol = solve_ivp(rhs, (t, t + span), x, method=ode, rtol=rtol, atol=rtol * 1e-3)
             if not sol.success:
                 raise ConvergenceError(f"long-run integration failed at t = {t:.4g}: {sol.message}")
             x = sol.y[:, -1]

@@ -16,6 +16,7 @@ A transport-cost matrix from a network (``cost[r, s]`` in minutes or km) becomes
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Sequence
@@ -106,6 +107,18 @@ class NEGParams:
         return self.sigma * (1.0 - self.mu) > 1.0
 
 
+def blas_limit(n: int) -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread for small problems (``n <= 300``): multi-threaded BLAS on tiny matrices
+    is slower, pathologically so on a loaded machine. No-op without ``threadpoolctl``."""
+    if n > 300:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def check_cost_matrix(cost: ArrayLike, *, name: str = "cost matrix", diagonal: float = 0.0) -> FloatArray:
     """Validate a transport-cost matrix and return it as a float array.
 
@@ -138,13 +151,13 @@ def check_cost_matrix(cost: ArrayLike, *, name: str = "cost matrix", diagonal: f
     bad = a < lo
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
-        raise ParameterError(f"{name} has entries below {lo:g} (first at [{i}, {j}] = {a[i, j]!r}); "
+        raise ParameterError(f"{name} has entries below {lo:g} (first at [{i}, {j}] = {float(a[i, j])!r}); "
                              f"costs must be {'>= 1 (iceberg factors)' if lo else 'non-negative'}")
     d = np.diag(a)
     off = ~np.isclose(d, diagonal, rtol=0.0, atol=1e-12)
     if off.any():
         i = int(np.flatnonzero(off)[0])
-        raise ParameterError(f"{name} diagonal must be {diagonal:g}, but [{i}, {i}] = {d[i]!r} "
+        raise ParameterError(f"{name} diagonal must be {diagonal:g}, but [{i}, {i}] = {float(d[i])!r} "
                              f"({int(off.sum())} diagonal cells differ)")
     return a
 
@@ -181,10 +194,10 @@ def check_shares(shares: ArrayLike, n: int, *, name: str = "shares") -> FloatArr
                              f"{int(np.flatnonzero(~np.isfinite(a))[0])})")
     if (a < 0).any():
         i = int(np.flatnonzero(a < 0)[0])
-        raise ParameterError(f"{name} has negative values (first: [{i}] = {a[i]!r}); shares must be >= 0")
+        raise ParameterError(f"{name} has negative values (first: [{i}] = {float(a[i])!r}); shares must be >= 0")
     s = float(a.sum())
     if abs(s - 1.0) > SHARE_TOL:
-        raise ParameterError(f"{name} must sum to 1, but they sum to {s!r}; normalise them (x / x.sum())")
+        raise ParameterError(f"{name} must sum to 1, but they sum to {s:.6g}; normalise them (x / x.sum())")
     return a
 
 

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from iptown_gis.neg.barriers import Mobility, flows_jacobian, utility, utility_jacobian
 from iptown_gis.neg.equilibrium import ShortRun, short_run
-from iptown_gis.neg.model import FloatArray, NEGModel, check_shares
+from iptown_gis.neg.model import FloatArray, NEGModel, blas_limit, check_shares
 
 __all__ = ["Stability", "dynamics_jacobian", "real_wage_jacobian", "simplex_basis", "stability"]
 
@@ -137,14 +137,15 @@ def stability(
         The short-run equilibrium does not converge.
     """
     lam_a = check_shares(lam, model.n, name="mobile shares lam")
-    J = dynamics_jacobian(model, lam_a, mobility=mobility, short=short)
-    V = simplex_basis(model.n)
-    Jr = V.T @ J @ V
-    if np.allclose(Jr, Jr.T, rtol=1e-10, atol=1e-13):
-        vals, vecs = np.linalg.eigh(0.5 * (Jr + Jr.T))
-        vals = vals.astype(np.complex128)
-    else:
-        vals, vecs = np.linalg.eig(Jr)
+    with blas_limit(model.n):
+        J = dynamics_jacobian(model, lam_a, mobility=mobility, short=short)
+        V = simplex_basis(model.n)
+        Jr = V.T @ J @ V
+        if np.allclose(Jr, Jr.T, rtol=1e-10, atol=1e-13):
+            vals, vecs = np.linalg.eigh(0.5 * (Jr + Jr.T))
+            vals = vals.astype(np.complex128)
+        else:
+            vals, vecs = np.linalg.eig(Jr)
     order = np.argsort(-vals.real, kind="stable")
     vals, vecs = vals[order], vecs[:, order]
     mx = float(vals.real.max()) if vals.size else float("-inf")
