@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from iptown_gis.cli._common import IptownGroup, echo_json, progress_bar
+from iptown_gis.cli._common import IptownGroup, echo_json, executor_options, make_executor, progress_bar
 
 
 @click.group("network", cls=IptownGroup)
@@ -95,8 +95,12 @@ def build_cmd(out, **kw):
 @click.option("--largest-component", is_flag=True, help="Snap points to the largest connected component only.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output .csv (long: origin_id,destination_id,cost), .parquet or .npz.")
+@click.option("--method", type=click.Choice(["auto", "core", "plain", "overlay"]), default="auto",
+              show_default=True, help="Shortest-path method; 'overlay' = exact many-to-many for large point sets.")
+@click.option("--memory-budget", default=None, metavar="SIZE", help="Memory per Dask worker (default 4GB).")
+@executor_options
 def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap, drop_far, cutoff,
-           largest_component, out, **kw):
+           largest_component, out, method, memory_budget, scheduler, workers, **kw):
     """OD cost matrix between points, access legs included (metres or minutes)."""
     from iptown_gis.errors import OutputError
     from iptown_gis.network import load_points, od_matrix
@@ -104,13 +108,13 @@ def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".npz"):
         raise OutputError(f"--out {str(out)!r}: use a .csv, .parquet or .npz file name")
-    with progress_bar("network od") as cb:
+    with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("network od") as cb:
         net = _build(**kw, cb=None)
         o = load_points(origins, name="origins", crs=net.crs)
         d = load_points(destinations, name="destinations", crs=net.crs) if destinations else None
         od = od_matrix(net, o, d, id_field=id_field, weight=weight, snap=snap, access_speed_kmh=access_speed,
                        max_snap_distance=max_snap, drop_far=drop_far, cutoff=cutoff,
-                       largest_component=largest_component, progress=cb)
+                       largest_component=largest_component, method=method, executor=ex, progress=cb)
         {".csv": od.to_csv, ".parquet": od.to_parquet, ".npz": od.to_npz}[suffix](out)
     echo_json({"origins": od.shape[0], "destinations": od.shape[1], "weight": weight, "unit": od.unit,
                "unreachable_pairs": od.n_unreachable,
@@ -129,7 +133,10 @@ def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap
 @click.option("--access-speed", type=float, default=30.0, show_default=True)
 @click.option("--max-snap", type=float, default=10000.0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output .gpkg / .geojson / .shp.")
-def isochrones_cmd(centres, id_field, bands, weight, buffer_m, access_speed, max_snap, out, **kw):
+@click.option("--memory-budget", default=None, metavar="SIZE", help="Memory per Dask worker (default 4GB).")
+@executor_options
+def isochrones_cmd(centres, id_field, bands, weight, buffer_m, access_speed, max_snap, out, memory_budget,
+                   scheduler, workers, **kw):
     """Service-area polygons (travel-time or distance bands) around centres."""
     from iptown_gis.errors import ParameterError
     from iptown_gis.io.vector import write_vector
@@ -140,10 +147,10 @@ def isochrones_cmd(centres, id_field, bands, weight, buffer_m, access_speed, max
         band_list = [float(b) for b in bands.split(",") if b.strip()]
     except ValueError:
         raise ParameterError(f"--bands {bands!r}: give numbers separated by commas, e.g. 15,30,60") from None
-    with progress_bar("network isochrones") as cb:
+    with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("network isochrones") as cb:
         net = _build(**kw, cb=None)
         c = load_points(centres, name="centres", crs=net.crs)
         gdf = isochrones(net, c, bands=band_list, weight=weight, id_field=id_field, buffer_m=buffer_m,
-                         access_speed_kmh=access_speed, max_snap_distance=max_snap, progress=cb)
+                         access_speed_kmh=access_speed, max_snap_distance=max_snap, executor=ex, progress=cb)
         write_vector(gdf, out, layer="isochrones")
     echo_json({"polygons": len(gdf), "bands": band_list, "out": str(out)})

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from iptown_gis.cli._common import echo_json, progress_bar
+from iptown_gis.cli._common import echo_json, executor_options, make_executor, progress_bar
 
 __all__ = ["group"]
 
@@ -42,6 +42,24 @@ def _read_like(
     return gdf.to_crs(grid.crs) if gdf.crs != grid.crs else gdf
 
 
+def _tiled_summary(path: Path) -> dict[str, Any]:
+    """Min, max, mean and tags of a (tiled) GeoTIFF, read block by block (never whole)."""
+    import numpy as np
+    import rasterio
+
+    lo, hi, total, n = np.inf, -np.inf, 0.0, 0
+    with rasterio.open(path) as src:
+        for _, win in src.block_windows(1):
+            v = src.read(1, window=win, masked=True).compressed().astype("float64")
+            if v.size:
+                lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+                total += float(v.sum())
+                n += v.size
+        tags = src.tags()
+        info = {"crs": src.crs.to_string(), "rows": src.height, "cols": src.width}
+    return {**info, "cells_inside": n, "min": lo, "max": hi, "mean": total / max(n, 1), **tags}
+
+
 @click.group(name="surface")
 def group() -> None:
     """Market-potential and agglomeration surfaces on a grid."""
@@ -64,9 +82,14 @@ def group() -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output GeoTIFF.")
 @_REPROJECT
 @_MEMORY
+@executor_options
 def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay, min_distance, cost, crs, out,
-                         reproject, memory_budget):
-    """Harris market potential of mass points over a grid, as a GeoTIFF."""
+                         reproject, memory_budget, scheduler, workers):
+    """Harris market potential of mass points over a grid, as a GeoTIFF.
+
+    With --workers/--scheduler the Euclidean surface is computed tile by tile on Dask and
+    written as a tiled GeoTIFF directly (network mode: shortest paths on Dask).
+    """
     from iptown_gis.surfaces.potential import market_potential, parse_decay
 
     dec = parse_decay(decay)
@@ -80,9 +103,18 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
 
         r = _read_like(roads, "roads", b, grid, reproject=reproject, geom=("LineString",))
         net = build_network(r, crs=grid.crs)
-    with progress_bar("market potential") as cb:
+    with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("market potential") as cb:
+        if ex is not None and mode == "euclidean" and cost == "length":
+            from iptown_gis.parallel.tiles import market_potential_tiled
+            from iptown_gis.surfaces._validate import point_xy, weights_from
+
+            mx, my = point_xy(m, name="masses")
+            market_potential_tiled(grid, mx, my, weights_from(m, mass_field, name="masses"), out, decay=dec,
+                                   min_distance=min_distance, executor=ex, progress=cb)
+            echo_json({"out": str(out), **_tiled_summary(out)})
+            return
         s = market_potential(grid, m, mass_field=mass_field, decay=dec, mode=mode, network=net, cost=cost,
-                             min_distance=min_distance, progress=cb)
+                             min_distance=min_distance, executor=ex, progress=cb)
     s.write(out)
     v = s.inside_values()
     echo_json({"out": str(out), "crs": grid.crs.to_string(), "rows": grid.rows, "cols": grid.cols,
@@ -105,12 +137,35 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path))
 @_REPROJECT
 @_MEMORY
-def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, crs, out, reproject, memory_budget):
-    """Kernel density of points (QGIS Heatmap quartic kernel, or Gaussian) as a GeoTIFF."""
+@executor_options
+def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, crs, out, reproject, memory_budget,
+            scheduler, workers):
+    """Kernel density of points (QGIS Heatmap quartic kernel, or Gaussian) as a GeoTIFF.
+
+    With --workers/--scheduler the grid is computed tile by tile on Dask and written as a tiled
+    GeoTIFF directly.
+    """
     from iptown_gis.surfaces.kde import kde
 
     b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
     p = _read_like(points, "points", b, grid, reproject=reproject)
+    if scheduler is not None or workers is not None:
+        from iptown_gis.parallel.tiles import kde_tiled
+        from iptown_gis.surfaces._validate import point_xy, positive, weights_from
+        from iptown_gis.surfaces.kde import bandwidth
+
+        px, py = point_xy(p, name="points")
+        w = weights_from(p, weight_field, name="points")
+        if radius is None:
+            radius = bandwidth(px, py, weights=None if weight_field is None else w, rule=rule)
+        else:
+            positive(radius, "radius")
+        keep = w > 0
+        with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("kernel density") as cb:
+            kde_tiled(grid, px[keep], py[keep], out, radius=radius, weight=w[keep], kernel=kernel, output=output,
+                      executor=ex, progress=cb)
+        echo_json({"out": str(out), **_tiled_summary(out)})
+        return
     with progress_bar("kernel density") as cb:
         s = kde(p, grid, kernel=kernel, radius=radius, rule=rule, weight_field=weight_field, output=output,
                 progress=cb)

@@ -39,6 +39,7 @@ def isochrones(
     buffer_m: float = 1000.0,
     access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH,
     max_snap_distance: float = DEFAULT_MAX_SNAP_DISTANCE,
+    executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> gpd.GeoDataFrame:
     """Service-area polygons for each centre and cost band.
@@ -59,6 +60,9 @@ def isochrones(
         Half-width of the corridor drawn around reachable roads (metres).
     access_speed_kmh, max_snap_distance
         Access leg from the centre to the network (see :func:`snap_points`).
+    executor
+        An :mod:`iptown_gis.parallel` Dask executor for the shortest paths from the centres
+        (identical costs); ``None``: in-process.
     progress
         Progress / cancellation callback.
 
@@ -86,7 +90,13 @@ def isochrones(
                        access_speed_kmh=access_speed_kmh, name="centres")
     access = snap.access(weight)
     w = net.weight_array(weight)
-    d = node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), progress=prog.sub(0.0, 0.5))
+    if executor is None:
+        d = node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), progress=prog.sub(0.0, 0.5))
+    else:
+        from iptown_gis.parallel.od import node_costs as dask_node_costs
+
+        d = dask_node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), executor=executor,
+                            progress=prog.sub(0.0, 0.5))
     geoms = _edge_geoms(net)
     t, h = net.tails, net.indices
     out_rows: list[dict[str, Any]] = []

@@ -425,6 +425,7 @@ def od_matrix(
     largest_component: bool = False,
     snap_to: str | None = None,
     method: str = "auto",
+    executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> ODMatrix:
     """Origin-destination cost matrix between points, including both access legs.
@@ -461,7 +462,11 @@ def od_matrix(
     snap_to
         Snap only to nodes of this mode (e.g. ``"road"`` in a road + rail network).
     method
-        Shortest-path method (see :func:`node_costs`).
+        Shortest-path method (see :func:`node_costs`), or ``"overlay"``: the exact many-to-many
+        method of :func:`iptown_gis.parallel.node_costs` (costs equal to 1e-15 relative).
+    executor
+        An :mod:`iptown_gis.parallel` Dask executor: the shortest paths run there in batches of
+        sources (:func:`iptown_gis.parallel.node_costs`; identical costs). ``None``: in-process.
     progress
         Progress / cancellation callback.
 
@@ -519,8 +524,14 @@ def od_matrix(
     src_nodes = np.unique(no_[np.isfinite(oo)])
     tgt_nodes = np.unique(nd_[np.isfinite(di)])
     node_cut = cutoff
-    d = node_costs(net, src_nodes, weight=weight, cutoff=node_cut, targets=tgt_nodes, method=method,
-                   progress=prog.sub(0.05, 0.95))
+    if executor is None and method != "overlay":
+        d = node_costs(net, src_nodes, weight=weight, cutoff=node_cut, targets=tgt_nodes, method=method,
+                       progress=prog.sub(0.05, 0.95))
+    else:
+        from iptown_gis.parallel.od import node_costs as dask_node_costs
+
+        d = dask_node_costs(net, src_nodes, weight=weight, cutoff=node_cut, targets=tgt_nodes, method=method,
+                            executor=executor, progress=prog.sub(0.05, 0.95))
     d = np.where(np.isnan(d), np.inf, d)
     si = np.searchsorted(src_nodes, no_)
     ti = np.searchsorted(tgt_nodes, nd_)

@@ -4,6 +4,9 @@ Sets ``ctx.results["network"]`` (:class:`~iptown_gis.network.Network`) and
 ``ctx.results["seat_od"]`` (:class:`~iptown_gis.network.ODMatrix`, ids = the seats' id
 field, weight and unit from the section; minutes by default), and writes
 ``network/network.gpkg`` (layers nodes, edges) and ``network/od_seats.{csv,parquet,npz}``.
+
+With ``ctx.executor`` set (``iptown run --workers N``), the seat OD shortest paths run on Dask
+in batches of sources (:func:`iptown_gis.parallel.node_costs`); the costs are identical.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def run(ctx: StudyContext, progress: Progress) -> None:
         net, seats, id_field=cfg.seat_id_field, weight=cfg.weight, snap=cfg.snap,
         access_speed_kmh=cfg.access_speed_kmh, max_snap_distance=cfg.max_snap_distance,
         largest_component=cfg.largest_component, snap_to="road" if rail is not None else None,
-        progress=progress.sub(0.4, 0.8),
+        executor=getattr(ctx, "executor", None), progress=progress.sub(0.4, 0.8),
     )
     ctx.results["seat_od"] = od
     progress.update(0.8, "writing network outputs")

@@ -187,9 +187,20 @@ def node_costs(
     w = net.weight_array(weight)
     limit = np.inf if cutoff is None else float(cutoff)
     uniq, inv = np.unique(src, return_inverse=True)
+    core = None
     if tgt is not None and method in ("auto", "core", "overlay"):
         prog.update(0.0, "core graph")
-        core = core_graph(net, w, np.unique(np.r_[src, tgt]))
+        terms = np.unique(np.r_[src, tgt])
+        key = ("core", weight, hash(terms.tobytes())) if isinstance(weight, str) else None
+        core = net._cache.get(key) if key is not None else None  # shared with network.node_costs
+        if core is None:
+            core = core_graph(net, w, terms)
+            if key is not None:
+                net._cache[key] = core
+        # as in the network package: "auto" skips a core that keeps most nodes
+        if method == "auto" and core.matrix.shape[0] > 0.9 * n:
+            core = None
+    if core is not None and tgt is not None:
         graph = core.matrix
         s_idx = core.index[uniq]
         cols = core.index[tgt]

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from .executor import DaskExecutor
 
-__all__ = ["TileSpec", "kde_tiled", "market_potential_tiled", "tile_windows"]
+__all__ = ["TileSpec", "kde_cells", "kde_tiled", "market_potential_tiled", "potential_cells", "tile_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,50 @@ def _kde_tile(spec: TileSpec, mask: NDArray[np.bool_], points: tuple[NDArray[np.
         qx, qy, qw = px[near], py[near], pw[near]
         step = max(1, 4_000_000 // max(len(qx), 1))
         for s in range(0, len(x), step):
-            d = np.hypot(x[s:s + step, None] - qx[None, :], y[s:s + step, None] - qy[None, :])
+            # sqrt of the sum of squares, as scipy's cKDTree in surfaces.kde computes it (bit for bit),
+            # so the quartic kernel's cancellation near the radius sees the same distances
+            dx = x[s:s + step, None] - qx[None, :]
+            dy = y[s:s + step, None] - qy[None, :]
+            d = np.sqrt(dx * dx + dy * dy)
             vals[s:s + step] = kernel_values(d, radius, kernel=kernel, output=output) @ qw  # type: ignore[arg-type]
     return _fill(spec, mask, vals, nodata, dtype)
+
+
+def _tile_edge(n_points: int, executor: DaskExecutor | None, tile_size: int | None) -> int:
+    budget = executor.budget if executor is not None else MemoryBudget()
+    edge = tile_size or (executor.tile_size if executor is not None else None) or budget.tile_size(n_points)
+    return max(BLOCK, (int(edge) // BLOCK) * BLOCK)
+
+
+def _run_tiles(grid: Grid, tiles: list[TileSpec], task: Any, args: tuple[Any, ...], put: Any, *,
+               executor: DaskExecutor | None, prog: Progress, what: str) -> None:
+    """Run ``task`` for every tile (here or as Dask tasks) and hand each result to ``put(i, block)``."""
+    masks = [grid.mask[t.row:t.row + t.height, t.col:t.col + t.width] for t in tiles]
+    if executor is None:
+        for i, (t, m) in enumerate(zip(tiles, masks, strict=True)):
+            prog.update(i / max(len(tiles), 1), f"{what}: tile {i + 1}/{len(tiles)}")
+            put(i, task(t, m, *args))
+    else:
+        fut_args = [executor.scatter(a) if isinstance(a, tuple) else a for a in args]
+        executor.map_tasks(_tile_call, list(zip(tiles, masks, strict=True)), task, *fut_args,
+                           progress=prog, message=what, on_result=put)
+
+
+def _tile_values(grid: Grid, task: Any, args: tuple[Any, ...], *, n_points: int, executor: DaskExecutor | None,
+                 tile_size: int | None, prog: Progress, what: str) -> NDArray[np.float64]:
+    """Values of the cells inside the mask (order of ``grid.centres()``), computed tile by tile."""
+    edge = _tile_edge(n_points, executor, tile_size)
+    tiles = tile_windows(grid, edge)
+    frame = np.full(grid.shape, np.nan)
+
+    def put(i: int, block: NDArray[Any]) -> None:
+        t = tiles[i]
+        frame[t.row:t.row + t.height, t.col:t.col + t.width] = block
+
+    log.info("%s: %d tiles of %d cells on %s", what, len(tiles), edge, "Dask" if executor else "this process")
+    _run_tiles(grid, tiles, task, args, put, executor=executor, prog=prog, what=what)
+    prog.update(1.0, f"{what}: done")
+    return np.asarray(frame[grid.mask], dtype=np.float64)
 
 
 def _write_tiles(
@@ -126,9 +167,7 @@ def _write_tiles(
 ) -> Path:
     import rasterio
 
-    budget = executor.budget if executor is not None else MemoryBudget()
-    edge = tile_size or (executor.tile_size if executor is not None else None) or budget.tile_size(n_points)
-    edge = max(BLOCK, (int(edge) // BLOCK) * BLOCK)
+    edge = _tile_edge(n_points, executor, tile_size)
     tiles = tile_windows(grid, edge)
     rows, cols = grid.shape
     profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": dtype,
@@ -153,15 +192,7 @@ def _write_tiles(
             t = tiles[i]
             dst.write(block, 1, window=rasterio.windows.Window(t.col, t.row, t.width, t.height))
 
-        masks = [grid.mask[t.row:t.row + t.height, t.col:t.col + t.width] for t in tiles]
-        if executor is None:
-            for i, (t, m) in enumerate(zip(tiles, masks, strict=True)):
-                prog.update(i / max(len(tiles), 1), f"{what}: tile {i + 1}/{len(tiles)}")
-                put(i, task(t, m, *args))
-        else:
-            fut_args = [executor.scatter(a) if isinstance(a, tuple) else a for a in args]
-            executor.map_tasks(_tile_call, list(zip(tiles, masks, strict=True)), task, *fut_args,
-                               progress=prog, message=what, on_result=put)
+        _run_tiles(grid, tiles, task, args, put, executor=executor, prog=prog, what=what)
         dst.update_tags(**tags)
         factors = [f for f in (2, 4, 8, 16, 32) if min(rows, cols) // f >= 64]
         if factors:
@@ -290,3 +321,40 @@ def kde_tiled(
     return _write_tiles(path, grid, _kde_tile, ((px, py, pw), float(radius), kernel, output, nodata, dtype),
                         n_points=min(px.size, 4096), executor=executor, tile_size=tile_size, nodata=nodata,
                         dtype=dtype, tags=tags, prog=prog, what="kernel density")
+
+
+def potential_cells(
+    grid: Grid, mass_x: Any, mass_y: Any, mass: Any, *, decay: Any, min_distance: float,
+    executor: DaskExecutor | None = None, tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> NDArray[np.float64]:
+    """Euclidean potential of the cells inside ``grid`` (order of ``grid.centres()``), tile by tile.
+
+    The values :func:`iptown_gis.surfaces.potential.market_potential` computes in one piece,
+    here as one task per tile (on ``executor`` when given); equal to summation order. Inputs
+    are not validated again (the surfaces functions calling this have done so).
+    """
+    from iptown_gis.surfaces.potential import parse_decay
+
+    m = np.asarray(mass, dtype="float64").ravel()
+    args = ((np.asarray(mass_x, dtype="float64").ravel(), np.asarray(mass_y, dtype="float64").ravel(), m),
+            parse_decay(decay), float(min_distance), np.nan, "float64")
+    return _tile_values(grid, _mp_tile, args, n_points=m.size, executor=executor, tile_size=tile_size,
+                        prog=as_progress(progress), what="market potential")
+
+
+def kde_cells(
+    grid: Grid, x: Any, y: Any, weight: Any, *, radius: float, kernel: str = "quartic", output: str = "raw",
+    executor: DaskExecutor | None = None, tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> NDArray[np.float64]:
+    """Kernel density of the cells inside ``grid`` (order of ``grid.centres()``), tile by tile.
+
+    As :func:`iptown_gis.surfaces.kde.kde` computes it (equal to summation order); inputs are
+    not validated again.
+    """
+    px = np.asarray(x, dtype="float64").ravel()
+    args = ((px, np.asarray(y, dtype="float64").ravel(), np.asarray(weight, dtype="float64").ravel()),
+            float(radius), kernel, output, np.nan, "float64")
+    return _tile_values(grid, _kde_tile, args, n_points=min(px.size, 4096), executor=executor,
+                        tile_size=tile_size, prog=as_progress(progress), what="kernel density")
