@@ -19,6 +19,7 @@ import iptown_gis
 EXPECTED_ALGORITHMS = {
     "buildnetwork", "odmatrix", "isochrones",
     "marketpotential", "kerneldensity", "hotspots", "zonalstatistics",
+    "negsimulation", "breakpoints", "ranksites", "selectsites",
     "runscenario",
 }
 

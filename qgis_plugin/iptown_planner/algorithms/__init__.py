@@ -7,8 +7,10 @@ needs iptown_gis or its dependencies.
 from __future__ import annotations
 
 from .base import IptownAlgorithm
+from .neg import BreakPointsAlgorithm, NEGSimulationAlgorithm
 from .network import BuildNetworkAlgorithm, IsochronesAlgorithm, ODMatrixAlgorithm
 from .scenario import RunScenarioAlgorithm
+from .sites import RankSitesAlgorithm, SelectSitesAlgorithm
 from .surfaces import (
     HotSpotsAlgorithm,
     KernelDensityAlgorithm,
@@ -27,6 +29,10 @@ def algorithm_classes() -> list[type[IptownAlgorithm]]:
         KernelDensityAlgorithm,
         HotSpotsAlgorithm,
         ZonalStatisticsAlgorithm,
+        NEGSimulationAlgorithm,
+        BreakPointsAlgorithm,
+        RankSitesAlgorithm,
+        SelectSitesAlgorithm,
         RunScenarioAlgorithm,
     ]
 
