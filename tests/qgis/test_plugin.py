@@ -20,6 +20,7 @@ EXPECTED_ALGORITHMS = {
     "buildnetwork", "odmatrix", "isochrones",
     "marketpotential", "kerneldensity", "hotspots", "zonalstatistics",
     "negsimulation", "breakpoints", "ranksites", "selectsites",
+    "zoningoptimise", "studyarealayout",
     "runscenario",
 }
 

@@ -17,6 +17,7 @@ from .surfaces import (
     MarketPotentialAlgorithm,
     ZonalStatisticsAlgorithm,
 )
+from .zoning import StudyAreaLayoutAlgorithm, ZoningOptimiseAlgorithm
 
 
 def algorithm_classes() -> list[type[IptownAlgorithm]]:
@@ -33,6 +34,8 @@ def algorithm_classes() -> list[type[IptownAlgorithm]]:
         BreakPointsAlgorithm,
         RankSitesAlgorithm,
         SelectSitesAlgorithm,
+        ZoningOptimiseAlgorithm,
+        StudyAreaLayoutAlgorithm,
         RunScenarioAlgorithm,
     ]
 
