@@ -29,7 +29,8 @@ def test_study_area_layout_writes_a_checked_layout(layout):
     assert summary["site"]["lon"] == pytest.approx(117.2272, abs=1e-6)
     districts = QgsVectorLayer(res["DISTRICTS"], "d", "ogr")
     modules = QgsVectorLayer(res["MODULES_LAYER"], "m", "ogr")
-    assert districts.isValid() and modules.isValid()
+    assert districts.isValid()
+    assert modules.isValid()
     assert {f["district"] for f in districts.getFeatures()} == {"body", "wing_east", "wing_west"}
     assert modules.featureCount() == 7
     assert districts.crs().authid() == "EPSG:4548"
@@ -50,7 +51,8 @@ def test_zoning_optimise_matches_library(layout, tmp_path):
     res, out = layout
     cells_uri = res["CELLS"]
     params = {"CELLS": cells_uri, "SUIT_BODY": "score_body", "SUIT_EAST": "score_wing_east",
-              "SUIT_WEST": "score_wing_west", "EXCLUDE": "excluded", "LARGEST_COMPONENT": True, "MEASURE": 0, "BODY": 20, "WING_EAST": 12,
+              "SUIT_WEST": "score_wing_west", "EXCLUDE": "excluded",
+              "LARGEST_COMPONENT": True, "MEASURE": 0, "BODY": 20, "WING_EAST": 12,
               "WING_WEST": 12, "TOLERANCE": 0.1, "METHOD": 2, "TIME_LIMIT": 30, "SEED": 5, "MODULES": True,
               "OUTPUT_DISTRICTS": str(tmp_path / "d.gpkg"), "OUTPUT_MODULES": str(tmp_path / "m.gpkg")}
     context = QgsProcessingContext()
