@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from iptown_gis.cli._common import echo_json, progress_bar
+from iptown_gis.cli._common import echo_json, executor_options, make_executor, progress_bar
 
 
 @click.group(name="neg")
@@ -76,7 +76,8 @@ def break_tau(ring: int, sigma: float, mu: float, as_json: bool) -> None:
 @group.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
-def simulate(scenario: Path | None, out_dir: Path) -> None:
+@executor_options
+def simulate(scenario: Path | None, out_dir: Path, scheduler: str | None, workers: int | None) -> None:
     """Run the [neg] scenarios of SCENARIO (default: the bundled Anhui study) into --out."""
     from iptown_gis.pipeline import run_scenario
     from iptown_gis.scenario import load_scenario
@@ -87,8 +88,10 @@ def simulate(scenario: Path | None, out_dir: Path) -> None:
 
         raise ScenarioError(f"{scen.source.name} has no [neg] section")
     stages = ["network", "neg"] if scen.has("network") else ["neg"]
-    with progress_bar("iptown neg simulate") as cb:
-        manifest = run_scenario(scen, out_dir, stages=stages, progress=cb)
+    par = scen.section("parallel")
+    mem = getattr(par, "memory_budget", None) if par is not None else None
+    with make_executor(scheduler, workers, mem) as ex, progress_bar("iptown neg simulate") as cb:
+        manifest = run_scenario(scen, out_dir, stages=stages, executor=ex, progress=cb)
     for o in manifest["outputs"]:
         if o["stage"] == "neg":
             click.echo(str(Path(out_dir) / o["path"]))
@@ -101,22 +104,24 @@ def simulate(scenario: Path | None, out_dir: Path) -> None:
 @click.option("--tau-max", type=float, default=2.0, show_default=True)
 @click.option("--steps", type=click.IntRange(min=2), default=25, show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@executor_options
 def diagram(sigma: float, mu: float, ring: int | None, tau_min: float, tau_max: float, steps: int,
-            out_dir: Path) -> None:
+            out_dir: Path, scheduler: str | None, workers: int | None) -> None:
     """Tomahawk (two regions, over T) or, with --ring, a bifurcation over tau: CSV + PNG."""
     import numpy as np
 
     from iptown_gis.io.atomic import ensure_writable_dir
     from iptown_gis.neg.breakpoints import ring_distance
-    from iptown_gis.neg.diagrams import bifurcation, tomahawk, write_diagram
+    from iptown_gis.neg.diagrams import tomahawk, write_diagram
+    from iptown_gis.parallel.sweeps import neg_bifurcation
 
     out = ensure_writable_dir(out_dir)
-    with progress_bar("iptown neg diagram") as cb:
+    with make_executor(scheduler, workers) as ex, progress_bar("iptown neg diagram") as cb:
         if ring is None:
             paths = write_diagram(tomahawk(sigma, mu, progress=cb), out, "tomahawk", kind="tomahawk")
-        else:
-            df = bifurcation(ring_distance(ring), np.geomspace(tau_min, tau_max, steps), sigma=sigma, mu=mu,
-                             progress=cb)
+        else:  # one Dask task per tau with --workers/--scheduler
+            df = neg_bifurcation(ring_distance(ring), np.geomspace(tau_min, tau_max, steps), sigma=sigma, mu=mu,
+                                 executor=ex, progress=cb)
             paths = write_diagram(df, out, f"bifurcation_ring{ring}", kind="bifurcation")
     for p in paths:
         click.echo(str(p))

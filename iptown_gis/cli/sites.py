@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from iptown_gis.cli._common import IptownGroup, echo_json, progress_bar
+from iptown_gis.cli._common import IptownGroup, echo_json, executor_options, make_executor, progress_bar
 
 _MODELS = click.Choice(["rank", "mclp", "pmedian"], case_sensitive=False)
 
@@ -61,7 +61,7 @@ def _parse_weights(items: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _context(scenario: Path | None, out_dir: Path, cb: Any) -> Any:
+def _context(scenario: Path | None, out_dir: Path, cb: Any, executor: Any = None) -> Any:
     """A study context with the stages before ``sites`` already run (network, neg, surfaces)."""
     from iptown_gis.io.atomic import ensure_writable_dir
     from iptown_gis.pipeline import StudyContext, available_stages
@@ -73,7 +73,7 @@ def _context(scenario: Path | None, out_dir: Path, cb: Any) -> Any:
         from iptown_gis.errors import ScenarioError
 
         raise ScenarioError(f"{scen.source.name}: no [sites] section; add one (see docs/sites.md)")
-    ctx = StudyContext(scenario=scen, out_dir=ensure_writable_dir(out_dir))
+    ctx = StudyContext(scenario=scen, out_dir=ensure_writable_dir(out_dir), executor=executor)
     prog = as_progress(cb)
     before = []
     for name, func in available_stages():
@@ -93,7 +93,9 @@ def _context(scenario: Path | None, out_dir: Path, cb: Any) -> Any:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--weight", "weights", multiple=True, metavar="NAME=W",
               help="Override a criterion weight (repeatable).")
-def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...]) -> None:
+@executor_options
+def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...], scheduler: str | None,
+         workers: int | None) -> None:
     """Rank the candidates of SCENARIO (default: the bundled Anhui study) into --out/sites/.
 
     Runs the network, NEG and surfaces stages the scenario has, computes every criterion,
@@ -103,8 +105,8 @@ def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...]) -> None
     from iptown_gis.sites.stage import rank_stage, write_stage_outputs
 
     w = _parse_weights(weights)
-    with progress_bar("iptown sites rank") as cb:
-        ctx, prog = _context(scenario, out_dir, cb)
+    with make_executor(scheduler, workers) as ex, progress_bar("iptown sites rank") as cb:
+        ctx, prog = _context(scenario, out_dir, cb, ex)
         res = rank_stage(ctx, prog.sub(0.6, 0.95), weights=w or None)
         write_stage_outputs(ctx, None)
     ranked = res["ranked"]
@@ -135,10 +137,12 @@ def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...]) -> None
 @click.option("--max-snap", type=float, default=10_000.0, show_default=True,
               help="Direct form: metres from a point to the roads before it is an error.")
 @click.option("--time-limit", type=float, default=None, help="HiGHS time limit in seconds (default: none).")
+@executor_options
 def select(scenario: Path | None, k: int | None, model: str | None, standard: str | None, out_dir: Path,
            cand_spec: str | None, demand_spec: str | None, weight_field: str | None, roads_spec: str | None,
            id_field: str | None, cost: str | None, min_spacing: float | None, group_field: str | None,
-           max_per_group: int | None, max_snap: float, time_limit: float | None) -> None:
+           max_per_group: int | None, max_snap: float, time_limit: float | None, scheduler: str | None,
+           workers: int | None) -> None:
     """Choose K towns: from SCENARIO (default: the bundled study), or directly from layers.
 
     \b
@@ -160,12 +164,13 @@ def select(scenario: Path | None, k: int | None, model: str | None, standard: st
         _select_direct(cand_spec, demand_spec, roads_spec, k=k, model=(model or "pmedian").lower(),  # type: ignore[arg-type]
                        standard=standard, out_dir=out_dir, weight_field=weight_field, id_field=id_field,
                        cost=cost, min_spacing=min_spacing, group_field=group_field,
-                       max_per_group=max_per_group, max_snap=max_snap, time_limit=time_limit)
+                       max_per_group=max_per_group, max_snap=max_snap, time_limit=time_limit,
+                       scheduler=scheduler, workers=workers)
         return
     from iptown_gis.sites.stage import _config, select_stage, write_stage_outputs
 
-    with progress_bar("iptown sites select") as cb:
-        ctx, prog = _context(scenario, out_dir, cb)
+    with make_executor(scheduler, workers) as ex, progress_bar("iptown sites select") as cb:
+        ctx, prog = _context(scenario, out_dir, cb, ex)
         cfg = _config(ctx)
         value, kind = parse_standard(standard, cfg.cost)
         if standard is not None and kind != cfg.cost:
@@ -183,7 +188,8 @@ def select(scenario: Path | None, k: int | None, model: str | None, standard: st
 def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int, model: str,
                    standard: str | None, out_dir: Path, weight_field: str | None, id_field: str | None,
                    cost: str | None, min_spacing: float | None, group_field: str | None,
-                   max_per_group: int | None, max_snap: float, time_limit: float | None) -> None:
+                   max_per_group: int | None, max_snap: float, time_limit: float | None,
+                   scheduler: str | None = None, workers: int | None = None) -> None:
     import json
 
     import numpy as np
@@ -204,7 +210,7 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
     if model == "mclp" and value is None:
         raise ParameterError("--model mclp needs --standard (e.g. 30min or 20km)")
     out = ensure_writable_dir(out_dir)
-    with progress_bar("iptown sites select") as cb:
+    with make_executor(scheduler, workers) as ex, progress_bar("iptown sites select") as cb:
         from iptown_gis.progress import as_progress
 
         prog = as_progress(cb)
@@ -233,7 +239,7 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         opts: dict[str, Any] = {"max_snap_distance": max_snap, "largest_component": True}
         prog.update(0.2, "network costs")
         dc = network_costs(net, demand, cands, weight=kind, check_reach=False, origin_name="demand points",
-                           destination_name="candidates", **opts)
+                           destination_name="candidates", executor=ex, **opts)
         unreachable = ~np.isfinite(dc).any(axis=0)
         if unreachable.any():
             bad = cands[SITE_ID].to_numpy()[unreachable][:10].tolist()

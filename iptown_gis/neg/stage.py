@@ -97,8 +97,15 @@ def run(ctx: Any, progress: Progress) -> None:
     progress.update(0.02, "neg: travel costs")
     cost = region_costs(ctx, cfg, seats)
     layers = {s.links_layer: ctx.layer(s.links_layer) for s in cfg.scenarios if s.links_layer}
-    results = run_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
-                            layers=layers, progress=progress.sub(0.05, 0.8))
+    ex = getattr(ctx, "executor", None)
+    if ex is None:
+        results = run_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
+                                layers=layers, progress=progress.sub(0.05, 0.8))
+    else:  # one Dask task per scenario (iptown run --workers N); the same results
+        from iptown_gis.parallel.sweeps import neg_scenarios
+
+        results = neg_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
+                                layers=layers, executor=ex, progress=progress.sub(0.05, 0.8))
     table = scenario_table(results, region_ids=ids, names=names, lam0=lam0)
     out = ctx.path("neg", "x").parent
     polys = ctx.layer(cfg.polygons) if cfg.polygons else None
@@ -106,8 +113,14 @@ def run(ctx: Any, progress: Progress) -> None:
                                       title=f"NEG scenarios: {ctx.scenario.study.name}"):
         ctx.add_output(path, stage="neg", kind=kind, description="NEG scenario results")
     if cfg.bifurcation_taus:
-        df = bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                         region_ids=ids, progress=progress.sub(0.8, 0.98))
+        if ex is None:
+            df = bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
+                             region_ids=ids, progress=progress.sub(0.8, 0.98))
+        else:  # one Dask task per tau
+            from iptown_gis.parallel.sweeps import neg_bifurcation
+
+            df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
+                                 region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
         for p in write_diagram(df, out, "bifurcation", kind="bifurcation"):
             ctx.add_output(p, stage="neg", kind="diagram", description="long-run shares over tau")
 

@@ -33,6 +33,8 @@ _LAZY = {
     "node_costs": "od", "many_to_many": "od", "overlay_graph": "od",
     "market_potential_tiled": "tiles", "kde_tiled": "tiles", "TileSpec": "tiles",
     "run_tasks": "sweeps", "neg_sweep": "sweeps", "scenario_batch": "sweeps", "monte_carlo": "sweeps",
+    "neg_scenarios": "sweeps", "neg_bifurcation": "sweeps", "sites_robustness": "sweeps",
+    "potential_cells": "tiles", "kde_cells": "tiles",
 }
 
 

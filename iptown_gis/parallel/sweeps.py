@@ -20,12 +20,17 @@ from iptown_gis.errors import ParameterError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from iptown_gis.neg import LongRun
+    from iptown_gis.neg.config import NEGConfig
+    from iptown_gis.neg.scenarios import ScenarioResult
     from iptown_gis.sites.scoring import RobustnessResult
 
     from .executor import DaskExecutor
 
-__all__ = ["monte_carlo", "neg_sweep", "run_tasks", "scenario_batch", "sites_robustness"]
+__all__ = ["monte_carlo", "neg_bifurcation", "neg_scenarios", "neg_sweep", "run_tasks", "scenario_batch",
+           "sites_robustness"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,69 @@ def neg_sweep(
               "region_ids": None if region_ids is None else list(region_ids), "long_run": dict(long_run_options)}
     res = run_tasks(_neg_task, grid, shared=shared, executor=executor, progress=progress, message="NEG sweep")
     return list(zip(grid, res, strict=True))
+
+
+def _neg_scenario_task(config: NEGConfig, shared: dict[str, Any]) -> dict[str, ScenarioResult]:
+    from iptown_gis.neg.scenarios import run_scenarios
+
+    return run_scenarios(shared["cost"], config=config, **shared["kw"])
+
+
+def neg_scenarios(
+    cost: ArrayLike,
+    *,
+    region_ids: Sequence[Any],
+    config: NEGConfig,
+    lam0: ArrayLike | None = None,
+    phi: ArrayLike | None = None,
+    seats: Any = None,
+    layers: Any = None,
+    executor: DaskExecutor | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> dict[str, ScenarioResult]:
+    """:func:`iptown_gis.neg.scenarios.run_scenarios` with one task per ``[[neg.scenarios]]`` entry.
+
+    Each scenario's run depends only on its own settings, so running each as its own task gives
+    the same results as the in-process loop (which this calls when ``executor`` is None).
+    """
+    from iptown_gis.neg.scenarios import run_scenarios
+
+    kw = {"region_ids": list(region_ids), "lam0": lam0, "phi": phi, "seats": seats, "layers": layers}
+    if executor is None:
+        return run_scenarios(cost, config=config, progress=progress, **kw)
+    items = [config.model_copy(update={"scenarios": [sc]}) for sc in config.scenarios]
+    parts = run_tasks(_neg_scenario_task, items, shared={"cost": cost, "kw": kw}, executor=executor,
+                      progress=progress, message="NEG scenarios")
+    out: dict[str, ScenarioResult] = {}
+    for part in parts:
+        out.update(part)
+    return out
+
+
+def _bifurcation_task(tau: float, shared: dict[str, Any]) -> pd.DataFrame:
+    from iptown_gis.neg.diagrams import bifurcation
+
+    return bifurcation(shared["cost"], [tau], **shared["kw"])
+
+
+def neg_bifurcation(cost: ArrayLike, taus: ArrayLike, *, executor: DaskExecutor | None = None,
+                    progress: ProgressCallback | Progress | None = None, **options: Any) -> pd.DataFrame:
+    """:func:`iptown_gis.neg.diagrams.bifurcation` with one task per ``tau`` (same table).
+
+    ``options`` are those of ``bifurcation`` (``sigma``, ``mu``, ``phi``, ``lam0``, ...).
+    """
+    import pandas as pd
+
+    from iptown_gis.neg.diagrams import bifurcation
+
+    if executor is None:
+        return bifurcation(cost, taus, progress=progress, **options)
+    t = np.asarray(taus, dtype=np.float64).reshape(-1)
+    if t.size == 0 or not np.isfinite(t).all() or (t <= 0).any():
+        raise ParameterError(f"taus = {t.tolist()!r}: give positive, finite values")
+    parts = run_tasks(_bifurcation_task, [float(v) for v in t], shared={"cost": cost, "kw": options},
+                      executor=executor, progress=progress, message="bifurcation")
+    return pd.concat(parts, ignore_index=True)
 
 
 def _scenario_task(item: tuple[str, str, list[str] | None]) -> dict[str, Any]:

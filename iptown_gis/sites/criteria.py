@@ -243,12 +243,15 @@ def network_costs(
     max_snap_distance: float = 10_000.0,
     largest_component: bool = True,
     check_reach: bool = True,
+    executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> np.ndarray:
     """``(origins, destinations)`` network cost matrix (NaN = unreachable) with the network package.
 
     Points are snapped to the network (within ``max_snap_distance`` metres, else
     :class:`NetworkError`); ``largest_component`` snaps them to the largest connected part.
+    ``executor`` (an :mod:`iptown_gis.parallel` Dask executor) runs the shortest paths on Dask
+    (identical costs).
 
     Raises
     ------
@@ -265,7 +268,7 @@ def network_costs(
         od = od_matrix(network, origins.reset_index(drop=True),
                        None if destinations is None else destinations.reset_index(drop=True),
                        weight=weight, max_snap_distance=max_snap_distance, largest_component=largest_component,
-                       progress=progress)
+                       executor=executor, progress=progress)
     except NetworkError as exc:
         msg = str(exc)
         if msg.startswith("origins:"):

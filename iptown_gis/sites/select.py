@@ -86,6 +86,7 @@ def rank_sites(
     draws: int = 1000,
     concentration: float = 50.0,
     seed: int | None = 0,
+    executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> gpd.GeoDataFrame:
     """Score and rank candidates, with Monte Carlo robustness of the ranks to the weights.
@@ -109,6 +110,9 @@ def rank_sites(
         The ``k`` of the reported probability of being in the top k.
     draws, concentration, seed
         Dirichlet weight perturbation (``draws = 0`` skips it).
+    executor
+        An :mod:`iptown_gis.parallel` Dask executor: the draws are re-ranked in batches as
+        tasks (:func:`iptown_gis.parallel.sweeps.sites_robustness`; identical results).
 
     Returns
     -------
@@ -152,8 +156,14 @@ def rank_sites(
     out["rank"] = rank_scores(s, ids)
     prog.update(0.2, "ranked candidates")
     if draws > 0:
-        rob = robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
-                         progress=prog.sub(0.2, 1.0))
+        if executor is None:
+            rob = robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
+                             progress=prog.sub(0.2, 1.0))
+        else:
+            from iptown_gis.parallel.sweeps import sites_robustness
+
+            rob = sites_robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
+                                   executor=executor, progress=prog.sub(0.2, 1.0))
         out["p_top_k"] = rob.p_top_k
         out["rank_p05"] = rob.rank_p05
         out["rank_median"] = rob.rank_median

@@ -78,8 +78,12 @@ def _anchors(ctx: Any, cfg: SitesConfig, crs: Any) -> gpd.GeoDataFrame | None:
     return None
 
 
-def _net_opts(cfg: SitesConfig) -> dict[str, Any]:
-    return {"max_snap_distance": cfg.max_snap_distance, "largest_component": cfg.largest_component}
+def _net_opts(cfg: SitesConfig, ctx: Any = None) -> dict[str, Any]:
+    opts: dict[str, Any] = {"max_snap_distance": cfg.max_snap_distance, "largest_component": cfg.largest_component}
+    ex = getattr(ctx, "executor", None)
+    if ex is not None:  # network costs on Dask (iptown run --workers N): identical costs
+        opts["executor"] = ex
+    return opts
 
 
 def rank_stage(
@@ -118,7 +122,7 @@ def rank_stage(
     net = get_network(ctx, build=needs_net)
     prog.update(0.05, f"criteria for {len(cands)} candidates")
     crit = compute_criteria(cands, cfg.criteria, results=results, network=net, anchors=anchors,
-                            prefecture_field=cfg.prefecture_field, cost=cfg.cost, network_options=_net_opts(cfg))
+                            prefecture_field=cfg.prefecture_field, cost=cfg.cost, network_options=_net_opts(cfg, ctx))
     w = {c.name: c.weight for c in crit.specs}
     if weights:
         unknown = [n for n in weights if n not in {c.name for c in cfg.criteria}]
@@ -132,7 +136,7 @@ def rank_stage(
     ranked = rank_sites(cands, crit.values, weights=w, directions=directions, normalisation=cfg.normalisation,
                         missing=cfg.missing, k=min(rob.top_k or cfg.k, len(cands)), draws=rob.draws,
                         concentration=rob.concentration, seed=ctx.scenario.study.seed,
-                        progress=prog.sub(0.3, 0.6))
+                        executor=getattr(ctx, "executor", None), progress=prog.sub(0.3, 0.6))
     ranked.attrs["sites"]["skipped"] = crit.skipped
     out = {"ranked": ranked, "selected": None, "summary": {}, "criteria": list(crit.values.columns),
            "skipped": crit.skipped, "anchors": anchors, "model": None, "assignment": None}
@@ -175,7 +179,7 @@ def select_stage(
         raise NetworkError("choosing sites needs a network: run the network stage or add a 'roads' input")
     cand_cost = None
     if cons.min_spacing is not None:
-        cand_cost = network_costs(net, pool, None, weight=cfg.cost, check_reach=False, **_net_opts(cfg))
+        cand_cost = network_costs(net, pool, None, weight=cfg.cost, check_reach=False, **_net_opts(cfg, ctx))
     demand_cost = demand_w = demand_ids = None
     if cfg.demand is not None:
         demand = ctx.layer(cfg.demand)
@@ -186,7 +190,7 @@ def select_stage(
         demand_ids = demand[id_col].tolist() if id_col else demand.index.tolist()
         prog.update(0.1, f"network costs {len(demand)} demand x {len(pool)} candidates")
         demand_cost = network_costs(net, demand, pool, weight=cfg.cost, check_reach=False, origin_name="demand points",
-                                    destination_name="candidates", **_net_opts(cfg))
+                                    destination_name="candidates", **_net_opts(cfg, ctx))
         unreachable = ~np.isfinite(demand_cost).any(axis=0)
         if unreachable.any():
             bad = pool[SITE_ID].to_numpy()[unreachable][:10].tolist()
