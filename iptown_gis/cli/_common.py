@@ -85,14 +85,27 @@ def executor_options(func: F) -> F:
 
 
 @contextmanager
-def make_executor(scheduler: str | None, workers: int | None, memory_budget: str | None = None) -> Iterator[Any]:
-    """The executor for ``--scheduler`` / ``--workers`` (``None`` = in-process)."""
+def make_executor(scheduler: str | None, workers: int | None, memory_budget: str | None = None, *,
+                  parallel: Any = None) -> Iterator[Any]:
+    """The executor for ``--scheduler`` / ``--workers`` (``None`` = in-process).
+
+    ``parallel`` is a scenario's ``[parallel]`` section (or None): its ``scheduler`` /
+    ``workers`` apply when neither option is given; its ``memory_budget`` (unless
+    ``memory_budget`` is given), ``threads_per_worker``, ``od_batch`` and ``tile_size`` always.
+    """
+    opts: dict[str, Any] = {}
+    if parallel is not None:
+        if scheduler is None and workers is None:
+            scheduler, workers = parallel.scheduler, parallel.workers
+        memory_budget = memory_budget or parallel.memory_budget
+        opts = {"threads_per_worker": parallel.threads_per_worker, "od_batch": parallel.od_batch,
+                "tile_size": parallel.tile_size}
     if scheduler is None and workers is None:
         yield None
         return
     from iptown_gis.parallel import dask_executor
 
-    with dask_executor(scheduler=scheduler, workers=workers, memory_budget=memory_budget) as ex:
+    with dask_executor(scheduler=scheduler, workers=workers, memory_budget=memory_budget, **opts) as ex:
         yield ex
 
 

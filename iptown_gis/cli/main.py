@@ -43,11 +43,8 @@ def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], scheduler
     from iptown_gis.scenario import load_scenario
 
     scen = load_scenario(scenario)
-    mem = None
-    par = scen.section("parallel")
-    if par is not None:
-        mem = getattr(par, "memory_budget", None)
-    with make_executor(scheduler, workers, mem) as ex, progress_bar("iptown run") as cb:
+    with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex, \
+            progress_bar("iptown run") as cb:
         manifest = run_scenario(scen, out_dir, stages=list(stages) or None, executor=ex, progress=cb)
     click.echo(f"{len(manifest['outputs'])} outputs from stages {', '.join(manifest['stages']) or '(none)'} "
                f"in {manifest['timings_s']['total']:.1f} s; manifest: {Path(out_dir) / 'manifest.json'}")

@@ -88,9 +88,8 @@ def simulate(scenario: Path | None, out_dir: Path, scheduler: str | None, worker
 
         raise ScenarioError(f"{scen.source.name} has no [neg] section")
     stages = ["network", "neg"] if scen.has("network") else ["neg"]
-    par = scen.section("parallel")
-    mem = getattr(par, "memory_budget", None) if par is not None else None
-    with make_executor(scheduler, workers, mem) as ex, progress_bar("iptown neg simulate") as cb:
+    with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex, \
+            progress_bar("iptown neg simulate") as cb:
         manifest = run_scenario(scen, out_dir, stages=stages, executor=ex, progress=cb)
     for o in manifest["outputs"]:
         if o["stage"] == "neg":

@@ -145,3 +145,16 @@ def test_run_scenario_network_surfaces(small_scenario, executor, tmp_path):
     for name in ("market_potential", "neg_market_access", "kde"):
         _same_raster(tmp_path / "local" / "surfaces" / f"{name}.tif", tmp_path / "dask" / "surfaces" / f"{name}.tif",
                      tiled_b=False)
+
+
+def test_make_executor_parallel_section(executor):
+    from iptown_gis.cli._common import make_executor
+    from iptown_gis.parallel.config import ParallelConfig
+
+    with make_executor(None, None, parallel=ParallelConfig()) as ex:
+        assert ex is None   # no scheduler/workers anywhere: in-process
+    cfg = ParallelConfig(scheduler=executor.address, memory_budget="1GB", od_batch=7, tile_size=512)
+    with make_executor(None, None, parallel=cfg) as ex:
+        assert ex.address == executor.address
+        assert ex.n_workers == 2
+        assert (ex.od_batch, ex.tile_size, ex.budget.bytes_per_worker) == (7, 512, 1024**3)
