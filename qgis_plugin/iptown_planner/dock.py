@@ -47,27 +47,31 @@ from . import bridge
 from .deps import Missing, install_hint
 from .task import LOG_TAG, LibraryTask
 
-#: Which scenario input each layer picker replaces, and the geometry it accepts.
-LAYER_INPUTS: dict[str, tuple[str, str, Any]] = {
-    # picker key: (label, scenario input name, layer filter)
-    "boundary": ("Boundary (polygons)", "boundary", QgsMapLayerProxyModel.PolygonLayer),
-    "roads": ("Roads (lines)", "roads", QgsMapLayerProxyModel.LineLayer),
-    "masses": ("Masses (points)", "county_seats", QgsMapLayerProxyModel.PointLayer),
-    "candidates": ("Candidate sites", "county_seats", QgsMapLayerProxyModel.VectorLayer),
+#: Layer pickers: key -> (label, dotted scenario key naming the input it replaces, fallback input
+#: name, layer filter). The input name is read from the base scenario, so a picked layer
+#: replaces exactly the input the stages use.
+LAYER_INPUTS: dict[str, tuple[str, str, str, Any]] = {
+    "boundary": ("Boundary (polygons)", "surfaces.boundary", "boundary", QgsMapLayerProxyModel.PolygonLayer),
+    "roads": ("Roads (lines)", "network.roads", "roads", QgsMapLayerProxyModel.LineLayer),
+    "masses": ("Masses (points)", "surfaces.masses", "county_seats", QgsMapLayerProxyModel.PointLayer),
+    "candidates": ("Candidate sites", "sites.candidates", "places",
+                   QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer),
 }
 
 #: Scalar model parameters: key -> (label, dotted scenario key, min, max, decimals, step).
 SCALAR_PARAMS: dict[str, tuple[str, str, float, float, int, float]] = {
     "sigma": ("σ  elasticity of substitution", "neg.sigma", 1.01, 50.0, 2, 0.5),
     "mu": ("μ  expenditure share on manufactures", "neg.mu", 0.01, 0.99, 3, 0.05),
-    "tau": ("τ  transport cost per unit of travel cost", "neg.tau", 0.0, 10.0, 4, 0.01),
+    "tau": ("τ  trade cost per minute of travel", "neg.tau", 0.0, 10.0, 4, 0.001),
 }
 
-#: Table parameters (name -> value mappings): key -> (label, dotted scenario key).
-TABLE_PARAMS: dict[str, tuple[str, str]] = {
-    "weights": ("Site weights", "sites.weights"),
-    "district_sizes": ("District sizes", "zoning.districts"),
+#: Table parameters: key -> label. "weights" edits the weight of each [[sites.criteria]];
+#: "district_sizes" edits [zoning] body_km2 / wing_east_km2 / wing_west_km2.
+TABLE_PARAMS: dict[str, str] = {
+    "weights": "Site criteria weights",
+    "district_sizes": "District sizes (km²)",
 }
+DISTRICT_KEYS = ("body_km2", "wing_east_km2", "wing_west_km2")
 
 
 def section_fields(section: str) -> set[str]:
@@ -115,6 +119,7 @@ class PlannerDock(QgsDockWidget):
         self.task: LibraryTask | None = None
         self.runs: list[RunRecord] = []
         self._started = 0.0
+        self._base_data: dict[str, Any] = {}
         self._build()
         if self.missing:
             self.disable_tools(install_hint(self.missing))
@@ -149,7 +154,7 @@ class PlannerDock(QgsDockWidget):
         layers = QGroupBox("Layers (empty: the scenario's own)")
         f = QFormLayout(layers)
         self.layer_boxes: dict[str, QgsMapLayerComboBox] = {}
-        for key, (label, _inp, flt) in LAYER_INPUTS.items():
+        for key, (label, _dotted, _fallback, flt) in LAYER_INPUTS.items():
             box = QgsMapLayerComboBox()
             box.setFilters(flt)
             box.setAllowEmptyLayer(True)
@@ -174,7 +179,7 @@ class PlannerDock(QgsDockWidget):
             self.scalars[key] = sb
             f.addRow(label, sb)
         self.tables: dict[str, QTableWidget] = {}
-        for key, (label, _dotted) in TABLE_PARAMS.items():
+        for key, label in TABLE_PARAMS.items():
             t = QTableWidget(0, 2)
             t.setHorizontalHeaderLabels(["name", "value"])
             t.horizontalHeader().setStretchLastSection(True)
@@ -242,28 +247,33 @@ class PlannerDock(QgsDockWidget):
             return
         for key, (_label, dotted, *_rest) in SCALAR_PARAMS.items():
             sb = self.scalars[key]
-            ok = supported(dotted)
+            ok = supported(dotted) and dotted.split(".")[0] in data
             sb.setEnabled(ok)
             value = get_key(data, dotted, None)
             if value is None and ok:
                 value = self._model_default(dotted)
             if isinstance(value, (int, float)):
                 sb.setValue(float(value))
-        for key, (_label, dotted) in TABLE_PARAMS.items():
-            t = self.tables[key]
-            ok = supported(dotted)
-            t.setEnabled(ok)
-            value = get_key(data, dotted, None)
-            if value is None and ok:
-                value = self._model_default(dotted)
+        self._base_data = data
+        rows: dict[str, list[tuple[str, Any]]] = {"weights": [], "district_sizes": []}
+        if supported("sites.criteria"):
+            for crit in get_key(data, "sites.criteria", []) or []:
+                if isinstance(crit, dict) and "name" in crit:
+                    rows["weights"].append((str(crit["name"]), crit.get("weight", 0.0)))
+        if supported("zoning.body_km2") and "zoning" in data:
+            for k in DISTRICT_KEYS:
+                v = get_key(data, f"zoning.{k}", None)
+                rows["district_sizes"].append((k, v if v is not None else self._model_default(f"zoning.{k}")))
+        for key, t in self.tables.items():
             t.setRowCount(0)
-            if isinstance(value, dict):
-                for name, v in value.items():
-                    if isinstance(v, (int, float)):
-                        r = t.rowCount()
-                        t.insertRow(r)
-                        t.setItem(r, 0, QTableWidgetItem(str(name)))
-                        t.setItem(r, 1, QTableWidgetItem(str(v)))
+            t.setEnabled(bool(rows[key]))
+            for name, v in rows[key]:
+                r = t.rowCount()
+                t.insertRow(r)
+                item = QTableWidgetItem(name)
+                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                t.setItem(r, 0, item)
+                t.setItem(r, 1, QTableWidgetItem(str(v)))
 
     @staticmethod
     def _model_default(dotted: str) -> Any:
@@ -288,30 +298,48 @@ class PlannerDock(QgsDockWidget):
         for key, (_label, dotted, *_rest) in SCALAR_PARAMS.items():
             if self.scalars[key].isEnabled():
                 out[dotted] = round(float(self.scalars[key].value()), 6)
-        for key, (_label, dotted) in TABLE_PARAMS.items():
-            t = self.tables[key]
-            if not t.isEnabled() or t.rowCount() == 0:
+        tables = {key: self._table_values(key) for key in TABLE_PARAMS}
+        if tables["weights"]:
+            from .study import get_key
+
+            crits = [dict(c) for c in get_key(self._base_data, "sites.criteria", []) or []]
+            for c in crits:
+                if c.get("name") in tables["weights"]:
+                    c["weight"] = tables["weights"][c["name"]]
+            out["sites.criteria"] = crits
+        for k, v in tables["district_sizes"].items():
+            out[f"zoning.{k}"] = v
+        field = self.mass_field.currentField()
+        if field and self.layer_boxes["masses"].currentLayer() is not None and supported("surfaces.mass_field"):
+            out["surfaces.mass_field"] = field
+        # only the stages the base scenario has: setting a key must not add a stage
+        return {k: v for k, v in out.items() if k.split(".")[0] in self._base_data}
+
+    def _table_values(self, key: str) -> dict[str, float]:
+        t = self.tables[key]
+        values: dict[str, float] = {}
+        if not t.isEnabled():
+            return values
+        for r in range(t.rowCount()):
+            name, val = t.item(r, 0), t.item(r, 1)
+            if name is None or val is None or not name.text().strip():
                 continue
-            table = {}
-            for r in range(t.rowCount()):
-                name, val = t.item(r, 0), t.item(r, 1)
-                if name is None or val is None or not name.text().strip():
-                    continue
-                try:
-                    num = float(val.text())
-                except ValueError:
-                    raise ValueError(f"{key}: {name.text()!r} = {val.text()!r} is not a number") from None
-                table[name.text().strip()] = int(num) if num.is_integer() and "." not in val.text() else num
-            out[dotted] = table
-        return out
+            try:
+                values[name.text().strip()] = float(val.text())
+            except ValueError:
+                raise ValueError(f"{TABLE_PARAMS[key]}: {name.text()!r} = {val.text()!r} is not a number") from None
+        return values
 
     def picked_layers(self) -> dict[str, Any]:
         """Scenario input name -> GeoDataFrame for each picker with a layer."""
+        from .study import get_key
+
         out = {}
-        for key, (label, inp, _flt) in LAYER_INPUTS.items():
+        for key, (label, dotted, fallback, _flt) in LAYER_INPUTS.items():
             layer = self.layer_boxes[key].currentLayer()
             if layer is None:
                 continue
+            inp = str(get_key(self._base_data, dotted, fallback) or fallback)
             gdf = bridge.source_to_gdf(layer, name=f"{label} {layer.name()!r}", metric=False)
             out[inp] = gdf.reset_index(drop=True)
         return out

@@ -22,7 +22,7 @@ from qgis.core import (
 
 from .styling import StylePostProcessor, style_layer
 
-VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb"}
+VECTOR_SUFFIXES = {".gpkg", ".geojson", ".shp", ".fgb"}
 RASTER_SUFFIXES = {".tif", ".tiff"}
 
 
@@ -42,6 +42,7 @@ def output_layers(manifest: dict[str, Any], out_dir: str | Path) -> list[OutputL
     """The vector and raster layers a manifest lists (GeoPackages expand to their layers)."""
     out = []
     base = Path(out_dir)
+    written = {str(i["path"]) for i in manifest.get("outputs", [])}
     for item in manifest.get("outputs", []):
         path = base / item["path"]
         suffix = path.suffix.lower()
@@ -51,8 +52,8 @@ def output_layers(manifest: dict[str, Any], out_dir: str | Path) -> list[OutputL
             continue
         if suffix in RASTER_SUFFIXES:
             out.append(OutputLayer(str(path), f"{path.stem}", "gdal", stage, kind, path.stem))
-        elif suffix == ".json" and path.name == "manifest.json":
-            continue
+        elif suffix in (".json", ".geojson") and str(Path(item["path"]).with_suffix(".gpkg")) in written:
+            continue  # the same layers in WGS84 (GeoJSON for the web): the GeoPackage is loaded
         elif suffix in VECTOR_SUFFIXES:
             names: list[str | None] = [None]
             if suffix == ".gpkg":

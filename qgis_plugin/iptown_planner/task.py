@@ -10,6 +10,7 @@ in the main thread and calls ``on_done(task)``, where the result, the error mess
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -52,7 +53,7 @@ class LibraryTask(QgsTask):
             self.error = f"iptown_gis cannot be imported: {exc}"
             return False
         try:
-            self.result = self.work(task_callback(self))
+            self.result = self._in_python_thread()
             return True
         except CancelledError:
             self.cancelled = True
@@ -68,6 +69,29 @@ class LibraryTask(QgsTask):
             self.stopped_at = time.perf_counter()
             if self.isCanceled():
                 self.cancelled = True
+
+    def _in_python_thread(self) -> Any:
+        """Run the work in a fresh Python thread and wait for it.
+
+        QgsTask runs in a pooled Qt thread whose Python thread state is created and dropped
+        around each call; libraries that keep per-thread native state (PROJ contexts in
+        pyproj) crashed on the second run in a reused pool thread. A dedicated Python thread
+        gives the work one consistent thread for its whole life.
+        """
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["result"] = self.work(task_callback(self))
+            except BaseException as exc:  # re-raised in the task's thread below
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"iptown: {self.description()}", daemon=True)
+        worker.start()
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
 
     def finished(self, ok: bool) -> None:
         self.done = True
