@@ -23,6 +23,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .. import bridge
 from ..feedback import library_errors, progress_callback
+from ..threads import pin_thread_state
 
 ICON = Path(__file__).resolve().parent.parent / "icon.png"
 
@@ -78,6 +79,7 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        pin_thread_state()
         with library_errors(feedback):
             return self.compute(parameters, context, feedback)
 
