@@ -1,7 +1,9 @@
 """Origin-destination cost matrices and iceberg transport costs.
 
-Shortest paths run on SciPy's compiled multi-source Dijkstra
-(:func:`scipy.sparse.csgraph.dijkstra`) in float64. Unreachable pairs are ``NaN`` (never a
+Shortest paths run in float64 on a compiled multi-source Dijkstra: a Numba kernel that
+searches the sources in parallel threads and stops once all targets are settled
+(:mod:`iptown_gis.network._dijkstra`), or SciPy's :func:`scipy.sparse.csgraph.dijkstra`
+where Numba is not installed. Unreachable pairs are ``NaN`` (never a
 magic number). When only some target nodes are wanted (the usual many-to-many case) the
 search runs on an exact *core* graph:
 
@@ -27,10 +29,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra
 
 from iptown_gis.errors import ColumnError, ParameterError
 from iptown_gis.io.atomic import atomic_path
+from iptown_gis.network._dijkstra import shortest_paths
 from iptown_gis.network.model import WEIGHT_UNITS, Network, _min_csr
 from iptown_gis.network.snap import (
     DEFAULT_ACCESS_SPEED_KMH,
@@ -260,8 +262,7 @@ def node_costs(
     limit = np.inf if cutoff is None else float(cutoff)
     for i in range(0, len(uniq), block):
         prog.update(i / len(uniq), f"shortest paths {i}/{len(uniq)} sources")
-        d = dijkstra(graph, directed=True, indices=uniq[i:i + block], limit=limit)
-        res[i:i + block] = d if cols is None else d[:, cols]
+        res[i:i + block] = shortest_paths(graph, uniq[i:i + block], limit=limit, cols=cols)
     prog.update(1.0, "shortest paths done")
     res[np.isinf(res)] = np.nan
     return res[inv.ravel()]

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra
 
 from iptown_gis.errors import ParameterError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
@@ -46,9 +45,14 @@ METHODS = ("auto", "plain", "core", "overlay")
 
 def dijkstra_block(sources: NDArray[np.int64], graph: Any, limit: float,
                    cols: NDArray[np.int64] | None) -> NDArray[np.float64]:
-    """Distances from ``sources`` (one batch) on ``graph``; the task every path runs."""
-    d = dijkstra(graph, directed=True, indices=sources, limit=limit)
-    return d if cols is None else np.ascontiguousarray(d[:, cols])
+    """Distances from ``sources`` (one batch) on ``graph``; the task every path runs.
+
+    It is the network package's own search routine, so batches on Dask workers give exactly
+    the in-process numbers.
+    """
+    from iptown_gis.network._dijkstra import shortest_paths
+
+    return shortest_paths(graph, sources, limit=limit, cols=cols)
 
 
 def batch_sizes(n_sources: int, width: int, *, budget: MemoryBudget | None = None,
