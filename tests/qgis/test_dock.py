@@ -62,7 +62,9 @@ def base_scenario(tmp_path_factory, plugin):
 
 @pytest.fixture(scope="module")
 def panel(plugin, base_scenario, tmp_path_factory):
-    dock = plugin.dock
+    import qgis.utils
+
+    dock = qgis.utils.plugins["iptown_planner"].dock  # the live instance (tests may reload the plugin)
     dock.scenario_file.setFilePath(str(base_scenario))
     dock.out_dir.setFilePath(str(tmp_path_factory.mktemp("runs")))
     return dock
