@@ -165,7 +165,7 @@ def test_cancel_stops_within_two_seconds(panel, first_run):
     assert panel.run_button.isEnabled()
 
 
-def test_library_error_goes_to_the_panel_not_a_crash(panel, tmp_path):
+def test_library_error_goes_to_the_panel_not_a_crash(panel, base_scenario, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[study]\nname = "x"\n[inputs]\nroads = "missing.gpkg:roads"\n[network]\nroads = "roads"\n')
     panel.scenario_file.setFilePath(str(bad))
@@ -173,7 +173,7 @@ def test_library_error_goes_to_the_panel_not_a_crash(panel, tmp_path):
         assert panel.start_run() is None
         assert "does not exist" in panel.status.text()
     finally:
-        panel.scenario_file.setFilePath(str(panel.runs[0].run_dir.parent.parent / "base" / "small.toml"))
+        panel.scenario_file.setFilePath(str(base_scenario))
 
 
 def _render(layers, extent: QgsRectangle, path: Path, size=(1000, 760)) -> object:
