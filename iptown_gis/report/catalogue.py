@@ -200,7 +200,7 @@ def _vector_items(base: Path, out: dict[str, Any]) -> list[Item]:
             continue
         kind = str(out.get("kind", ""))
         low = [c.lower() for c in cols]
-        if kind == "layout" or any(c in low for c in LAYOUT_COLUMNS):
+        if kind == "layout" or _is_layout(base, layer, cols):
             role = "layout"
         elif any(c in low for c in SITE_COLUMNS):
             role = "sites"
@@ -211,6 +211,24 @@ def _vector_items(base: Path, out: dict[str, Any]) -> list[Item]:
         items.append(Item(base, role, out.get("stage", ""), kind, out.get("description", ""), layer,
                           cols, str(gtype), int(meta.get("features", 0))))
     return items
+
+
+#: Values that mark a "one body, two wings" layout (not e.g. an administrative 'district' name).
+LAYOUT_VALUES = {"body", "wing_east", "wing_west", "ip_management", "ip_trading", "ip_services", "ip_education",
+                 "think_tank", "ip_culture", "ip_finance"}
+
+
+def _is_layout(base: Path, layer: str | None, cols: list[str]) -> bool:
+    import pyogrio
+
+    use = [c for c in cols if c.lower() in LAYOUT_COLUMNS]
+    if not use:
+        return False
+    try:
+        df = pyogrio.read_dataframe(base, layer=layer, columns=use, read_geometry=False, max_features=2000)
+    except Exception:
+        return False
+    return any(bool(df[c].astype(str).isin(LAYOUT_VALUES).any()) for c in use)
 
 
 def catalogue(info: RunInfo) -> list[Item]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import logging
 import math
@@ -215,7 +216,9 @@ def _style_for(item: Item, gdf: Any) -> tuple[Any, list[str]]:
                 colour = HOTSPOT_CLASSES[int(v)][0]
             else:
                 colour = "#999999"
-            return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.7}
+            insignificant = v in ("ns", 0) or colour == "#999999"
+            return {"fillColor": colour, "color": "#555555", "weight": 0.5,
+                    "fillOpacity": 0.0 if insignificant else 0.7}
 
         return hot_style, cols
 
@@ -338,11 +341,12 @@ def web_map(
                 if it.role in ("vector", "hotspots") and set(gdf.geom_type) <= {"Polygon", "MultiPolygon"}:
                     _add_fill(gdf, it)
                 if not set(gdf.geom_type) <= {"Point", "MultiPoint"}:
-                    metric = gdf.crs is not None and not gdf.crs.is_geographic
+                    # about 1/2000 of the layer's extent: invisible at the zoom that shows the layer
+                    b = gdf.total_bounds
                     gdf = gdf.copy()
-                    gdf["geometry"] = gdf.geometry.simplify(50.0 if metric else 0.0005)
+                    gdf["geometry"] = gdf.geometry.simplify(max(b[2] - b[0], b[3] - b[1]) / 2000.0)
                 g = gdf.to_crs(4326)
-                g["geometry"] = shapely.set_precision(g.geometry.values, 1e-6)
+                g["geometry"] = shapely.set_precision(g.geometry.values, 1e-5)
                 import pandas as pd
 
                 for c in cols:
@@ -351,7 +355,7 @@ def web_map(
                 tooltip = folium.GeoJsonTooltip(fields=cols) if cols else None
                 if it.role == "sites" or set(g.geom_type) <= {"Point", "MultiPoint"}:
                     rank = next((c for c in g.columns if c.lower() == "rank"), None)
-                    fg = folium.FeatureGroup(name=label)
+                    fg = folium.FeatureGroup(name=label, show=it.role in ("sites", "layout", "hotspots"))
                     if rank is not None:
                         g = g.sort_values(rank, ascending=False)
 
@@ -366,7 +370,9 @@ def web_map(
                                                               weight=1)).add_to(fg)
                     fg.add_to(m)
                 else:
-                    folium.GeoJson(g.to_json(), name=label, style_function=style, tooltip=tooltip).add_to(m)
+                    # planners' layers on by default; the rest (NEG regions, zonal tables...) one click away
+                    folium.GeoJson(g.to_json(), name=label, style_function=style, tooltip=tooltip,
+                                   show=it.role in ("sites", "layout", "hotspots")).add_to(m)
                 b = g.total_bounds
                 bounds.append([float(b[1]), float(b[0])])
                 bounds.append([float(b[3]), float(b[2])])
@@ -455,8 +461,21 @@ def _params_html(params: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _img_b64(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _img_b64(path: Path, *, max_width: int = 1100) -> str:
+    """A PNG as a data URI, scaled to ``max_width`` and palette-quantised to keep the page small."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.width > max_width:
+                im = im.resize((max_width, round(im.height * max_width / im.width)), Image.Resampling.LANCZOS)
+            buf = io.BytesIO()
+            im.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
+            data = buf.getvalue()
+    except Exception:  # Pillow missing or odd file: embed as is
+        data = path.read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _is_comparison(item: Item) -> bool:

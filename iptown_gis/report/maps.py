@@ -125,7 +125,7 @@ def _furniture(fig: Any, ax: Any, *, title: str, subtitle: str, crs: Any, attrib
     from matplotlib.patches import FancyArrow, Rectangle
     from matplotlib.transforms import blended_transform_factory
 
-    ax.set_title(title, fontsize=13, fontweight="bold", loc="left", pad=18)
+    ax.set_title(_wrap(title, 62), fontsize=13, fontweight="bold", loc="left", pad=18)
     if subtitle:
         ax.text(0.0, 1.01, subtitle, transform=ax.transAxes, fontsize=8.5, color="#444444", va="bottom")
     x0, x1 = ax.get_xlim()
@@ -246,8 +246,9 @@ def _patch(colour: str, label: str) -> Any:
     return Patch(facecolor=colour, edgecolor="#333333", linewidth=0.5, label=label)
 
 
-def _colorbar(fig: Any, mappable: Any, label: str, *, extend: str = "neither") -> None:
-    cax = fig.add_axes((0.745, 0.30, 0.022, 0.48))
+def _colorbar(fig: Any, mappable: Any, label: str, *, extend: str = "neither",
+              rect: tuple[float, float, float, float] = (0.745, 0.31, 0.022, 0.47)) -> None:
+    cax = fig.add_axes(rect)
     cb = fig.colorbar(mappable, cax=cax, extend=extend)
     cb.set_label(label, fontsize=9)
     cb.ax.tick_params(labelsize=8)
@@ -344,18 +345,21 @@ def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int 
         sc = ax.scatter(best.geometry.x, best.geometry.y, c=best[score_col], cmap="plasma", s=110,
                         edgecolors="black", linewidths=0.8, zorder=7,
                         vmin=float(values.min()), vmax=float(values.max()))
-        _colorbar(fig, sc, f"{score_col} (top {len(best)} coloured)")
+        _colorbar(fig, sc, f"{score_col} (top {len(best)} coloured)", rect=(0.745, 0.52, 0.022, 0.27))
     else:
         best.plot(ax=ax, color="#d7301f", markersize=110, edgecolor="black", zorder=7)
     labels = _label_column(best)
-    for i, (_, row) in enumerate(best.iterrows()):
+    listing = []
+    # draw the best last so rank 1 is on top where markers overlap
+    for i, (_, row) in reversed(list(enumerate(best.iterrows()))):
         rank = int(row[rank_col]) if rank_col is not None and np.isfinite(row[rank_col]) else i + 1
         ax.annotate(str(rank), (row.geometry.x, row.geometry.y), ha="center", va="center", fontsize=7,
                     fontweight="bold", color="white", zorder=8)
         if labels:
-            ax.annotate(str(row[labels]), (row.geometry.x, row.geometry.y), xytext=(7, 5),
-                        textcoords="offset points", fontsize=7.5, zorder=8,
-                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.6})
+            listing.append(f"{rank:>2}  {row[labels]}")
+    if listing:
+        fig.text(0.735, 0.47, f"Top sites (rank, {labels})\n" + "\n".join(reversed(listing)),
+                 fontsize=7.5, va="top", ha="left", family="monospace")
     handles = [Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="#f89540",
                       markeredgecolor="black", label=f"Top {len(best)} (number = rank)")]
     if len(others):
@@ -364,8 +368,8 @@ def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int 
     handles.append(Line2D([], [], color="#222222", linewidth=1.4, label="Province"))
     if len(context) > 1:
         handles.append(Line2D([], [], color="#777777", linewidth=0.5, label="Prefectures"))
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.27), fontsize=8, frameon=False,
-               title="Candidates", title_fontsize=9, alignment="left")
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.73, 0.25 if listing else 0.47), fontsize=8,
+               frameon=False, title="Candidates", title_fontsize=9, alignment="left")
     bounds = context[0].total_bounds if context else pts.total_bounds
     _frame(ax, bounds)
     return fig, ax
