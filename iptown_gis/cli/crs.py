@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ def convert(src: str, dst: str, assume_crs: str | None, overwrite: bool, src_pat
     echo_json({"features": len(out), "from": src, "to": dst, "out": str(spec)})
 
 
-def _read_assume(src_path: str, assume_crs: str):
+def _read_assume(src_path: str, assume_crs: str) -> Any:
     import pyogrio
 
     from iptown_gis.errors import DataNotFoundError

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 SURFACE_NAMES = ("market_potential", "neg_market_access", "potential_all_cells", "kde")
 
 
-def _network(ctx: Any, cfg: SurfacesConfig) -> Any:
+def _network(ctx: Any, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
     net = ctx.results.get("network")
     if isinstance(net, Mapping):
         net = net.get("network", net.get("net"))
@@ -58,7 +58,7 @@ def _network(ctx: Any, cfg: SurfacesConfig) -> Any:
     from iptown_gis.network import build_network
 
     log.info("surfaces: no network stage result; building a network from input %r", cfg.roads)
-    net = build_network(ctx.layer(cfg.roads))
+    net = build_network(ctx.layer(cfg.roads), progress=progress)
     ctx.results.setdefault("network", net)
     return net
 
@@ -110,7 +110,7 @@ def run(ctx: Any, progress: Progress) -> None:
     out["mass_source"] = f"{cfg.masses}.{cfg.mass_field}"
     steps[0].update(0.0, f"grid {grid.rows} x {grid.cols} ({grid.n_inside} cells)")
 
-    net = _network(ctx, cfg) if cfg.mode == "network" else None
+    net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
     ex = getattr(ctx, "executor", None)  # Dask (iptown run --workers N) or None: same values
     mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
                           network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
@@ -140,6 +140,7 @@ def run(ctx: Any, progress: Progress) -> None:
                   f"NEG market access (sigma={sigma:g}, tau={tau:g}, Y and G from {source})")
 
     if cfg.raster_potential:
+        steps[2].update(1.0, "all-cells potential (FFT)")
         mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)
         rp = raster_potential(grid, mass_r, decay=cfg.decay, min_distance=cfg.min_distance)
         rp.name = "potential_all_cells"
@@ -171,6 +172,7 @@ def run(ctx: Any, progress: Progress) -> None:
     out["zonal"] = zonal
 
     if cfg.hotspot_zones is not None:
+        steps[5].update(0.0, f"hot spots ({cfg.hotspot_statistic}, {cfg.permutations} permutations)")
         var = cfg.hotspot_variable
         if cfg.hotspot_zones == "cells":
             if var not in out:
