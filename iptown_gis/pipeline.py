@@ -67,9 +67,20 @@ class StudyContext:
             from iptown_gis.io.vector import read_vector
 
             inp = self.scenario.input(name)
-            path = self.scenario.input_path(name)
-            gdf = read_vector(path, layer=inp.layer, name=f"input {name!r}", metric=False,
-                              geom_types=geom_types)
+            if self.scenario.is_database(name):
+                from iptown_gis.io.vector import check_geometries
+                from iptown_gis.scenario import read_database_layer
+
+                gdf = read_database_layer(inp)
+                if not isinstance(gdf, gpd.GeoDataFrame):
+                    from iptown_gis.errors import GeometryError
+
+                    raise GeometryError(f"input {name!r}: PostGIS table {inp.layer!r} has no geometry column")
+                check_geometries(gdf, name=f"input {name!r}", geom_types=geom_types)
+            else:
+                path = self.scenario.input_path(name)
+                gdf = read_vector(path, layer=inp.layer, name=f"input {name!r}", metric=False,
+                                  geom_types=geom_types)
             if inp.coords and inp.coords.lower() not in ("wgs84", "wgs-84"):
                 from iptown_gis.crs import china  # type: ignore[attr-defined,unused-ignore]
 
@@ -199,6 +210,12 @@ def run_scenario(
         log.info("stage %s: done in %.1f s", name, ctx.timings[name])
     inputs = []
     for name, inp in scen.inputs.items():
+        if scen.is_database(name):
+            from iptown_gis.report.postgis import safe_url
+
+            inputs.append({"name": name, "path": safe_url(inp.path), "layer": inp.layer, "where": inp.where,
+                           "sha256": None})
+            continue
         p = scen.input_path(name)
         inputs.append({"name": name, "path": str(p), "layer": inp.layer, "where": inp.where,
                        "sha256": _sha256(p) if p.is_file() else None})

@@ -85,7 +85,11 @@ class StudySection(Section):
 
 
 class InputLayer(Section):
-    """An input: a vector layer, a raster, or a table (CSV)."""
+    """An input: a vector layer, a raster, a table (CSV), or a PostGIS table.
+
+    A PostGIS input gives the database URL as ``path`` and ``[SCHEMA.]TABLE`` as ``layer``:
+    ``roads = { path = "postgresql://user@host/db", layer = "bureau.roads" }``.
+    """
 
     path: str
     layer: str | None = None
@@ -109,6 +113,10 @@ class Scenario(BaseModel):
     @property
     def base_dir(self) -> Path:
         return self.source.parent
+
+    def is_database(self, name: str) -> bool:
+        """True when input ``name`` is a PostGIS table (``path`` is a ``postgresql://`` URL)."""
+        return is_database_url(self.input(name).path)
 
     def input_path(self, name: str) -> Path:
         """Absolute path of input ``name``."""
@@ -168,6 +176,12 @@ class Scenario(BaseModel):
                 )
 
     def _check_input_exists(self, name: str) -> None:
+        if self.is_database(name):
+            if not self.inputs[name].layer:
+                raise ScenarioError(
+                    f"{self.source.name}: [inputs.{name}] a PostGIS input needs layer = \"[SCHEMA.]TABLE\""
+                )
+            return  # checked when read: the database may not be reachable at load time
         p = self.input_path(name)
         if not p.exists():
             raise DataNotFoundError(
@@ -187,6 +201,8 @@ class Scenario(BaseModel):
 
     def input_columns(self, name: str) -> list[str]:
         """Column names of input ``name`` (read from the file's schema, not its rows)."""
+        if self.is_database(name):
+            return [str(c) for c in read_database_layer(self.inputs[name]).columns]
         p = self.input_path(name)
         suffix = p.suffix.lower()
         if suffix == ".csv":
@@ -199,6 +215,19 @@ class Scenario(BaseModel):
 
         info = pyogrio.read_info(p, layer=self.inputs[name].layer)
         return [str(f) for f in info["fields"]]
+
+
+def is_database_url(path: str) -> bool:
+    """True for ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) URLs."""
+    return path.split("://", 1)[0].lower().startswith(("postgresql", "postgres")) and "://" in path
+
+
+def read_database_layer(inp: InputLayer) -> Any:
+    """Read a PostGIS input (``layer`` = ``[SCHEMA.]TABLE``) as a GeoDataFrame."""
+    from iptown_gis.report.postgis import read_layer
+
+    schema, _, table = (inp.layer or "").rpartition(".")
+    return read_layer(inp.path, table, schema=schema or "public")
 
 
 def _format_loc(loc: Iterable[Any]) -> str:

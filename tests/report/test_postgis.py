@@ -149,3 +149,26 @@ def test_publish_run_and_cli(pg_url, run_dir):
     r = runner.invoke(cli, ["report", "read", "--from", pg_url, "--schema", "t_run", "layout_districts", str(out)])
     assert r.exit_code == 0, r.output
     assert len(gpd.read_file(out)) == 3
+
+
+def test_postgis_table_as_scenario_input(pg_url, tmp_path):
+    """A scenario input may be a PostGIS table: read, filtered and projected like a file."""
+    from iptown_gis.errors import DataNotFoundError
+    from iptown_gis.pipeline import StudyContext
+    from iptown_gis.scenario import load_scenario
+
+    seats = gpd.GeoDataFrame({"code": [1, 2, 3], "pop": [10.0, 20.0, 30.0]},
+                             geometry=[Point(117.2, 31.8), Point(118.4, 31.3), Point(117.4, 32.9)], crs=4326)
+    publish({"seats": seats}, pg_url, schema="t_input")
+    scen = tmp_path / "s.toml"
+    scen.write_text(
+        f'[study]\ncrs = "EPSG:4548"\n[inputs]\n'
+        f'seats = {{ path = "{pg_url}", layer = "t_input.seats", where = "pop > 15", id_field = "code" }}\n'
+        f'missing = {{ path = "{pg_url}", layer = "t_input.nope" }}\n'
+    )
+    ctx = StudyContext(scenario=load_scenario(scen), out_dir=tmp_path)
+    got = ctx.layer("seats")
+    assert got.crs.to_epsg() == 4548
+    assert sorted(got["code"]) == [2, 3]
+    with pytest.raises(DataNotFoundError, match=r"no table t_input\.nope"):
+        ctx.layer("missing")
