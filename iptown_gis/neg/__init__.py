@@ -29,6 +29,7 @@ from iptown_gis.neg.model import (
     NoBlackHoleWarning,
     check_cost_matrix,
     check_shares,
+    observed_shares,
     trade_cost_matrix,
 )
 from iptown_gis.neg.stability import (
@@ -54,6 +55,7 @@ __all__ = [
     "dynamics_jacobian",
     "flows",
     "long_run",
+    "observed_shares",
     "racetrack_break_tau",
     "racetrack_max_eigenvalue",
     "real_wage_jacobian",

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from iptown_gis.errors import ParameterError
+from iptown_gis.errors import ColumnError, ParameterError
 
 __all__ = [
     "NEGModel",
@@ -34,6 +34,7 @@ __all__ = [
     "NoBlackHoleWarning",
     "check_cost_matrix",
     "check_shares",
+    "observed_shares",
     "trade_cost_matrix",
 ]
 
@@ -199,6 +200,37 @@ def check_shares(shares: ArrayLike, n: int, *, name: str = "shares") -> FloatArr
     if abs(s - 1.0) > SHARE_TOL:
         raise ParameterError(f"{name} must sum to 1, but they sum to {s:.6g}; normalise them (x / x.sum())")
     return a
+
+
+def observed_shares(values: ArrayLike, *, name: str = "values") -> FloatArray:
+    """Observed quantities (population, GDP, firms, ...) per region as shares summing to one.
+
+    Parameters
+    ----------
+    values
+        One non-negative value per region (a column such as ``seats["gdp_2022"]``).
+    name
+        What the values are, for the error message (a column or option name).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values / values.sum()`` as float64, usable as ``lam0`` or ``phi``.
+
+    Raises
+    ------
+    ColumnError
+        A value is NaN, infinite or negative, or all values are zero.
+
+    Examples
+    --------
+    >>> observed_shares([1, 3]).tolist()
+    [0.25, 0.75]
+    """
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.isfinite(a).all() or (a < 0).any() or a.sum() <= 0:
+        raise ColumnError(f"{name}: values must be finite, >= 0 and not all zero")
+    return a / a.sum()
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 from iptown_gis.errors import ColumnError, DependencyError, NetworkError, ParameterError
 from iptown_gis.neg.config import NEGConfig
 from iptown_gis.neg.diagrams import bifurcation, write_diagram
-from iptown_gis.neg.model import FloatArray
+from iptown_gis.neg.model import FloatArray, observed_shares
 from iptown_gis.neg.scenarios import run_scenarios, scenario_table, write_scenarios
 from iptown_gis.progress import Progress
 
@@ -32,10 +32,8 @@ log = logging.getLogger(__name__)
 
 
 def _shares(values: Any, name: str) -> FloatArray:
-    a = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(a).all() or (a < 0).any() or a.sum() <= 0:
-        raise ColumnError(f"[neg] {name}: values must be finite, >= 0 and not all zero")
-    return a / a.sum()
+    """:func:`iptown_gis.neg.model.observed_shares` with the ``[neg]`` section in the message."""
+    return observed_shares(values, name=f"[neg] {name}")
 
 
 def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:

@@ -33,9 +33,10 @@ def seats():
 
 
 def _library_neg(pref, *, cost: str, roads=None, **kw):
+    from iptown_gis.neg import observed_shares
     from iptown_gis.neg.config import NEGConfig, NEGScenario
     from iptown_gis.neg.scenarios import run_scenarios, scenario_table
-    from iptown_gis.neg.stage import _shares, region_costs
+    from iptown_gis.neg.stage import region_costs
 
     cfg = NEGConfig(id_field="adcode", name_field="unit_name", mobile_field="gdp_2022", immobile_field="pop_2020",
                     polygons=None, cost=cost, scenarios=[NEGScenario(name="baseline")], **kw)
@@ -47,7 +48,7 @@ def _library_neg(pref, *, cost: str, roads=None, **kw):
                                        largest_component=True)
     minutes = region_costs(SimpleNamespace(results=results), cfg, pref)
     ids = [str(v) for v in pref["adcode"]]
-    lam0, phi = _shares(pref["gdp_2022"], "m"), _shares(pref["pop_2020"], "i")
+    lam0, phi = observed_shares(pref["gdp_2022"]), observed_shares(pref["pop_2020"])
     res = run_scenarios(minutes, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=pref)
     return scenario_table(res, region_ids=ids, lam0=lam0)
 
@@ -161,3 +162,21 @@ def test_select_location_model_needs_roads(registry, tmp_path):
     with pytest.raises(QgsProcessingException, match="needs network costs"):
         processing.run("iptown:selectsites", {"RANKED": uri("seats"), "ID_FIELD": "adcode", "K": 2, "MODEL": 1,
                                               "OUTPUT": "TEMPORARY_OUTPUT"})
+
+
+def test_neg_bad_share_field_names_the_parameter(registry):
+    """Shares come from the library's public ``observed_shares``; a field of zeros is reported
+    with the parameter's label and the field's name."""
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
+
+    layer = QgsVectorLayer("Point?crs=EPSG:4548&field=rid:integer&field=gdp:double", "regions", "memory")
+    feats = []
+    for i in range(3):
+        f = QgsFeature(layer.fields())
+        f.setAttributes([i + 1, 0.0])
+        f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(500_000 + 50_000 * i, 3_500_000)))
+        feats.append(f)
+    layer.dataProvider().addFeatures(feats)
+    with pytest.raises(QgsProcessingException, match=r"Mobile shares field.*'gdp'.*not all zero"):
+        processing.run("iptown:negsimulation", {"REGIONS": layer, "ID_FIELD": "rid", "MOBILE_FIELD": "gdp",
+                                                "COST": 1, "OUTPUT": "TEMPORARY_OUTPUT"})

@@ -98,11 +98,14 @@ class RegionsInputs(IptownAlgorithm):
         minutes = region_costs(SimpleNamespace(results=results), cfg, regions)
         return regions, cfg, minutes
 
-    @staticmethod
-    def shares(regions: Any, field: str | None, what: str) -> Any:
-        from iptown_gis.neg.stage import _shares
+    def shares(self, regions: Any, field: str | None, key: str) -> Any:
+        """Shares from column ``field`` (parameter ``key``); ``None`` (equal shares) without a field."""
+        from iptown_gis.neg import observed_shares
 
-        return _shares(regions[field], what) if field else None
+        if not field:
+            return None
+        label = self.parameterDefinition(key).description()
+        return observed_shares(regions[field], name=f"{label} '{field}'")
 
 
 class NEGSimulationAlgorithm(RegionsInputs):
@@ -161,8 +164,8 @@ class NEGSimulationAlgorithm(RegionsInputs):
         steps.setCurrentStep(1)
         ids = [str(v) for v in regions[cfg.id_field]]
         names = [str(v) for v in regions[cfg.name_field]] if cfg.name_field else ids
-        lam0 = self.shares(regions, cfg.mobile_field, "mobile_field")
-        phi = self.shares(regions, cfg.immobile_field, "immobile_field")
+        lam0 = self.shares(regions, cfg.mobile_field, self.MOBILE_FIELD)
+        phi = self.shares(regions, cfg.immobile_field, self.IMMOBILE_FIELD)
         results = run_scenarios(minutes, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=regions,
                                 progress=self.progress(steps))
         steps.setCurrentStep(2)
@@ -244,8 +247,8 @@ class BreakPointsAlgorithm(RegionsInputs):
             regions, cfg, minutes = self.regions(parameters, context, steps, sigma=sigma, mu=mu)
             ids = [str(v) for v in regions[cfg.id_field]]
             bif = bifurcation(minutes, parse_numbers(taus_text, what="τ values"), sigma=sigma, mu=mu,
-                              phi=self.shares(regions, cfg.immobile_field, "immobile_field"),
-                              lam0=self.shares(regions, cfg.mobile_field, "mobile_field"), region_ids=ids,
+                              phi=self.shares(regions, cfg.immobile_field, self.IMMOBILE_FIELD),
+                              lam0=self.shares(regions, cfg.mobile_field, self.MOBILE_FIELD), region_ids=ids,
                               progress=self.progress(steps))
             if parameters.get(self.OUTPUT_BIFURCATION) not in (None, ""):
                 result[self.OUTPUT_BIFURCATION] = bridge.gdf_to_sink(
