@@ -129,8 +129,15 @@ def test_rank_and_select_sites_match_library(registry, seats, mp_raster, tmp_pat
     ranked = vlayer(res["OUTPUT"])
     assert ranked.featureCount() == 120
     assert ranked.crs().authid() == CRS
-    got = sorted(((int(f["site_id"]), f["rank"], f["score"], f["p_top_k"]) for f in ranked.getFeatures()),
-                 key=lambda g: g[1])
+    got = [(int(f["site_id"]), f["rank"], f["score"], f["p_top_k"]) for f in ranked.getFeatures()]
+    # written in rank order: feature ids and iteration order follow the rank (best site first)
+    assert [g[1] for g in got] == sorted(g[1] for g in got)
+    assert got[0][1] == 1
+    fids = [f.id() for f in ranked.getFeatures()]
+    assert fids == sorted(fids)
+    # the candidates' own GeoPackage fid is kept as source_fid and still points at the input feature
+    src = {f.id(): int(f["adcode"]) for f in QgsVectorLayer(uri("seats"), "seats", "ogr").getFeatures()}
+    assert all(src[f["source_fid"]] == int(f["site_id"]) for f in ranked.getFeatures())
     cands = candidates_from_layer(seats.reset_index(drop=True), id_field="adcode")
     crit = pd.DataFrame({"gdp_2022": cands["gdp_2022"].astype(float), "pop_2020": cands["pop_2020"].astype(float),
                          "market_potential": sample_raster(str(mp_raster), cands)}, index=cands.index)

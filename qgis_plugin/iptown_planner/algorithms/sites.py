@@ -54,7 +54,8 @@ class RankSitesAlgorithm(IptownAlgorithm):
         "or rank), weighted (weights 'name=value, ...'; empty: equal; rescaled to sum to 1) and "
         "summed. The ranks' robustness to the weights is measured by Monte Carlo (Dirichlet "
         "draws around the weights): p_top_k, rank_p05, rank_median, rank_p95. Output: the "
-        "candidates sorted by rank with the criteria, norm_<criterion>, score and rank."
+        "candidates written in rank order (first feature = best site) with the criteria, "
+        "norm_<criterion>, score and rank; a GeoPackage input's fid is kept as source_fid."
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
@@ -121,6 +122,12 @@ class RankSitesAlgorithm(IptownAlgorithm):
             draws=self.parameterAsInt(parameters, self.DRAWS, context),
             concentration=self.parameterAsDouble(parameters, self.CONCENTRATION, context),
             seed=self.parameterAsInt(parameters, self.SEED, context), progress=self.progress(steps))
+        # rank order on disk (first feature = best site), ties kept in the library's order; the
+        # candidates' own GeoPackage "fid" would become the output's feature ids (and reorder it
+        # by input order), so it is kept as "source_fid"
+        ranked = ranked.sort_values("rank", kind="stable")
+        if "fid" in ranked.columns:
+            ranked = ranked.rename(columns={"fid": "source_fid"})
         return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, ranked)}
 
 
