@@ -57,8 +57,18 @@ def style_path(name: str) -> Path:
 
 
 def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str, tuple[str, str]],
-              *, opacity: float = 0.85) -> Path:
-    """Write a QGIS categorised-polygon style (``.qml``) for ``field``."""
+              *, opacity: float = 0.85, labels: bool = True, font_size: float = 9.0,
+              show_all: bool = True, outside: bool = False, wrap: int = 8,
+              obstacle: bool = False) -> Path:
+    """Write a QGIS categorised-polygon style (``.qml``) for ``field``.
+
+    Labels (``labels=True``) show each category's legend text (an expression on ``field``),
+    wrapped at ``wrap`` characters, inside the polygon (``outside=True``: beside it, QGIS "outside polygons"
+    placement), dark on a white halo; ``obstacle`` makes the polygons' interiors keep other
+    labels away, and ``show_all`` draws colliding labels too (QGIS "show all labels").
+    """
+    from xml.sax.saxutils import quoteattr
+
     cats, syms = [], []
     for i, (value, (colour, label)) in enumerate(categories.items()):
         r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
@@ -74,6 +84,25 @@ def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str,
             f'          </Option>\n'
             f'        </layer>\n'
             f'      </symbol>')
+    when = " ".join(f"WHEN \"{field}\" = '{v}' THEN '{lbl.replace(chr(39), chr(39) * 2)}'"
+                    for v, (_c, lbl) in categories.items())
+    expr = quoteattr(f'CASE {when} ELSE "{field}" END')
+    label_xml = (
+        '  <labeling type="simple">\n'
+        '    <settings calloutType="simple">\n'
+        f'      <text-style fieldName={expr} isExpression="1" fontSize="{font_size}" fontSizeUnit="Point" '
+        'fontWeight="63" textColor="20,20,20,255" multilineHeight="0.95">\n'
+        '        <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferOpacity="0.85" '
+        'bufferColor="255,255,255,255" bufferJoinStyle="128" bufferNoFill="1"/>\n'
+        "      </text-style>\n"
+        f'      <text-format autoWrapLength="{wrap}" useMaxLineLengthForAutoWrap="1" multilineAlign="1" wrapChar=""/>\n'
+        f'      <placement placement="{8 if outside else 4}" centroidInside="1" centroidWhole="0" '
+        'fitInPolygonOnly="0" priority="8" polygonPlacementFlags="2"/>\n'
+        f'      <rendering drawLabels="1" displayAll="{int(show_all)}" obstacle="{int(obstacle)}" obstacleType="0" '
+        'obstacleFactor="2" upsidedownLabels="0" scaleVisibility="0" limitNumLabels="0"/>\n'
+        "    </settings>\n"
+        "  </labeling>\n"
+    )
     text = (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         '<qgis version="3.22.0" styleCategories="Symbology|Labeling">\n'
@@ -82,14 +111,8 @@ def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str,
         "    <categories>\n" + "\n".join(cats) + "\n    </categories>\n"
         "    <symbols>\n" + "\n".join(syms) + "\n    </symbols>\n"
         "  </renderer-v2>\n"
-        '  <labeling type="simple">\n'
-        "    <settings calloutType=\"simple\">\n"
-        f'      <text-style fieldName="{field}" fontSize="9" textColor="0,0,0,255" isExpression="0"/>\n'
-        '      <text-buffer bufferDraw="1" bufferSize="0.8" bufferColor="255,255,255,255"/>\n'
-        '      <placement placement="1"/>\n'
-        "    </settings>\n"
-        "  </labeling>\n"
-        "</qgis>\n"
+        + (label_xml if labels else "")
+        + "</qgis>\n"
     )
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -11,14 +11,18 @@ from typing import Any, ClassVar
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsLineSymbol,
     QgsMapLayer,
+    QgsMarkerSymbol,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterBandStats,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
+    QgsSingleSymbolRenderer,
     QgsStyle,
     QgsVectorLayer,
+    QgsWkbTypes,
 )
 
 #: The colour ramp for surfaces (QGIS default style library names).
@@ -75,11 +79,27 @@ def style_surface(layer: QgsRasterLayer, *, ramp: str = SURFACE_RAMP, classes: i
     layer.triggerRepaint()
 
 
+#: Network layers (by name) drawn as quiet context under the planning results.
+NETWORK_STYLES = {"edges", "roads", "network_edges", "nodes", "network_nodes"}
+
+
+def style_network(layer: QgsVectorLayer) -> None:
+    """Roads as thin grey lines, nodes as small grey dots: context, not the subject."""
+    if layer.geometryType() == QgsWkbTypes.LineGeometry:
+        symbol = QgsLineSymbol.createSimple({"line_color": "150,150,150,255", "line_width": "0.3"})
+    else:
+        symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": "120,120,120,255", "size": "0.8",
+                                               "outline_style": "no"})
+    layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    layer.triggerRepaint()
+
+
 def style_layer(layer: QgsMapLayer, kind: str | None = None) -> str:
     """Style a result layer by kind; returns what was applied (``"qml:<file>"``, ``"ramp"``, ``""``).
 
     ``kind`` names the library's QML style (``districts``, ``modules``, ...); when it is
-    ``None`` the layer name is tried. Rasters get the colour ramp.
+    ``None`` the layer name is tried. Rasters get the colour ramp; network edges and nodes a
+    quiet grey (``"network"``).
     """
     if isinstance(layer, QgsRasterLayer):
         style_surface(layer)
@@ -89,6 +109,9 @@ def style_layer(layer: QgsMapLayer, kind: str | None = None) -> str:
             qml = qml_for(str(key))
             if qml is not None and apply_qml(layer, qml):
                 return f"qml:{qml.name}"
+        if {str(kind or "").lower(), layer.name().lower()} & NETWORK_STYLES:
+            style_network(layer)
+            return "network"
     return ""
 
 

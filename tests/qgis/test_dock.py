@@ -190,6 +190,7 @@ def _render(layers, extent: QgsRectangle, path: Path, size=(1000, 760)) -> objec
     job.waitForFinished()
     image = job.renderedImage()
     assert image.save(str(path), "PNG")
+    settings.labels = job.takeLabelingResults()  # what the labelling engine placed
     return image, settings
 
 
@@ -198,10 +199,20 @@ def test_render_styled_layout_to_png(first_run, tmp_path):
     names = {layer.name(): layer for layer in record.layers}
     districts, modules, edges = names["districts"], names["modules"], names["edges"]
     extent = QgsRectangle(districts.extent())
-    extent.scale(1.5)
+    extent.scale(1.4)
     out = tmp_path / "qgis_layout.png"
     image, settings = _render([modules, districts, edges], extent, out)
     assert out.stat().st_size > 10_000
+    # every module and district is labelled with its legend text (the QML's label expression)
+    placed = {(lbl.layerID, lbl.labelText) for lbl in settings.labels.allLabels()}
+    for layer, field in ((modules, "module"), (districts, "district")):
+        legend = {c.value(): c.label() for c in layer.renderer().categories()}
+        want = {(layer.id(), legend[f[field]]) for f in layer.getFeatures()}
+        assert len(want) == layer.featureCount() >= 3
+        assert want <= placed, want - placed
+    assert (modules.id(), "IP management") in placed
+    # roads under the plan: thin grey context lines
+    assert edges.renderer().symbol().color().name() == "#969696"
     # each wing is drawn in its fixed QML colour (alpha 0.85 over white)
     m2p = settings.mapToPixel()
     for feat in districts.getFeatures():

@@ -116,11 +116,4 @@
       </symbol>
     </symbols>
   </renderer-v2>
-  <labeling type="simple">
-    <settings calloutType="simple">
-      <text-style fieldName="zone" fontSize="9" textColor="0,0,0,255" isExpression="0"/>
-      <text-buffer bufferDraw="1" bufferSize="0.8" bufferColor="255,255,255,255"/>
-      <placement placement="1"/>
-    </settings>
-  </labeling>
 </qgis>
