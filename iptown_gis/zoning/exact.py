@@ -1,19 +1,32 @@
-"""Exact zoning: a mixed-integer program with flow-based contiguity, solved with HiGHS.
+"""Exact zoning: a mixed-integer program with cut-based contiguity, solved with HiGHS.
 
-Variables (usable cells ``i``, zones ``d``, directed adjacency arcs ``(i, j)``):
+Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zone ``d``),
+``r[i,d]`` binary (``i`` is the root of ``d``). The formulation:
 
-* ``x[i,d]`` binary: cell ``i`` in zone ``d``; ``r[i,d]`` binary: ``i`` is the root of ``d``;
-* ``f[ij,d] >= 0``: single-commodity flow of zone ``d`` (Shirabe 2005): the root emits up to
-  ``M_d - 1`` units, every other cell of the zone consumes one, flow only runs between cells of
-  the zone (``f <= (M_d - 1) x`` at both ends), so every cell is reached from the root through
-  the zone: the zone is connected;
-* touching: ``t[ij] <= x[i,a], t[ij] <= x[j,b], sum t >= 1``;
+* root = the zone's lowest-numbered cell (symmetry breaking), and every member lies within
+  ``M_d - 1`` adjacency steps of it (a zone of at most ``M_d`` cells): ``x[i,d] <= sum r[j,d]``
+  over ``j <= i`` within ``M_d - 1`` steps (distance-based variable fixing);
+* a member that is not the root has a neighbour in its zone;
+* contiguity by **rooted vertex-separator cuts** (equivalent to a multi-commodity flow, far
+  tighter than a single-commodity flow): for a cell set ``C`` containing ``i`` with outer
+  neighbours ``N(C)``, ``x[i,d] <= sum_{N(C)} x[.,d] + sum_C r[.,d]``; and, for zones ``a``, ``b``
+  that must touch, ``x[i,a] <= sum_{N(C)} (x[.,a] + x[.,b]) + sum_C x[.,b]``. They are separated
+  by node-capacitated minimum cuts, first on the LP relaxation for several rounds (a root cut
+  loop), then on each integer optimum until every zone is connected (lazy constraints: the
+  MIP is re-solved with the new cuts; an integer optimum whose zones are all connected is
+  optimal for the full model);
+* touching: ``t[ij] <= x[i,a], t[ij] <= x[j,b], sum t >= 1``, plus ``x[i,a] <= sum x[j,b]``
+  over cells ``j`` within ``M_a`` steps of ``i`` (``a`` reaches the contact in ``M_a - 1`` steps);
 * orientation, exactly linearised: ``S_a A_b - S_b A_a >= margin * max A_a * max A_b`` where
   ``S`` is the area-weighted projection sum and ``A`` the area of a zone; each product of a
   binary ``x`` and a bounded zone area is a McCormick variable (exact for binaries), or a
   constant when both areas are fixed;
 * compactness ``y[ij,d] = x[i,d] x[j,d]`` and affinity ``z = x[i,d] x[j,e]`` products (only
   when their weights are positive).
+
+The heuristic's layout is passed as a MIP start (``setSolution`` after ``passModel`` with the
+full column vector). The single-commodity flow formulation (Shirabe 2005) remains available
+(``cut_rounds=0``) and serves the infeasibility diagnosis.
 """
 
 from __future__ import annotations
@@ -82,11 +95,12 @@ class _MIP:
                   np.concatenate([np.ones(k), -np.broadcast_to(np.asarray(coef_b, dtype="float64"), (k,))]),
                   -np.inf, rhs)
 
-    def highs(self, *, time_limit: float | None, mip_gap: float, seed: int) -> Any:
+    def highs(self, *, time_limit: float | None, mip_gap: float, seed: int, relax: bool = False,
+              log_output: bool = False) -> Any:
         import highspy
 
         h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h.setOptionValue("output_flag", bool(log_output))
         if time_limit is not None:
             h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
@@ -109,12 +123,14 @@ class _MIP:
         lp.a_matrix_.value_ = mat.data
         lp.a_matrix_.num_col_ = self.n
         lp.a_matrix_.num_row_ = self.m
-        lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)]
+        if not relax:
+            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)]
         h.passModel(lp)
         return h
 
 
-def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tuple[_MIP, dict[str, Any]]:
+def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
+              flow: bool = True) -> tuple[_MIP, dict[str, Any]]:
     """Build the MIP of ``model``; ``drop`` leaves out constraint groups (for diagnosis):
     ``"orientation"``, ``"touching"``, ``"contiguity"``."""
     cs = model.cells
@@ -144,11 +160,29 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
     else:
         Mcnt = np.minimum(np.floor(model.upper / amin + 1e-9), nu)
     if "contiguity" not in drop:
+        # the root of a zone is its lowest-numbered cell (symmetry breaking), and a zone of at most
+        # M cells lies within M - 1 adjacency steps of its root (distance-based variable fixing)
+        D = hop_distances(nu, e)
+        later = np.arange(nu)[None, :] >= np.arange(nu)[:, None]  # later[r, i]: i >= r
+        rub = np.ones((nu, K))
+        for d in range(K):
+            reach = later & (Mcnt[d] - 1 >= D)
+            if model.measure == "cells":
+                rub[:, d] = reach.sum(axis=1) >= model.lower[d] - 1e-9
+            else:
+                rub[:, d] = (reach * w[None, :]).sum(axis=1) >= model.lower[d] - 1e-9
         R = mip.vars(nu * K, 0, 1, 0.0, integer=True).reshape(nu, K)
+        mip.ub[-1] = rub.ravel()
         info["R"] = R
+        info["D"] = D
         for d in range(K):
             mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if model.lower[d] > 0 else 0.0, 1.0)
         mip.le(R.ravel(), X.ravel())
+        # x[i,d] <= sum of r[j,d] over j <= i within M_d - 1 steps of i
+        for d in range(K):
+            rr_, ii_ = np.nonzero(later & (Mcnt[d] - 1 >= D) & (rub[:, d] > 0)[:, None])
+            mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, d], R[rr_, d]]),
+                     np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
         # a member that is not the root has a neighbour in its zone: x_i - r_i - sum_j x_j <= 0
         if me:
             ends = np.concatenate([e, e[:, ::-1]])
@@ -160,8 +194,8 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
         arcs = np.concatenate([e, e[:, ::-1]])
         na = len(arcs)
         info["arcs"] = arcs
-        F = np.empty((na, K), dtype="int64")
-        for d in range(K):
+        F = np.empty((na, K if flow else 0), dtype="int64")
+        for d in range(K if flow else 0):
             cap = max(Mcnt[d] - 1.0, 0.0)
             F[:, d] = mip.vars(na, 0.0, cap)
             mip.le(F[:, d], X[arcs[:, 0], d], cap)
@@ -171,7 +205,8 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
             cc = np.concatenate([F[:, d], F[:, d], X[:, d], R[:, d]])
             vv = np.concatenate([np.ones(na), -np.ones(na), -np.ones(nu), np.full(nu, Mcnt[d])])
             mip.rows(nu, rr, cc, vv, 0.0, np.inf)
-        info["F"] = F
+        if flow:
+            info["F"] = F
     if wc > 0 and me:
         Y = np.empty((me, K), dtype="int64")
         for d in range(K):
@@ -210,6 +245,15 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
             mip.rows(1, np.zeros(2 * me), np.concatenate([T1, T2]), 1.0, 1.0, np.inf)
             tlist.append((a, b, T1, T2))
     info["T"] = tlist
+    if "contiguity" not in drop and "touching" not in drop and model.touches:
+        # zones a, b that must touch, a of at most M_a cells: a cell of a has a cell of b within
+        # M_a steps (its zone reaches the contact in at most M_a - 1 steps): x[i,a] <= sum x[j,b]
+        D = info["D"]
+        for a, b in model.touches:
+            for p_, q_ in ((a, b), (b, a)):
+                ii_, jj_ = np.nonzero(Mcnt[p_] >= D)
+                mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, p_], X[jj_, q_]]),
+                         np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
     wlist = []
     if "orientation" not in drop and model.order:
         q = model.projection[use]
@@ -261,6 +305,127 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset()) -> tupl
     return mip, info
 
 
+def hop_distances(n: int, edges: np.ndarray) -> np.ndarray:
+    """Adjacency-step distances between all ``n`` cells (``inf`` between components)."""
+    from scipy.sparse.csgraph import shortest_path
+
+    g = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    return shortest_path(g, directed=False, unweighted=True)
+
+
+# ------------------------------------------------------------------ cutting planes
+def _min_cut_sets(arcs: np.ndarray, cap: np.ndarray, term: np.ndarray, sources: np.ndarray,
+                  want: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """For each source cell ``i``, the set ``C`` (containing ``i``) minimising
+    ``sum_{k in N(C) - C} cap_k + sum_{k in C} term_k``, when that value is below ``want[i]``.
+
+    A node-capacitated minimum cut: node ``k`` is split into ``k_in -> k_out`` (capacity
+    ``cap_k``), ``k_out -> j_in`` for each arc (infinite), ``k_out -> T`` (``term_k``); the
+    source is ``i_out``. Capacities are scaled to integers for SciPy's Dinic.
+    """
+    from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+    nu = len(cap)
+    scale = 1e5
+    big = 10**9
+    T = 2 * nu
+    src = np.concatenate([np.arange(nu), nu + arcs[:, 0], nu + np.arange(nu)])
+    dst = np.concatenate([nu + np.arange(nu), arcs[:, 1], np.full(nu, T)])
+    cv = np.concatenate([np.rint(cap * scale), np.full(len(arcs), big), np.rint(term * scale)]).astype("int64")
+    keep = cv > 0
+    g = sp.csr_matrix((cv[keep].astype("int32"), (src[keep], dst[keep])), shape=(T + 1, T + 1))
+    g.sum_duplicates()
+    # a pattern with both directions so residual arcs exist
+    pattern = (g + g.T).tocsr()
+    pattern.data[:] = 0
+    full = (g + pattern).tocsr()
+    out = []
+    for i in sources.tolist():
+        res = maximum_flow(full, nu + i, T)
+        if res.flow_value >= want[i] * scale - 0.5:
+            continue
+        resid = (full - res.flow).tocsr()
+        resid.data = (resid.data > 0).astype("int8")
+        resid.eliminate_zeros()
+        reached = breadth_first_order(resid, nu + i, directed=True, return_predecessors=False)
+        mask = np.zeros(T + 1, dtype=bool)
+        mask[reached] = True
+        out.append((i, mask[nu:T]))
+    return out
+
+
+def _separate(model: ZoningModel, info: dict[str, Any], val: np.ndarray, *, tol: float = 1e-3,
+              max_per_zone: int = 60) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Violated connectivity cuts at the fractional point ``val`` (rows ``coef @ cols <= 0``).
+
+    * rooted cuts (zone ``d``, cell ``i``, set ``C`` containing ``i``, ``N(C)`` its outer
+      neighbours): ``x[i,d] <= sum_{N(C)} x[.,d] + sum_C r[.,d]``: if ``i`` is in ``d`` either
+      the root is in ``C`` or the zone leaves ``C``;
+    * touching cuts (zones ``a`` and ``b`` that must touch): ``x[i,a] <= sum_{N(C)} (x[.,a] +
+      x[.,b]) + sum_C x[.,b]``: ``a`` reaches a cell of ``b`` inside ``C`` or leaves ``C``.
+    """
+    X, R, arcs = info["X"], info.get("R"), info.get("arcs")
+    if R is None or arcs is None:
+        return []
+    xv = val[X]
+    rv = val[R]
+    nu, K = xv.shape
+    nbr_src, nbr_dst = arcs[:, 0], arcs[:, 1]
+    cuts: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def nbhd(C: np.ndarray) -> np.ndarray:
+        m = np.zeros(nu, dtype=bool)
+        m[nbr_dst[C[nbr_src]]] = True
+        return m & ~C
+
+    jobs: list[tuple[int, int | None]] = [(d, None) for d in range(K)]
+    for a, z in model.touches:
+        jobs += [(a, z), (z, a)]
+    for d, b in jobs:
+        if b is None:
+            cap, term = xv[:, d], rv[:, d]
+        else:
+            cap, term = xv[:, d] + xv[:, b], xv[:, b]
+        cand = np.flatnonzero(xv[:, d] > tol)
+        cand = cand[np.argsort(-xv[cand, d], kind="stable")][:max_per_zone]
+        for i, C in _min_cut_sets(arcs, cap, term, cand, xv[:, d] - tol):
+            N = np.flatnonzero(nbhd(C))
+            Ci = np.flatnonzero(C)
+            if b is None:
+                cols = np.concatenate([[X[i, d]], X[N, d], R[Ci, d]])
+                rhs = xv[N, d].sum() + rv[Ci, d].sum()
+                coef = np.concatenate([[1.0], -np.ones(len(N)), -np.ones(len(Ci))])
+            else:
+                cols = np.concatenate([[X[i, d]], X[N, d], X[N, b], X[Ci, b]])
+                rhs = xv[N, d].sum() + xv[N, b].sum() + xv[Ci, b].sum()
+                coef = np.concatenate([[1.0], -np.ones(2 * len(N)), -np.ones(len(Ci))])
+            if xv[i, d] - rhs > tol:
+                cuts.append((cols, coef, float(xv[i, d] - rhs)))
+    return cuts
+
+
+def _cut_loop(model: ZoningModel, mip: _MIP, info: dict[str, Any], *, rounds: int, seed: int,
+              deadline: float | None) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+    """Strengthen the LP relaxation with connectivity cuts; returns the cuts and the LP bound."""
+    h = mip.highs(time_limit=None, mip_gap=1.0, seed=seed, relax=True)
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    bound = float("inf")
+    for rnd in range(rounds):
+        h.run()
+        bound = -float(h.getInfo().objective_function_value)
+        val = np.asarray(h.getSolution().col_value)
+        cuts = _separate(model, info, val)
+        log.debug("cut round %d: LP bound %.6f, %d cuts", rnd, bound, len(cuts))
+        if not cuts or (deadline is not None and time.perf_counter() > deadline):
+            break
+        starts = np.cumsum([0] + [len(c) for c, _, _ in cuts[:-1]]).astype("int32")
+        idx = np.concatenate([c for c, _, _ in cuts]).astype("int32")
+        vals = np.concatenate([v for _, v, _ in cuts])
+        h.addRows(len(cuts), np.full(len(cuts), -np.inf), np.zeros(len(cuts)), len(idx), starts, idx, vals)
+        kept += [(c, v) for c, v, _ in cuts]
+    return kept, bound
+
+
 def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: np.ndarray) -> np.ndarray:
     """A complete feasible column vector for a feasible layout (the warm start)."""
     cs = model.cells
@@ -275,6 +440,11 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
     val[X.ravel()] = xv.ravel()
     e = info["edges"]
     if "R" in info:
+        for d in range(K):
+            mem = np.flatnonzero(lab == d)
+            if len(mem):
+                val[info["R"][int(mem[0]), d]] = 1.0
+    if "F" in info:
         arcs = info["arcs"]
         arc_id = {(int(i), int(j)): k for k, (i, j) in enumerate(arcs.tolist())}
         nbrs: list[list[int]] = [[] for _ in range(nu)]
@@ -286,7 +456,6 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
             if len(mem) == 0:
                 continue
             root = int(mem[0])
-            val[info["R"][root, d]] = 1.0
             parent = {root: -1}
             order = [root]
             dq = deque([root])
@@ -319,17 +488,51 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
 
 
 def _run(model: ZoningModel, *, drop: frozenset[str], time_limit: float | None, mip_gap: float, seed: int,
-         start: np.ndarray | None) -> tuple[Any, dict[str, Any], _MIP]:
-    mip, info = build_mip(model, drop=drop)
-    h = mip.highs(time_limit=time_limit, mip_gap=mip_gap, seed=seed)
-    if start is not None:
-        import highspy
+         start: np.ndarray | None, cut_rounds: int = 0) -> tuple[Any, dict[str, Any], _MIP]:
+    import highspy
 
-        sol = highspy.HighsSolution()
-        sol.col_value = _start_vector(model, mip, info, start).tolist()
-        sol.value_valid = True
-        h.setSolution(sol)
-    h.run()
+    t0 = time.perf_counter()
+    use_cuts = cut_rounds > 0 and "contiguity" not in drop
+    mip, info = build_mip(model, drop=drop, flow=not use_cuts)
+    info["cuts"] = 0
+    info["rounds"] = 0
+    if use_cuts:
+        deadline = None if time_limit is None else t0 + 0.3 * time_limit
+        cuts, lp = _cut_loop(model, mip, info, rounds=cut_rounds, seed=seed, deadline=deadline)
+        for cols, coef in cuts:
+            mip.rows(1, np.zeros(len(cols)), cols, coef, -np.inf, 0.0)
+        info["cuts"] = len(cuts)
+        info["root_lp_bound"] = lp
+    while True:
+        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1.0)
+        h = mip.highs(time_limit=remaining, mip_gap=mip_gap, seed=seed, log_output=log.isEnabledFor(5))
+        if start is not None:  # the warm start is the incumbent: spend the effort on the bound
+            h.setOptionValue("mip_heuristic_effort", 0.01)
+            vec = _start_vector(model, mip, info, start)
+            status = h.setSolution(mip.n, np.arange(mip.n, dtype="int32"), vec)
+            log.debug("warm start (objective %.6f): %s", -float(np.concatenate(mip.cost) @ vec), status)
+        h.run()
+        info["rounds"] += 1
+        if not use_cuts:
+            break
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kInfeasible or h.getInfo().primal_solution_status != 2:
+            break
+        val = np.asarray(h.getSolution().col_value)
+        val = np.where(np.isin(np.arange(mip.n), np.concatenate([info["X"].ravel(), info["R"].ravel()])),
+                       np.rint(val), val)
+        cuts2 = _separate(model, info, val, max_per_zone=10**9)
+        log.debug("integer round %d: %s, objective %.6f, %d connectivity cuts", info["rounds"],
+                  h.modelStatusToString(st), -float(h.getInfo().objective_function_value), len(cuts2))
+        if not cuts2:
+            info["connected"] = True
+            break
+        info["connected"] = False
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            break
+        for cols, coef, _ in cuts2:
+            mip.rows(1, np.zeros(len(cols)), cols, coef, -np.inf, 0.0)
+        info["cuts"] += len(cuts2)
     return h, info, mip
 
 
@@ -340,6 +543,7 @@ def solve_exact(
     mip_gap: float = 1e-6,
     seed: int = 0,
     start: np.ndarray | None = None,
+    cut_rounds: int = 40,
     progress: Any = None,
 ) -> SolveResult:
     """Solve ``model`` as a MIP with HiGHS (see the module docstring).
@@ -364,7 +568,7 @@ def solve_exact(
     prog.update(0.0, "building MIP")
     t0 = time.perf_counter()
     h, info, mip = _run(model, drop=frozenset(), time_limit=time_limit, mip_gap=mip_gap, seed=seed,
-                        start=start)
+                        start=start, cut_rounds=cut_rounds)
     status = h.getModelStatus()
     S = highspy.HighsModelStatus
     log.debug("HiGHS: %s after %.2f s (%d columns, %d rows)", h.modelStatusToString(status),
@@ -382,16 +586,33 @@ def solve_exact(
     anyz = xr.any(axis=1)
     lab[info["use"][anyz]] = np.argmax(xr[anyz], axis=1)
     bound = -float(hinfo.mip_dual_bound)
-    if status == S.kOptimal:
+    objective = -float(hinfo.objective_function_value)
+    if status == S.kOptimal and info.get("connected", True):
         st = "optimal"
-    elif status in (S.kTimeLimit, S.kInterrupt, S.kSolutionLimit, S.kIterationLimit):
+    elif status in (S.kOptimal, S.kTimeLimit, S.kInterrupt, S.kSolutionLimit, S.kIterationLimit):
         st = "time_limit"
     else:
         raise SolverError(f"HiGHS failed: {h.modelStatusToString(status)}")
+    if not info.get("connected", True) or (st != "optimal" and "F" not in info and not _all_connected(model, lab)):
+        # the relaxation's incumbent still has a disconnected zone: fall back on the warm start
+        if start is None:
+            raise SolverError("the MIP stopped at the time limit before its layout was contiguous; raise the "
+                              "time limit or use method='heuristic'")
+        lab = np.asarray(start, dtype="int64").copy()
+        objective = model.evaluate(lab).objective
+        st = "time_limit"
     prog.update(1.0, f"MIP {st}")
-    return SolveResult(labels=lab, status=st, bound=bound, objective=-float(hinfo.objective_function_value),
+    return SolveResult(labels=lab, status=st, bound=max(bound, objective), objective=objective,
                        info={"columns": mip.n, "rows": mip.m, "time_s": time.perf_counter() - t0,
-                             "mip_gap": float(hinfo.mip_gap), "nodes": int(hinfo.mip_node_count)})
+                             "mip_gap": float(hinfo.mip_gap), "nodes": int(hinfo.mip_node_count),
+                             "cuts": int(info.get("cuts", 0)), "mip_rounds": int(info.get("rounds", 1)),
+                             "root_lp_bound": float(info.get("root_lp_bound", float("nan")))})
+
+
+def _all_connected(model: ZoningModel, labels: np.ndarray) -> bool:
+    from iptown_gis.zoning.check import check_layout
+
+    return all(c.passed for c in check_layout(model, labels) if c.name.startswith("contiguity"))
 
 
 def _diagnose(model: ZoningModel, *, time_limit: float | None, seed: int) -> str:

@@ -464,13 +464,13 @@ class ZoningModel:
 
                 try:
                     hres = solve_heuristic(self, seed=seed, time_limit=None if time_limit is None
-                                           else max(time_limit * 0.2, 0.5),
-                                           iterations=iterations or 20_000, restarts=restarts or 1,
-                                           progress=prog.sub(0.0, 0.3), compute_bound=False)
+                                           else max(time_limit * 0.3, 0.5),
+                                           iterations=iterations, restarts=restarts,
+                                           progress=prog.sub(0.0, 0.2), compute_bound=False)
                     start = hres.labels
                 except InfeasibleError:
                     start = None
-                p_ex = prog.sub(0.3, 1.0)
+                p_ex = prog.sub(0.2, 1.0)
             remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1.0)
             res = solve_exact(self, time_limit=remaining, mip_gap=mip_gap, seed=seed, start=start,
                               progress=p_ex)
