@@ -58,6 +58,72 @@ class SolveResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _ring_runs_table() -> list[int]:
+    """For each 8-bit mask of the ring N, NE, E, SE, S, SW, W, NW around a grid cell: the number
+    of runs of set cells (cyclically; consecutive ring cells are rook-adjacent) that contain a
+    rook neighbour (even position). At most one such run: removing the centre keeps its zone's
+    rook neighbours connected through the ring (a "simple point")."""
+    out = []
+    for m in range(256):
+        f = [(m >> t) & 1 for t in range(8)]
+        if not any(f[t] for t in (0, 2, 4, 6)):
+            out.append(0)
+            continue
+        if all(f):
+            out.append(1)
+            continue
+        z = f.index(0)
+        runs, cur, has_rook = 0, False, False
+        for k in range(1, 9):
+            t = (z + k) % 8
+            if f[t]:
+                cur = True
+                has_rook = has_rook or t % 2 == 0
+            else:
+                if cur and has_rook:
+                    runs += 1
+                cur, has_rook = False, False
+        out.append(runs)
+    return out
+
+
+_RING_RUNS = _ring_runs_table()
+
+
+def _grid_rings(cells: Any, nbr: list[list[int]]) -> list[tuple[int, ...]] | None:
+    """The 8-neighbourhood ring of every cell of a square grid (-1 where no cell), or ``None``
+    when the cells are not a rook grid consistent with the adjacency."""
+    if cells.kind != "grid" or cells.n == 0:
+        return None
+    if cells.grid_rc is not None:
+        rc = np.asarray(cells.grid_rc, dtype="int64")
+    else:
+        side = cells.side
+        xy = cells.centroids
+        rc = np.column_stack([np.rint((xy[:, 1].max() - xy[:, 1]) / side),
+                              np.rint((xy[:, 0] - xy[:, 0].min()) / side)]).astype("int64")
+    rc = rc - rc.min(axis=0) + 1
+    nr, nc = rc.max(axis=0) + 2
+    grid = np.full((nr, nc), -1, dtype="int64")
+    grid[rc[:, 0], rc[:, 1]] = np.arange(cells.n)
+    if (grid >= 0).sum() != cells.n:
+        return None
+    offs = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+    ring = np.column_stack([grid[rc[:, 0] + dr, rc[:, 1] + dc] for dr, dc in offs])
+    rook = ring[:, 0::2]
+    # the adjacency must be exactly the rook neighbours present
+    deg = (rook >= 0).sum(axis=1)
+    if not np.array_equal(deg, np.fromiter((len(x) for x in nbr), dtype="int64", count=cells.n)):
+        return None
+    a = cells.adjacency()
+    r_i = np.repeat(np.arange(cells.n), 4)
+    r_j = rook.ravel()
+    ok = r_j >= 0
+    if not np.all(np.asarray(a[r_i[ok], r_j[ok]]).ravel() > 0):
+        return None
+    return [tuple(row) for row in ring.tolist()]
+
+
 class _Search:
     """Mutable layout state with O(degree) moves (plain Python lists: fastest for scalar work)."""
 
@@ -70,6 +136,7 @@ class _Search:
         self.side = side
         nbr, nbl = cs.neighbour_lists()
         self.nbr = nbr
+        self.ring = _grid_rings(cs, nbr)
         self.nbl = [[x / side for x in row] for row in nbl]
         self.per = (cs.perimeters / side).tolist()
         s = model.suitability
@@ -221,6 +288,14 @@ class _Search:
             return False
         lab = self.lab
         nbr = self.nbr
+        ring = self.ring
+        if ring is not None:
+            m = 0
+            for t, k in enumerate(ring[c]):
+                if k >= 0 and lab[k] == p:
+                    m |= 1 << t
+            # a simple point can go; otherwise the cell is (locally) a cut vertex: keep it
+            return _RING_RUNS[m] <= 1
         tg = [k for k in nbr[c] if lab[k] == p]
         if len(tg) <= 1:
             return True
