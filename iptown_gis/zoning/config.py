@@ -70,7 +70,7 @@ class ZoningConfig(Section):
     module_shares: dict[str, float] | None = None
     module_tolerance: float = Field(0.3, ge=0, lt=1)
     module_affinity_weight: float = Field(0.05, ge=0)
-    module_compactness_weight: float = Field(0.02, ge=0)
+    module_compactness_weight: float = Field(0.1, ge=0, description="perimeter penalty: compact modules")
     module_method: Literal["auto", "exact", "heuristic"] = "heuristic"
     recipe: dict[str, dict[str, float]] = Field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RECIPE.items()})
     module_recipe: dict[str, dict[str, float]] = Field(

@@ -27,7 +27,7 @@ def layout_modules(
     tolerance: float = 0.3,
     affinity: Mapping[tuple[str, str], float] | None = None,
     affinity_weight: float = 0.05,
-    compactness_weight: float = 0.02,
+    compactness_weight: float = 0.1,
     method: str = "heuristic",
     time_limit: float | None = 30.0,
     seed: int = 0,
