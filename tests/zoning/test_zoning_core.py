@@ -165,3 +165,36 @@ def test_heuristic_layouts_always_pass_checker(seed, bearing):
     m = small_instance(8, seed=seed, body=9, wing_east=5, wing_west=5, axis_bearing=bearing, tolerance=0.2)
     m.solve(method="heuristic", seed=seed, iterations=6000, restarts=1)
     assert independent_check(m, m.labels_) == []
+
+
+def test_cut_formulation_matches_flow_formulation():
+    from iptown_gis.zoning.exact import solve_exact
+
+    m = small_instance(6, seed=4, body=5, wing_east=3, wing_west=3)
+    cut = solve_exact(m, time_limit=60, cut_rounds=10)
+    flow = solve_exact(m, time_limit=60, cut_rounds=0)
+    assert cut.status == flow.status == "optimal"
+    assert cut.objective == pytest.approx(flow.objective, abs=1e-7)
+    assert independent_check(m, cut.labels) == []
+
+
+@given(st.integers(0, 255))
+def test_ring_simple_point_table_matches_bfs(mask):
+    """The 8-ring removability table agrees with a BFS on the 3 x 3 patch."""
+    from iptown_gis.zoning.heuristic import _RING_RUNS
+
+    offs = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+    on = {offs[t] for t in range(8) if (mask >> t) & 1}
+    rook = [o for o in on if abs(o[0]) + abs(o[1]) == 1]
+    if not rook:
+        assert _RING_RUNS[mask] == 0
+        return
+    seen, stack = {rook[0]}, [rook[0]]
+    while stack:
+        r, c = stack.pop()
+        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            v = (r + dr, c + dc)
+            if v in on and v not in seen:
+                seen.add(v)
+                stack.append(v)
+    assert (_RING_RUNS[mask] <= 1) == all(o in seen for o in rook)
