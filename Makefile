@@ -11,10 +11,10 @@ export QT_QPA_PLATFORM ?= offscreen
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 export MPLBACKEND = Agg
 
-# Debian packages: QGIS 3.22 for the plugin tests, Chromium for the report test,
+# Debian packages: QGIS 3.22 for the plugin tests (qgis: the qgis_process CLI), Chromium for the report test,
 # PostgreSQL + PostGIS for the database tests.
 APT_RUNTIME := python3-venv python3-qgis qgis-providers
-APT_TEST := $(APT_RUNTIME) chromium chromium-driver postgresql postgresql-15-postgis-3 xvfb
+APT_TEST := $(APT_RUNTIME) qgis chromium chromium-driver postgresql postgresql-15-postgis-3 xvfb
 
 .PHONY: help setup setup-test apt-runtime apt-test demo test test-core test-qgis lint typecheck \
         plugin bench sample-data clean
