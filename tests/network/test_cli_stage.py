@@ -131,3 +131,28 @@ def test_read_osm_xml(tmp_path):
     # primary (east, ~963 m) at 60 km/h both ways; residential (north, ~1112 m) at 25 km/h
     np.testing.assert_allclose(net.time_min[i[:2]], net.length_m[i[:2]] / 1000.0)
     assert net.time_min[i[2]] == pytest.approx(net.length_m[i[2]] / (25_000.0 / 60.0))
+
+
+def test_read_osm_pbf(tmp_path):
+    """A .osm.pbf file (written here with pyosmium from the XML above) reads like the XML."""
+    osmium = pytest.importorskip("osmium", reason="pip install osmium")
+    xml = tmp_path / "tiny.osm"
+    xml.write_text(OSM_XML)
+    pbf = tmp_path / "tiny.osm.pbf"
+    writer = osmium.SimpleWriter(str(pbf))
+
+    class Copy(osmium.SimpleHandler):
+        def node(self, n):
+            writer.add_node(n)
+
+        def way(self, w):
+            writer.add_way(w)
+
+    Copy().apply_file(str(xml))
+    writer.close()
+    net = read_osm(pbf)
+    ref = read_osm(xml)
+    assert net.crs.to_epsg() == 32650
+    assert net.n_edges == ref.n_edges == 3
+    np.testing.assert_allclose(np.sort(net.length_m), np.sort(ref.length_m), rtol=1e-6)
+    np.testing.assert_allclose(np.sort(net.time_min), np.sort(ref.time_min), rtol=1e-6)
