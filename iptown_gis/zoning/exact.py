@@ -105,7 +105,8 @@ class _MIP:
             h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         h.setOptionValue("random_seed", int(seed) % (2**31 - 1))
-        h.setOptionValue("threads", 1)
+        # no "threads" option: HiGHS has one scheduler per process, and a Highs whose threads
+        # differ from the first one's (e.g. the sites stage's) cannot run at all.
         lp = highspy.HighsLp()
         lp.num_col_ = self.n
         lp.num_row_ = self.m

@@ -198,3 +198,15 @@ def test_ring_simple_point_table_matches_bfs(mask):
                 seen.add(v)
                 stack.append(v)
     assert (_RING_RUNS[mask] <= 1) == all(o in seen for o in rook)
+
+
+def test_exact_runs_after_other_highs_solves_in_the_process():
+    """HiGHS keeps one thread scheduler per process: an earlier solve with default options
+    (as the sites stage's p-median / MCLP) must not stop the zoning MIP from running."""
+    from iptown_gis.sites import PMedian
+
+    cost = np.array([[0.0, 2.0, 5.0], [2.0, 0.0, 3.0], [5.0, 3.0, 0.0]])
+    PMedian.from_cost_matrix(cost, np.ones(3), p_facilities=1).solve()
+    ex = small_instance().solve(method="exact", time_limit=60)
+    assert ex.status_ == "optimal"
+    assert independent_check(ex, ex.labels_) == []
