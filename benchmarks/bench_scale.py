@@ -147,7 +147,7 @@ def main() -> int:
     if not args.quick:
         with Peak() as p:
             m_plain = node_costs(net, seats, targets=seats, method="plain")
-        line("seat x seat, plain SciPy Dijkstra (anchor)", p.wall, {"main": p.peak})
+        line("seats -> all nodes, plain Dijkstra (no overlay)", p.wall, {"main": p.peak})
         results["seat_plain_local"] = {"wall": p.wall}
         fin = np.isfinite(m_plain)
         assert np.array_equal(np.isnan(m_plain), np.isnan(m_local))
