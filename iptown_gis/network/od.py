@@ -42,7 +42,7 @@ from iptown_gis.network.snap import (
 )
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
-__all__ = ["ODMatrix", "core_graph", "iceberg", "node_costs", "od_matrix"]
+__all__ = ["ODMatrix", "SearchPlan", "core_graph", "iceberg", "node_costs", "od_matrix", "plan_search"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,91 @@ def core_graph(net: Network, w: NDArray[np.float64], terminals: NDArray[np.int64
 
 
 # --------------------------------------------------------------------------- node costs
+@dataclass
+class SearchPlan:
+    """What a many-source search runs on: the graph (whole or exact core), the unique source
+    rows, the target columns and the cost limit. Shared by :func:`node_costs` and the Dask
+    path (:func:`iptown_gis.parallel.node_costs`), so both search the same graph."""
+
+    graph: Any
+    sources: NDArray[np.int64]  # unique search sources, as rows of ``graph``
+    inverse: NDArray[np.int64]  # position in ``sources`` of each requested source
+    cols: NDArray[np.int64] | None  # target columns of ``graph`` (None: every node)
+    limit: float
+    n_out: int  # result width for an empty request
+    core: CoreGraph | None = None
+    empty: bool = False
+
+    @property
+    def out_width(self) -> int:
+        return int(self.graph.shape[0]) if self.cols is None else len(self.cols)
+
+    def empty_result(self) -> NDArray[np.float64]:
+        return np.empty((0, self.n_out))
+
+    def finish(self, res: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Unreachable (``inf``) to NaN, rows back in the requested source order."""
+        res[np.isinf(res)] = np.nan
+        return res[self.inverse.ravel()]
+
+
+def plan_search(
+    net: Network,
+    source_nodes: Any,
+    *,
+    weight: str | NDArray[np.float64] = "length",
+    cutoff: float | None = None,
+    targets: Any = None,
+    method: str = "auto",
+    methods: tuple[str, ...] = ("auto", "core", "plain"),
+    core_methods: tuple[str, ...] = ("auto", "core"),
+) -> SearchPlan:
+    """Check a search request and choose its graph (see :func:`node_costs`).
+
+    ``methods`` lists the accepted methods; ``core_methods`` those that search the exact core
+    graph when targets are given (``"auto"`` skips a core that keeps over 90 % of the nodes).
+    The core graph is cached on the network per weight and terminal set.
+    """
+    src = np.asarray(source_nodes, dtype=np.int64).ravel()
+    n = net.n_nodes
+    if len(src) and (src.min() < 0 or src.max() >= n):
+        raise ParameterError(f"source node positions must lie in 0..{n - 1}")
+    if cutoff is not None and not cutoff >= 0:
+        raise ParameterError(f"cutoff must be a cost >= 0, got {cutoff}")
+    tgt = None if targets is None else np.asarray(targets, dtype=np.int64).ravel()
+    if tgt is not None and len(tgt) and (tgt.min() < 0 or tgt.max() >= n):
+        raise ParameterError(f"target node positions must lie in 0..{n - 1}")
+    if method not in methods:
+        raise ParameterError(f"method must be one of {', '.join(map(repr, methods))}; got {method!r}")
+    limit = np.inf if cutoff is None else float(cutoff)
+    n_out = n if tgt is None else len(tgt)
+    if len(src) == 0:
+        return SearchPlan(graph=None, sources=src, inverse=src, cols=tgt, limit=limit, n_out=n_out, empty=True)
+    w = net.weight_array(weight)
+    core = None
+    if tgt is not None and method in core_methods:
+        terms = np.unique(np.r_[src, tgt])
+        key = ("core", weight, hash(terms.tobytes())) if isinstance(weight, str) else None
+        core = net._cache.get(key) if key is not None else None
+        if core is None:
+            core = core_graph(net, w, terms)
+            if key is not None:
+                net._cache[key] = core
+        # a core that keeps most nodes does not repay its set-up (unless asked for)
+        if method == "auto" and core.matrix.shape[0] > 0.9 * n:
+            core = None
+    if core is not None and tgt is not None:
+        graph = core.matrix
+        s_idx = core.index[src]
+        cols: NDArray[np.int64] | None = core.index[tgt]
+    else:
+        graph = net.csgraph(weight) if isinstance(weight, str) else _min_csr(net.tails, net.indices, w, n)
+        s_idx = src
+        cols = tgt
+    uniq, inv = np.unique(s_idx, return_inverse=True)
+    return SearchPlan(graph=graph, sources=uniq, inverse=inv, cols=cols, limit=limit, n_out=n_out, core=core)
+
+
 def node_costs(
     net: Network,
     source_nodes: Any,
@@ -218,54 +303,18 @@ def node_costs(
         ``len(source_nodes) x n_nodes`` (or ``x len(targets)``) float64; NaN = unreachable.
     """
     prog = as_progress(progress)
-    src = np.asarray(source_nodes, dtype=np.int64).ravel()
-    n = net.n_nodes
-    if len(src) and (src.min() < 0 or src.max() >= n):
-        raise ParameterError(f"source node positions must lie in 0..{n - 1}")
-    if cutoff is not None and not cutoff >= 0:
-        raise ParameterError(f"cutoff must be a cost >= 0, got {cutoff}")
-    tgt = None if targets is None else np.asarray(targets, dtype=np.int64).ravel()
-    if tgt is not None and len(tgt) and (tgt.min() < 0 or tgt.max() >= n):
-        raise ParameterError(f"target node positions must lie in 0..{n - 1}")
-    if method not in ("auto", "core", "plain"):
-        raise ParameterError(f"method must be 'auto', 'core' or 'plain', got {method!r}")
-    if len(src) == 0:
-        return np.empty((0, n if tgt is None else len(tgt)))
-    w = net.weight_array(weight)
-    use_core = tgt is not None and method in ("auto", "core")
-    core = None
-    if use_core and tgt is not None:
-        terms = np.unique(np.r_[src, tgt])
-        key = ("core", weight, hash(terms.tobytes())) if isinstance(weight, str) else None
-        core = net._cache.get(key) if key is not None else None
-        if core is None:
-            core = core_graph(net, w, terms)
-            if key is not None:
-                net._cache[key] = core
-        # a core that keeps most nodes does not repay its set-up (unless asked for)
-        if method == "auto" and core.matrix.shape[0] > 0.9 * n:
-            core = None
-    if core is not None and tgt is not None:
-        graph = core.matrix
-        s_idx = core.index[src]
-        cols: NDArray[np.int64] | None = core.index[tgt]
-        width = graph.shape[0]
-    else:
-        graph = net.csgraph(weight) if isinstance(weight, str) else _min_csr(net.tails, net.indices, w, n)
-        s_idx = src
-        cols = tgt
-        width = n
-    uniq, inv = np.unique(s_idx, return_inverse=True)
-    out_w = width if cols is None else len(cols)
-    res = np.empty((len(uniq), out_w))
+    plan = plan_search(net, source_nodes, weight=weight, cutoff=cutoff, targets=targets, method=method)
+    if plan.empty:
+        return plan.empty_result()
+    width = plan.graph.shape[0]
+    uniq = plan.sources
+    res = np.empty((len(uniq), plan.out_width))
     block = max(1, min(len(uniq), _BLOCK_BYTES // max(1, 8 * width)))
-    limit = np.inf if cutoff is None else float(cutoff)
     for i in range(0, len(uniq), block):
         prog.update(i / len(uniq), f"shortest paths {i}/{len(uniq)} sources")
-        res[i:i + block] = shortest_paths(graph, uniq[i:i + block], limit=limit, cols=cols)
+        res[i:i + block] = shortest_paths(plan.graph, uniq[i:i + block], limit=plan.limit, cols=plan.cols)
     prog.update(1.0, "shortest paths done")
-    res[np.isinf(res)] = np.nan
-    return res[inv.ravel()]
+    return plan.finish(res)
 
 
 # --------------------------------------------------------------------------- OD matrix

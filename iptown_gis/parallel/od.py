@@ -173,58 +173,31 @@ def node_costs(
         Node positions out of range, a negative cutoff, an unknown method, or
         ``method="overlay"`` without targets.
     """
-    from iptown_gis.network.model import _min_csr
-    from iptown_gis.network.od import core_graph
+    from iptown_gis.network.od import plan_search
 
     prog = as_progress(progress)
-    n = net.n_nodes
-    src = _check_nodes(source_nodes, n, "source")
-    tgt = None if targets is None else _check_nodes(targets, n, "target")
-    if cutoff is not None and not cutoff >= 0:
-        raise ParameterError(f"cutoff must be a cost >= 0, got {cutoff}")
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if method == "overlay" and tgt is None:
+    if method == "overlay" and targets is None:
         raise ParameterError("method='overlay' computes costs between node sets: give targets")
-    if len(src) == 0:
-        return np.empty((0, n if tgt is None else len(tgt)))
-    w = net.weight_array(weight)
-    limit = np.inf if cutoff is None else float(cutoff)
-    uniq, inv = np.unique(src, return_inverse=True)
-    core = None
-    if tgt is not None and method in ("auto", "core", "overlay"):
+    if targets is not None and method in ("auto", "core", "overlay"):
         prog.update(0.0, "core graph")
-        terms = np.unique(np.r_[src, tgt])
-        key = ("core", weight, hash(terms.tobytes())) if isinstance(weight, str) else None
-        core = net._cache.get(key) if key is not None else None  # shared with network.node_costs
-        if core is None:
-            core = core_graph(net, w, terms)
-            if key is not None:
-                net._cache[key] = core
-        # as in the network package: "auto" skips a core that keeps most nodes
-        if method == "auto" and core.matrix.shape[0] > 0.9 * n:
-            core = None
-    if core is not None and tgt is not None:
-        graph = core.matrix
-        s_idx = core.index[uniq]
-        cols = core.index[tgt]
-        if method == "overlay":
-            ov = overlay_graph(graph, np.unique(np.r_[s_idx, cols]), n_cells=n_cells, executor=executor,
-                               progress=prog.sub(0.02, 0.2))
-            graph = ov.csr
-            s_idx = ov.positions(s_idx)
-            cols = ov.positions(cols)
-            prog = prog.sub(0.2, 1.0)
-    else:
-        graph = net.csgraph(weight) if isinstance(weight, str) else _min_csr(net.tails, net.indices, w, n)
-        s_idx = uniq
-        cols = tgt  # type: ignore[assignment]
+    # the same checks and graph (whole, or the cached exact core) as network.node_costs
+    plan = plan_search(net, source_nodes, weight=weight, cutoff=cutoff, targets=targets, method=method,
+                       methods=METHODS, core_methods=("auto", "core", "overlay"))
+    if plan.empty:
+        return plan.empty_result()
+    graph, s_idx, cols, limit = plan.graph, plan.sources, plan.cols, plan.limit
+    if method == "overlay" and cols is not None:
+        ov = overlay_graph(graph, np.unique(np.r_[s_idx, cols]), n_cells=n_cells, executor=executor,
+                           progress=prog.sub(0.02, 0.2))
+        graph = ov.csr
+        s_idx = ov.positions(s_idx)
+        cols = ov.positions(cols)
+        prog = prog.sub(0.2, 1.0)
     res = _run_batches(graph, s_idx, limit, cols, graph.shape[0], executor=executor, batch_size=batch_size,
                        prog=prog, what="shortest paths")
     if method == "overlay" and cutoff is not None:
         res[res > limit] = np.inf
-    res[np.isinf(res)] = np.nan
-    return res[inv.ravel()]
+    return plan.finish(res)
 
 
 def many_to_many(
