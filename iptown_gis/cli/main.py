@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -86,4 +87,7 @@ _load_groups()
 
 def main() -> None:
     """Console-script entry point."""
+    # Debian's python3-matplotlib (pulled in by QGIS) ships an mpl_toolkits that a pip
+    # matplotlib cannot use; only 3-D plots are affected and iptown makes none.
+    warnings.filterwarnings("ignore", message="Unable to import Axes3D", category=UserWarning)
     cli(prog_name="iptown")
