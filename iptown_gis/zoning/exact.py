@@ -15,10 +15,9 @@ Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zo
   loop), then on each integer optimum until every zone is connected (lazy constraints: the
   MIP is re-solved with the new cuts; an integer optimum whose zones are all connected is
   optimal for the full model);
-* touching: one contact edge, ``t[ij] <= x[i,a], t[ij] <= x[j,b], sum t = 1``, plus
-  ``x[i,a] <= sum x[j,b]`` over cells ``j`` within ``M_a`` steps of ``i``. The contact then acts
-  as a unit commodity, which is what closes most of the LP gap (on the 20 x 20 benchmark the
-  root bound falls from 40.05 to 39.59 against an optimum near 39.3):
+* touching: one contact edge, ``t[ij] <= x[i,a], t[ij] <= x[j,b], sum t = 1``. The contact
+  then acts as a unit commodity, which is what closes most of the LP gap (on the 20 x 20
+  benchmark the root bound falls from 40.05 to 39.61 against the optimum 39.434):
 
   - a **contact flow** carries one unit from the contact's cell of ``b`` to ``b``'s root through
     cells of ``b`` (node capacities ``x[., b]``): as strong as every cut
@@ -30,6 +29,9 @@ Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zo
     suitability of a connected set of ``a``'s size through ``i`` avoiding ``j`` (exhaustive
     enumeration of connected sets in compiled code when there are few enough, see
     :mod:`iptown_gis.zoning._connected_sets`, else a ball bound);
+  - an integer column per wing holds its contact's position along the axis (in cell widths),
+    so that HiGHS can branch on "the contact lies west / east of here", the mixture the
+    relaxation keeps longest;
 * orientation, exactly linearised: ``S_a A_b - S_b A_a >= margin * max A_a * max A_b`` where
   ``S`` is the area-weighted projection sum and ``A`` the area of a zone; each product of a
   binary ``x`` and a bounded zone area is a McCormick variable (exact for binaries), or a
@@ -109,7 +111,9 @@ class _MIP:
                   -np.inf, rhs)
 
     def highs(self, *, time_limit: float | None, mip_gap: float, seed: int, relax: bool = False,
-              log_output: bool = False) -> Any:
+              log_output: bool = False, core: tuple[int, int] | None = None) -> Any:
+        """A ``Highs`` holding the model (or, with ``core = (n, m)``, its first ``n`` columns and
+        ``m`` rows, which must not refer to later columns)."""
         import highspy
 
         h = highspy.Highs()
@@ -120,25 +124,29 @@ class _MIP:
         h.setOptionValue("random_seed", int(seed) % (2**31 - 1))
         # no "threads" option: HiGHS has one scheduler per process, and a Highs whose threads
         # differ from the first one's (e.g. the sites stage's) cannot run at all.
+        n, m = (self.n, self.m) if core is None else core
         lp = highspy.HighsLp()
-        lp.num_col_ = self.n
-        lp.num_row_ = self.m
-        lp.col_cost_ = np.concatenate(self.cost)
-        lp.col_lower_ = np.concatenate(self.lb)
-        lp.col_upper_ = np.concatenate(self.ub)
-        lp.row_lower_ = np.concatenate(self.rlo) if self.rlo else np.empty(0)
-        lp.row_upper_ = np.concatenate(self.rhi) if self.rhi else np.empty(0)
-        mat = sp.csc_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
-                            shape=(self.m, self.n))
+        lp.num_col_ = n
+        lp.num_row_ = m
+        lp.col_cost_ = np.concatenate(self.cost)[:n]
+        lp.col_lower_ = np.concatenate(self.lb)[:n]
+        lp.col_upper_ = np.concatenate(self.ub)[:n]
+        lp.row_lower_ = np.concatenate(self.rlo)[:m] if self.rlo else np.empty(0)
+        lp.row_upper_ = np.concatenate(self.rhi)[:m] if self.rhi else np.empty(0)
+        rr, cc, vv = np.concatenate(self.r), np.concatenate(self.c), np.concatenate(self.v)
+        keep = rr < m
+        if (cc[keep] >= n).any():
+            raise SolverError("internal: the core model refers to a column outside it")
+        mat = sp.csc_matrix((vv[keep], (rr[keep], cc[keep])), shape=(m, n))
         mat.sum_duplicates()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = mat.indptr
         lp.a_matrix_.index_ = mat.indices
         lp.a_matrix_.value_ = mat.data
-        lp.a_matrix_.num_col_ = self.n
-        lp.a_matrix_.num_row_ = self.m
+        lp.a_matrix_.num_col_ = n
+        lp.a_matrix_.num_row_ = m
         if not relax:
-            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)]
+            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)[:n]]
         h.passModel(lp)
         return h
 
@@ -193,7 +201,7 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
             mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if model.lower[d] > 0 else 0.0, 1.0)
         mip.le(R.ravel(), X.ravel())
         # x[i,d] <= sum of r[j,d] over j <= i within M_d - 1 steps of i
-        for d in range(K):
+        for d in range(K if "root_distance" not in drop else 0):
             rr_, ii_ = np.nonzero(later & (Mcnt[d] - 1 >= D) & (rub[:, d] > 0)[:, None])
             mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, d], R[rr_, d]]),
                      np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
@@ -208,19 +216,6 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
         arcs = np.concatenate([e, e[:, ::-1]])
         na = len(arcs)
         info["arcs"] = arcs
-        F = np.empty((na, K if flow else 0), dtype="int64")
-        for d in range(K if flow else 0):
-            cap = max(Mcnt[d] - 1.0, 0.0)
-            F[:, d] = mip.vars(na, 0.0, cap)
-            mip.le(F[:, d], X[arcs[:, 0], d], cap)
-            mip.le(F[:, d], X[arcs[:, 1], d], cap)
-            # inflow - outflow - x + M r >= 0
-            rr = np.concatenate([arcs[:, 1], arcs[:, 0], np.arange(nu), np.arange(nu)])
-            cc = np.concatenate([F[:, d], F[:, d], X[:, d], R[:, d]])
-            vv = np.concatenate([np.ones(na), -np.ones(na), -np.ones(nu), np.full(nu, Mcnt[d])])
-            mip.rows(nu, rr, cc, vv, 0.0, np.inf)
-        if flow:
-            info["F"] = F
     if wc > 0 and me:
         Y = np.empty((me, K), dtype="int64")
         for d in range(K):
@@ -311,15 +306,6 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
             cc = np.concatenate([Fc, T1, T2, X[:, b]])
             vv = np.concatenate([np.ones(na_), np.ones(me), np.ones(me), -np.ones(nu)])
             mip.rows(nu, rr, cc, vv, -np.inf, 0.0)
-    if "contiguity" not in drop and "touching" not in drop and model.touches:
-        # zones a, b that must touch, a of at most M_a cells: a cell of a has a cell of b within
-        # M_a steps (its zone reaches the contact in at most M_a - 1 steps): x[i,a] <= sum x[j,b]
-        D = info["D"]
-        for a, b in model.touches:
-            for p_, q_ in ((a, b), (b, a)):
-                ii_, jj_ = np.nonzero(Mcnt[p_] >= D)
-                mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, p_], X[jj_, q_]]),
-                         np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
     wlist = []
     if "orientation" not in drop and model.order:
         q = model.projection[use]
@@ -368,6 +354,36 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
             mip.rows(1, np.zeros(2 * nu), np.concatenate(cols), np.concatenate(vals),
                      margin * zhi[a] * zhi[b], np.inf)
     info["W"] = wlist
+    info["P"] = []
+    if tlist and "TF" in info:
+        # the position of each contact along the axis, in cell widths, as an integer column:
+        # the relaxation mixes contacts at different distances from the body's centre, and a
+        # branch on this column (contact west / east of a position) splits those mixtures
+        q = model.projection[use]
+        k = np.floor((q - q.min()) / cs.side + 1e-9)
+        for a, b, T1, T2 in tlist:
+            P = mip.vars(1, 0.0, float(k.max()), 0.0, integer=True)
+            mip.rows(1, np.zeros(2 * me + 1), np.concatenate([T1, T2, P]),
+                     np.concatenate([k[e[:, 1]], k[e[:, 0]], [-1.0]]), 0.0, 0.0)
+            info["P"].append((a, b, P, k))
+    # the single-commodity flow (Shirabe 2005) comes last, so that the model without it (its
+    # first ``core`` columns and rows, the connectivity-cut loop's LP) has the same indices
+    info["core"] = (mip.n, mip.m)
+    if flow and "contiguity" not in drop:
+        arcs, R = info["arcs"], info["R"]
+        na = len(arcs)
+        F = np.empty((na, K), dtype="int64")
+        for d in range(K):
+            cap = max(Mcnt[d] - 1.0, 0.0)
+            F[:, d] = mip.vars(na, 0.0, cap)
+            mip.le(F[:, d], X[arcs[:, 0], d], cap)
+            mip.le(F[:, d], X[arcs[:, 1], d], cap)
+            # inflow - outflow - x + M r >= 0
+            rr = np.concatenate([arcs[:, 1], arcs[:, 0], np.arange(nu), np.arange(nu)])
+            cc = np.concatenate([F[:, d], F[:, d], X[:, d], R[:, d]])
+            vv = np.concatenate([np.ones(na), -np.ones(na), -np.ones(nu), np.full(nu, Mcnt[d])])
+            mip.rows(nu, rr, cc, vv, 0.0, np.inf)
+        info["F"] = F
     return mip, info
 
 
@@ -495,7 +511,7 @@ def _separate(model: ZoningModel, info: dict[str, Any], val: np.ndarray, *, tol:
 def _cut_loop(model: ZoningModel, mip: _MIP, info: dict[str, Any], *, rounds: int, seed: int,
               deadline: float | None, stall: int = 4) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Strengthen the LP relaxation with connectivity cuts; returns the cuts and the LP bound."""
-    h = mip.highs(time_limit=None, mip_gap=1.0, seed=seed, relax=True)
+    h = mip.highs(time_limit=None, mip_gap=1.0, seed=seed, relax=True, core=info.get("core"))
     kept: list[tuple[np.ndarray, np.ndarray]] = []
     bound = float("inf")
     history: list[float] = []
@@ -596,6 +612,8 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
         while prev.get(v, -1) != -1:
             val[flow[2][arc_id[(prev[v], v)]]] = 1.0
             v = prev[v]
+    for (_a, _b, T1, T2), (_, _, P, k) in zip(info["T"], info.get("P", []), strict=False):
+        val[P] = float(k[e[:, 1]] @ val[T1] + k[e[:, 0]] @ val[T2])
     if "AZ" in info:
         ar = cs.areas[use] / cs.areas[use].mean()
         for d in range(K):
@@ -611,12 +629,14 @@ def _run(model: ZoningModel, *, drop: frozenset[str], time_limit: float | None, 
 
     t0 = time.perf_counter()
     use_cuts = cut_rounds > 0 and "contiguity" not in drop
-    mip, info = build_mip(model, drop=drop, flow=not use_cuts)
+    # the flow formulation is always in the MIP: every integer solution HiGHS accepts is then
+    # connected (no re-solve with lazy cuts); the cuts strengthen its relaxation
+    mip, info = build_mip(model, drop=drop, flow=True)
     info["cuts"] = 0
     info["rounds"] = 0
     if use_cuts:
         deadline = None if time_limit is None else t0 + 0.3 * time_limit
-        cuts, lp = _cut_loop(model, mip, info, rounds=cut_rounds, seed=seed, deadline=deadline)
+        cuts, lp = _cut_loop(model, mip, info, rounds=cut_rounds, seed=seed, deadline=deadline, stall=6)
         for cols, coef in cuts:
             mip.rows(1, np.zeros(len(cols)), cols, coef, -np.inf, 0.0)
         info["cuts"] = len(cuts)
@@ -661,7 +681,7 @@ def solve_exact(
     mip_gap: float = 1e-6,
     seed: int = 0,
     start: np.ndarray | None = None,
-    cut_rounds: int = 40,
+    cut_rounds: int = 200,
     progress: Any = None,
 ) -> SolveResult:
     """Solve ``model`` as a MIP with HiGHS (see the module docstring).

@@ -210,3 +210,46 @@ def test_exact_runs_after_other_highs_solves_in_the_process():
     ex = small_instance().solve(method="exact", time_limit=60)
     assert ex.status_ == "optimal"
     assert independent_check(ex, ex.labels_) == []
+
+
+def _connected_sets(nb: list[list[int]], k: int) -> list[frozenset[int]]:
+    """All connected k-sets by plain breadth extension (independent of the solver's enumerator)."""
+    level = {frozenset([i]) for i in range(len(nb))}
+    for _ in range(k - 1):
+        level = {s | {j} for s in level for i in s for j in nb[i] if j not in s}
+    return sorted(level, key=sorted)
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_exact_optimum_equals_brute_force(seed):
+    """The contact formulation (one contact, contact flow, contact bound) cuts off no layout:
+    the MIP optimum equals the best layout over every connected body and pair of wings."""
+    m = small_instance(5, seed=seed, body=4, wing_east=3, wing_west=3)
+    nb: list[list[int]] = [[] for _ in range(m.cells.n)]
+    for i, j in m.cells.edges.tolist():
+        nb[i].append(j)
+        nb[j].append(i)
+    bodies, wings = _connected_sets(nb, 4), _connected_sets(nb, 3)
+    s = m.suitability
+    best = -np.inf
+    for B in bodies:
+        sb = s[list(B), 0].sum()
+        adj = {j for i in B for j in nb[i]} - B
+        for E in wings:
+            if E & B or not E & adj:
+                continue
+            se = s[list(E), 1].sum()
+            for W in wings:
+                if W & B or W & E or not W & adj:
+                    continue
+                total = sb + se + s[list(W), 2].sum()
+                if total <= best:
+                    continue
+                lab = np.full(m.cells.n, -1)
+                lab[list(B)], lab[list(E)], lab[list(W)] = 0, 1, 2
+                if not independent_check(m, lab):
+                    best = total
+    ex = m.solve(method="exact", time_limit=120, warm_start=False)
+    assert ex.status_ == "optimal"
+    assert ex.objective_ == pytest.approx(best, abs=1e-9)
+    assert independent_check(ex, ex.labels_) == []
