@@ -1,7 +1,7 @@
 """Benchmark of the zoning optimiser (prints figures; not a unit test).
 
 1. exact MIP on 15 x 15 and 20 x 20 grids: time to proven optimality (limit 1,200 s; on a
-   2-core machine about 1 and 7 minutes);
+   2-core machine 11 s and 132 s);
 2. heuristic on the same grids: objective / exact optimum (target >= 0.99);
 3. heuristic on 10,000 and 40,000 cells: time, objective, LP bound and gap (target < 60 s
    for 10,000 cells).
