@@ -335,7 +335,9 @@ def write_qgis_project(
         uri = str(it.path.resolve()) + (f"|layername={it.layer}" if it.layer else "")
         qml = styles.get(it.key)
         layers.append({"uri": uri, "provider": "gdal" if it.is_raster else "ogr", "name": it.title,
-                       "group": _ROLE_GROUP.get(it.role, "Other layers"), "qml": str(qml) if qml else None,
+                       "group": _ROLE_GROUP.get(it.role, "Other layers"),
+                       # absolute: QGIS runs in a temporary folder, so a relative QML path is not found
+                       "qml": str(Path(qml).resolve()) if qml else None,
                        "visible": not (it.role == "layout" and "cells" in (it.layer or ""))})
     ctx_layers = [{"uri": uri, "provider": "ogr", "name": name, "group": "Context", "qml": None, "visible": True,
                    "outline": True} for name, uri in context]

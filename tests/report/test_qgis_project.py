@@ -63,6 +63,25 @@ def test_qgis_project_opens_with_styles(run_dir):
     assert by_name["Layout modules"]["n"] == 7
 
 
+def test_qgis_project_from_a_relative_run_folder_keeps_styles(run_dir, monkeypatch, caplog):
+    """`iptown run ... --out out` gives relative paths; QGIS runs in a temporary folder and must
+    still find every QML style (it used to report "Style not found in database" for each)."""
+    py = find_qgis_python()
+    need(py is not None, "PyQGIS is not installed (apt-get install python3-qgis qgis-providers)")
+    from pathlib import Path
+
+    monkeypatch.chdir(run_dir.parent)
+    rel = Path(run_dir.name)
+    items = catalogue(collect_run(rel))
+    styles = write_qml_styles(items)
+    assert not styles["layout_districts"].is_absolute()
+    with caplog.at_level("WARNING", logger="iptown_gis.report.qgis_project"):
+        qgz = write_qgis_project(items, rel / "iptown.qgz", styles=styles, crs="EPSG:4548", title="t")
+    assert qgz is not None
+    assert qgz.exists()
+    assert not [r for r in caplog.records if "style problems" in r.getMessage()]
+
+
 def test_stage_style_is_kept(run_dir):
     items = catalogue(collect_run(run_dir))
     own = run_dir / "zoning" / "districts.qml"
