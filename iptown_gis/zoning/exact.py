@@ -41,8 +41,7 @@ Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zo
 
 The heuristic's layout is passed as a MIP start (``setSolution`` after ``passModel`` with the
 full column vector). The single-commodity flow formulation (Shirabe 2005) remains available
-(``cut_rounds=0``) and serves the infeasibility diagnosis; its columns and rows come last in
-the model, so the cut loop's LP is the model's leading block. It is not kept beside the cuts:
+(``cut_rounds=0``) and serves the infeasibility diagnosis. It is not kept beside the cuts:
 it slows HiGHS's node LPs 2-3 times, and HiGHS 1.16's Python callbacks cannot add lazy
 constraints, so connectivity of an integer optimum is checked and, if broken, cut and re-solved.
 """
@@ -114,9 +113,7 @@ class _MIP:
                   -np.inf, rhs)
 
     def highs(self, *, time_limit: float | None, mip_gap: float, seed: int, relax: bool = False,
-              log_output: bool = False, core: tuple[int, int] | None = None) -> Any:
-        """A ``Highs`` holding the model (or, with ``core = (n, m)``, its first ``n`` columns and
-        ``m`` rows, which must not refer to later columns)."""
+              log_output: bool = False) -> Any:
         import highspy
 
         h = highspy.Highs()
@@ -127,29 +124,25 @@ class _MIP:
         h.setOptionValue("random_seed", int(seed) % (2**31 - 1))
         # no "threads" option: HiGHS has one scheduler per process, and a Highs whose threads
         # differ from the first one's (e.g. the sites stage's) cannot run at all.
-        n, m = (self.n, self.m) if core is None else core
         lp = highspy.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = m
-        lp.col_cost_ = np.concatenate(self.cost)[:n]
-        lp.col_lower_ = np.concatenate(self.lb)[:n]
-        lp.col_upper_ = np.concatenate(self.ub)[:n]
-        lp.row_lower_ = np.concatenate(self.rlo)[:m] if self.rlo else np.empty(0)
-        lp.row_upper_ = np.concatenate(self.rhi)[:m] if self.rhi else np.empty(0)
-        rr, cc, vv = np.concatenate(self.r), np.concatenate(self.c), np.concatenate(self.v)
-        keep = rr < m
-        if (cc[keep] >= n).any():
-            raise SolverError("internal: the core model refers to a column outside it")
-        mat = sp.csc_matrix((vv[keep], (rr[keep], cc[keep])), shape=(m, n))
+        lp.num_col_ = self.n
+        lp.num_row_ = self.m
+        lp.col_cost_ = np.concatenate(self.cost)
+        lp.col_lower_ = np.concatenate(self.lb)
+        lp.col_upper_ = np.concatenate(self.ub)
+        lp.row_lower_ = np.concatenate(self.rlo) if self.rlo else np.empty(0)
+        lp.row_upper_ = np.concatenate(self.rhi) if self.rhi else np.empty(0)
+        mat = sp.csc_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
+                            shape=(self.m, self.n))
         mat.sum_duplicates()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = mat.indptr
         lp.a_matrix_.index_ = mat.indices
         lp.a_matrix_.value_ = mat.data
-        lp.a_matrix_.num_col_ = n
-        lp.a_matrix_.num_row_ = m
+        lp.a_matrix_.num_col_ = self.n
+        lp.a_matrix_.num_row_ = self.m
         if not relax:
-            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)[:n]]
+            lp.integrality_ = [highspy.HighsVarType(int(t)) for t in np.concatenate(self.integ)]
         h.passModel(lp)
         return h
 
@@ -204,7 +197,7 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
             mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if model.lower[d] > 0 else 0.0, 1.0)
         mip.le(R.ravel(), X.ravel())
         # x[i,d] <= sum of r[j,d] over j <= i within M_d - 1 steps of i
-        for d in range(K if "root_distance" not in drop else 0):
+        for d in range(K):
             rr_, ii_ = np.nonzero(later & (Mcnt[d] - 1 >= D) & (rub[:, d] > 0)[:, None])
             mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, d], R[rr_, d]]),
                      np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
@@ -264,24 +257,20 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
         # cells of b (node capacities x[., b]); its LP is as strong as every cut
         # t(C + N(C)) <= x_b(N(C)) + r_b(C), which stops the relaxation from touching a wing
         # with a thin fractional trail of b
-        arcs_ = np.concatenate([e, e[:, ::-1]])
+        arcs_ = info["arcs"]
         na_ = len(arcs_)
         # a wing scores at most the best connected set of its size through its contact cell
         # that avoids the cell of b it touches (exact by enumeration when cheap, else a ball bound)
         from iptown_gis.zoning._connected_sets import best_through
 
-        g = sp.coo_matrix((np.ones(me), (e[:, 0], e[:, 1])), shape=(nu, nu))
-        g = (g + g.T).tocsr()
+        g = cs.adjacency()[use][:, use].tocsr()
         g.sort_indices()
         if model.measure == "cells":
             lo_c = np.ceil(model.lower - 1e-9)
         else:
             lo_c = np.ceil(model.lower / amax - 1e-9)
-        info["G_exact"] = []
         for a, _b, T1, T2 in tlist:
-            best, exact_ = best_through(g.indptr, g.indices, s[:, a], int(max(lo_c[a], 1)), int(Mcnt[a]),
-                                        info["D"])
-            info["G_exact"].append(exact_)
+            best, _ = best_through(g.indptr, g.indices, s[:, a], int(max(lo_c[a], 1)), int(Mcnt[a]), info["D"])
             # slot of e[:, 1] in e[:, 0]'s neighbour list and vice versa
             slot01 = _slots(g, e[:, 0], e[:, 1])
             slot10 = _slots(g, e[:, 1], e[:, 0])
@@ -369,9 +358,7 @@ def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
             mip.rows(1, np.zeros(2 * me + 1), np.concatenate([T1, T2, P]),
                      np.concatenate([k[e[:, 1]], k[e[:, 0]], [-1.0]]), 0.0, 0.0)
             info["P"].append((a, b, P, k))
-    # the single-commodity flow (Shirabe 2005) comes last, so that the model without it (its
-    # first ``core`` columns and rows, the connectivity-cut loop's LP) has the same indices
-    info["core"] = (mip.n, mip.m)
+    # the single-commodity flow (Shirabe 2005): the complete model without cuts
     if flow and "contiguity" not in drop:
         arcs, R = info["arcs"], info["R"]
         na = len(arcs)
@@ -514,7 +501,7 @@ def _separate(model: ZoningModel, info: dict[str, Any], val: np.ndarray, *, tol:
 def _cut_loop(model: ZoningModel, mip: _MIP, info: dict[str, Any], *, rounds: int, seed: int,
               deadline: float | None, stall: int = 4) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Strengthen the LP relaxation with connectivity cuts; returns the cuts and the LP bound."""
-    h = mip.highs(time_limit=None, mip_gap=1.0, seed=seed, relax=True, core=info.get("core"))
+    h = mip.highs(time_limit=None, mip_gap=1.0, seed=seed, relax=True)
     kept: list[tuple[np.ndarray, np.ndarray]] = []
     bound = float("inf")
     history: list[float] = []
@@ -555,13 +542,14 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
             mem = np.flatnonzero(lab == d)
             if len(mem):
                 val[info["R"][int(mem[0]), d]] = 1.0
-    if "F" in info:
-        arcs = info["arcs"]
-        arc_id = {(int(i), int(j)): k for k, (i, j) in enumerate(arcs.tolist())}
-        nbrs: list[list[int]] = [[] for _ in range(nu)]
+    arc_id: dict[tuple[int, int], int] = {}
+    nbrs: list[list[int]] = [[] for _ in range(nu)]
+    if "arcs" in info:  # for the flows' paths
+        arc_id = {(int(i), int(j)): k for k, (i, j) in enumerate(info["arcs"].tolist())}
         for i, j in e.tolist():
             nbrs[i].append(j)
             nbrs[j].append(i)
+    if "F" in info:
         for d in range(K):
             mem = np.flatnonzero(lab == d)
             if len(mem) == 0:
@@ -600,14 +588,12 @@ def _start_vector(model: ZoningModel, mip: _MIP, info: dict[str, Any], labels: n
             continue
         if flow is None:
             continue
-        arcs = info["arcs"]
-        arc_id = {(int(u), int(v)): k for k, (u, v) in enumerate(arcs.tolist())}
         root = int(np.flatnonzero(lab == b)[0])
         prev = {j: -1}
         dq = deque([j])
         while dq and root not in prev:
             u = dq.popleft()
-            for v in arcs[arcs[:, 0] == u, 1].tolist():
+            for v in nbrs[u]:
                 if lab[v] == b and v not in prev:
                     prev[v] = u
                     dq.append(v)
