@@ -3,9 +3,11 @@
 The zip holds one top-level folder ``iptown_planner/`` (what QGIS's "Install from ZIP" and
 the plugin repository expect) with the plugin's sources, metadata.txt, icon and licence;
 caches and compiled files are left out. The metadata is checked first: a zip that QGIS
-would reject is never written.
+would reject is never written. ``engine_hint.txt`` records this checkout's folder, so the
+plugin finds the engine in its ``.venv`` when ``iptown`` is neither configured nor on PATH
+(``--no-hint`` leaves it out, for a zip meant for other machines).
 
-Usage: python scripts/build_plugin.py [--out dist]
+Usage: python scripts/build_plugin.py [--out dist] [--no-hint]
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def plugin_files(plugin: Path = PLUGIN) -> list[Path]:
     return files
 
 
-def build(out_dir: Path, plugin: Path = PLUGIN) -> Path:
+def build(out_dir: Path, plugin: Path = PLUGIN, *, hint: bool = True) -> Path:
     """Write the zip; return its path."""
     cp = read_metadata(plugin)
     version = cp.get("general", "version").strip()
@@ -60,6 +62,8 @@ def build(out_dir: Path, plugin: Path = PLUGIN) -> Path:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for f in plugin_files(plugin):
             zf.write(f, f"{plugin.name}/{f.relative_to(plugin).as_posix()}")
+        if hint:
+            zf.writestr(f"{plugin.name}/engine_hint.txt", str(ROOT) + "\n")
         lic = ROOT / "LICENSE"
         if lic.is_file():
             zf.write(lic, f"{plugin.name}/LICENSE")
@@ -70,8 +74,9 @@ def build(out_dir: Path, plugin: Path = PLUGIN) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "dist"), help="output folder (default: dist/)")
+    ap.add_argument("--no-hint", action="store_true", help="do not record this checkout as the engine's home")
     args = ap.parse_args(argv)
-    target = build(Path(args.out))
+    target = build(Path(args.out), hint=not args.no_hint)
     with zipfile.ZipFile(target) as zf:
         n = len(zf.namelist())
     print(f"built {target} ({n} files, {target.stat().st_size / 1024:.0f} KiB)")

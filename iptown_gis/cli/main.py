@@ -14,7 +14,7 @@ from iptown_gis import __version__
 from iptown_gis.cli._common import IptownGroup, executor_options, make_executor, progress_bar
 
 #: Stage command groups: module under ``iptown_gis.cli`` -> attribute holding the group.
-GROUP_MODULES = ("network", "surface", "neg", "sites", "zoning", "crs", "report")
+GROUP_MODULES = ("network", "surface", "neg", "sites", "zoning", "crs", "report", "engine")
 
 
 @click.group(cls=IptownGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -208,17 +208,9 @@ def hotspots_cmd(zones, field, raster, statistic, weights, k, distance, permutat
 
 
 def _surface_from_tif(path: Path) -> Any:
-    import numpy as np
-    import pyproj
+    from iptown_gis.surfaces.grid import surface_from_geotiff
 
-    from iptown_gis.io.raster import read_raster
-    from iptown_gis.surfaces.grid import Grid, Surface
-
-    r = read_raster(path)
-    mask = ~np.ma.getmaskarray(r.data)
-    grid = Grid(transform=r.transform, shape=r.shape, crs=pyproj.CRS.from_user_input(r.crs), mask=mask)
-    vals = np.ma.MaskedArray(np.ma.filled(r.data.astype("float64"), np.nan), mask=~mask)
-    return Surface(grid=grid, values=vals, name=path.stem, tags=dict(r.tags))
+    return surface_from_geotiff(path, name=path.stem)
 
 
 @group.command("zonal")

@@ -31,6 +31,7 @@ __all__ = [
     "list_layers",
     "parse_layer_spec",
     "read_vector",
+    "write_table",
     "write_vector",
 ]
 
@@ -103,6 +104,7 @@ def read_vector(
     columns: Sequence[str] | None = None,
     geom_types: Iterable[str] | None = None,
     allow_empty: bool = False,
+    declared_crs: Any | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer, check it, and (by default) project it to a metric CRS.
 
@@ -125,6 +127,9 @@ def read_vector(
         are accepted with their family).
     allow_empty
         Accept a layer without features.
+    declared_crs
+        The CRS the user declared for the layer (a QGIS layer's CRS): used when the file
+        carries none, and preferred when it differs from the file's.
 
     Raises
     ------
@@ -156,6 +161,10 @@ def read_vector(
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise GeometryError(f"{label}: {str(ls)!r} has no geometry column; give a spatial layer")
     check_geometries(gdf, name=label, geom_types=geom_types, allow_empty=allow_empty)
+    if declared_crs is not None:
+        if gdf.crs is not None and gdf.crs != declared_crs:
+            log.info("%s: using the declared CRS %s instead of the file's %s", label, declared_crs, gdf.crs.name)
+        gdf = gdf.set_crs(declared_crs, allow_override=True)
     require_crs(gdf, name=label)
     if columns:
         check_columns(gdf, columns, name=label)
@@ -264,6 +273,31 @@ def write_vector(
                 )
         except OutputError:
             raise
+        except OSError as exc:
+            raise OutputError(f"cannot write {str(target)!r}: {exc}") from exc
+    log.info("wrote %s", target)
+    return target
+
+
+def write_table(df: Any, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:
+    """Write a table without geometry (a pandas DataFrame) atomically as a GeoPackage attribute table.
+
+    An existing GeoPackage keeps its other layers (the file is copied, written, renamed).
+    """
+    import pandas as pd
+
+    target = Path(path)
+    if target.suffix.lower() != ".gpkg":
+        raise OutputError(f"{str(target)!r}: a table is written to a .gpkg file")
+    frame = pd.DataFrame(df).reset_index(drop=True)
+    geom = getattr(df, "geometry", None)
+    if geom is not None and getattr(geom, "name", None) in frame.columns:
+        frame = frame.drop(columns=geom.name)
+    with atomic_path(target) as tmp:
+        if target.exists():
+            shutil.copyfile(target, tmp)
+        try:
+            pyogrio.write_dataframe(frame, tmp, layer=layer or target.stem, driver="GPKG")
         except OSError as exc:
             raise OutputError(f"cannot write {str(target)!r}: {exc}") from exc
     log.info("wrote %s", target)

@@ -26,7 +26,7 @@ from iptown_gis.neg.model import FloatArray, observed_shares
 from iptown_gis.neg.scenarios import run_scenarios, scenario_table, write_scenarios
 from iptown_gis.progress import Progress
 
-__all__ = ["region_costs", "run"]
+__all__ = ["region_costs", "run", "seat_costs"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:
     """Travel minutes between the regions' seats, in the order of ``seats``.
 
     Uses ``ctx.results["seat_od"]`` when present, otherwise builds the network from the
-    ``roads`` input (``cost = "network"``) or uses crow-fly distances (``cost = "euclidean"``).
+    ``roads`` input (``cost = "network"``) or uses crow-fly distances (``cost = "euclidean"``);
+    see :func:`seat_costs`.
 
     Raises
     ------
@@ -49,29 +50,63 @@ def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:
     DependencyError
         ``cost = "network"`` without the network package.
     """
+    od = None
+    if cfg.cost == "network":
+        od = ctx.results.get("seat_od")
+        if od is None:
+            try:
+                from iptown_gis.network import build_network, od_matrix
+            except ImportError as exc:
+                raise DependencyError("[neg] needs seat travel times: run the network stage or install "
+                                      "iptown_gis.network (or set [neg] cost = 'euclidean')") from exc
+            log.info("neg: no seat_od from the network stage; building the road network")
+            od = od_matrix(build_network(ctx.layer("roads")), seats, id_field=cfg.id_field, weight="time")
+    return seat_costs(cfg, seats, od)
+
+
+def seat_costs(cfg: NEGConfig, seats: Any, seat_od: Any = None) -> FloatArray:
+    """Travel minutes between the regions' seats (in the order of ``seats``) from a given seat OD matrix.
+
+    Parameters
+    ----------
+    cfg
+        The ``[neg]`` settings: ``cost``, ``id_field`` and ``euclidean_speed_kmh`` are used.
+    seats
+        One point per region (metric CRS) with the ``cfg.id_field`` column.
+    seat_od
+        ``cost = "network"``: an :class:`~iptown_gis.network.od.ODMatrix` (minutes) whose
+        origins and destinations include every seat id; unused for ``cost = "euclidean"``
+        (crow-fly minutes at ``cfg.euclidean_speed_kmh``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(R, R)`` minutes with a zero diagonal.
+
+    Raises
+    ------
+    ParameterError
+        ``cost = "network"`` without ``seat_od``.
+    NetworkError
+        A region seat is missing from the OD matrix or unreachable.
+    """
     ids = [str(v) for v in seats[cfg.id_field]]
     if cfg.cost == "euclidean":
         xy = np.column_stack([seats.geometry.x, seats.geometry.y])
         km = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)) / 1000.0
         return km / cfg.euclidean_speed_kmh * 60.0
-    od = ctx.results.get("seat_od")
-    if od is None:
-        try:
-            from iptown_gis.network import build_network, od_matrix
-        except ImportError as exc:
-            raise DependencyError("[neg] needs seat travel times: run the network stage or install "
-                                  "iptown_gis.network (or set [neg] cost = 'euclidean')") from exc
-        log.info("neg: no seat_od from the network stage; building the road network")
-        od = od_matrix(build_network(ctx.layer("roads")), seats, id_field=cfg.id_field, weight="time")
-    oi = {str(v): i for i, v in enumerate(od.origin_ids)}
-    di = {str(v): i for i, v in enumerate(od.destination_ids)}
+    if seat_od is None:
+        raise ParameterError("[neg] network costs need the seat OD matrix (travel minutes between the "
+                             "seats): compute it from the roads, or set [neg] cost = 'euclidean'")
+    oi = {str(v): i for i, v in enumerate(seat_od.origin_ids)}
+    di = {str(v): i for i, v in enumerate(seat_od.destination_ids)}
     missing = [r for r in ids if r not in oi or r not in di]
     if missing:
         raise NetworkError(f"[neg] region seats {missing[:10]} are not in the seat OD matrix "
                            "(check [neg] regions / id_field)")
     rows = [oi[r] for r in ids]
     cols = [di[r] for r in ids]
-    c = np.asarray(od.values, dtype=np.float64)[np.ix_(rows, cols)]
+    c = np.asarray(seat_od.values, dtype=np.float64)[np.ix_(rows, cols)]
     np.fill_diagonal(c, 0.0)
     if np.isnan(c).any():
         i, j = (int(v) for v in np.argwhere(np.isnan(c))[0])

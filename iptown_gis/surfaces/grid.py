@@ -36,6 +36,7 @@ __all__ = [
     "check_same_crs",
     "make_grid",
     "parse_bytes",
+    "surface_from_geotiff",
 ]
 
 log = logging.getLogger(__name__)
@@ -355,3 +356,44 @@ class Surface:
     def inside_values(self) -> np.ndarray:
         """Values of the cells inside the boundary (order of :meth:`Grid.centres`)."""
         return np.asarray(np.ma.getdata(self.values)[self.grid.mask], dtype="float64")
+
+
+def surface_from_geotiff(path: str | os.PathLike[str], *, name: str | None = None) -> Surface:
+    """Read a single-band GeoTIFF (a surface written by :meth:`Surface.write`, or any metric raster).
+
+    Cells with data are inside the grid's mask; nodata cells are outside. The GeoTIFF's
+    metadata tags are kept as the surface's tags.
+
+    Parameters
+    ----------
+    path
+        The GeoTIFF.
+    name
+        The surface's name (e.g. the default column prefix of zonal statistics); default the
+        ``iptown_surface`` tag written by :meth:`Surface.write`, else the file's stem.
+
+    Returns
+    -------
+    Surface
+
+    Raises
+    ------
+    DataNotFoundError
+        The file is missing or not a raster.
+    CRSError
+        The raster has no CRS, or is in degrees (surfaces are measured in metres).
+    """
+    from iptown_gis.io.raster import read_raster
+
+    src = Path(path)
+    r = read_raster(src)
+    crs = pyproj.CRS.from_user_input(r.crs)
+    if crs.is_geographic:
+        raise CRSError(f"raster {str(src)!r} is in degrees ({crs.name}); warp it to a metric CRS "
+                       "(e.g. EPSG:4548 for Anhui): gdalwarp -t_srs EPSG:4548, or in QGIS "
+                       "Raster > Projections > Warp")
+    tags = dict(r.tags)
+    mask = ~np.ma.getmaskarray(r.data)
+    grid = Grid(transform=r.transform, shape=r.shape, crs=crs, mask=mask)
+    vals = np.ma.MaskedArray(np.ma.filled(r.data.astype("float64"), np.nan), mask=~mask)
+    return Surface(grid=grid, values=vals, name=name or tags.get("iptown_surface") or src.stem, tags=tags)

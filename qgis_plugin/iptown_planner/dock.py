@@ -1,18 +1,20 @@
 """The planning panel: the whole workflow in one dock.
 
 Pick the layers (boundary, roads, masses, candidates), set the model parameters (sigma, mu,
-tau, site weights, district sizes), run the study in a :class:`~.task.LibraryTask` with
-progress and Cancel, load the results styled into a group per run, and compare runs in a
-table. The panel only collects choices: :mod:`.study` writes the scenario, the library
-(:func:`iptown_gis.pipeline.run_scenario`) does the work, :mod:`.results` loads the outputs.
+tau, site weights, district sizes), run the study in the engine (an :class:`~.task.EngineTask`:
+background, progress, Cancel), load the results styled into a group per run, and compare runs
+in a table. The panel only collects choices: the engine writes and validates the scenario
+(``planstudy``) and runs it; :mod:`.results` loads the outputs.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
+import json
+import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,32 +22,36 @@ from typing import Any
 from qgis.core import (
     Qgis,
     QgsApplication,
+    QgsCoordinateTransformContext,
     QgsFieldProxyModel,
     QgsMapLayerProxyModel,
     QgsMessageLog,
     QgsProject,
+    QgsVectorFileWriter,
 )
 from qgis.gui import QgsDockWidget, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from . import bridge
-from .deps import Missing, install_hint
-from .task import LOG_TAG, LibraryTask
+from . import engine as eng
+from .task import LOG_TAG, EngineTask
 
 #: Layer pickers: key -> (label, dotted scenario key naming the input it replaces, fallback input
 #: name, layer filter). The input name is read from the base scenario, so a picked layer
@@ -60,9 +66,9 @@ LAYER_INPUTS: dict[str, tuple[str, str, str, Any]] = {
 
 #: Scalar model parameters: key -> (label, dotted scenario key, min, max, decimals, step).
 SCALAR_PARAMS: dict[str, tuple[str, str, float, float, int, float]] = {
-    "sigma": ("σ  elasticity of substitution", "neg.sigma", 1.01, 50.0, 2, 0.5),
-    "mu": ("μ  expenditure share on manufactures", "neg.mu", 0.01, 0.99, 3, 0.05),
-    "tau": ("τ  trade cost per minute of travel", "neg.tau", 0.0, 10.0, 4, 0.001),
+    "sigma": ("σ substitution elasticity", "neg.sigma", 1.01, 50.0, 2, 0.5),
+    "mu": ("μ manufactures share", "neg.mu", 0.01, 0.99, 3, 0.05),
+    "tau": ("τ trade cost / minute", "neg.tau", 0.0, 10.0, 4, 0.001),
 }
 
 #: Table parameters: key -> label. "weights" edits the weight of each [[sites.criteria]];
@@ -73,26 +79,19 @@ TABLE_PARAMS: dict[str, str] = {
 }
 DISTRICT_KEYS = ("body_km2", "wing_east_km2", "wing_west_km2")
 
-
-def section_fields(section: str) -> set[str]:
-    """The keys a scenario section accepts (empty when the stage is not installed)."""
-    from iptown_gis.scenario import STAGE_SECTIONS
-
-    target = STAGE_SECTIONS.get(section)
-    if not target:
-        return set()
-    mod_name, _, cls_name = target.partition(":")
-    try:
-        model = getattr(importlib.import_module(mod_name), cls_name)
-    except (ImportError, AttributeError):
-        return set()
-    return set(model.model_fields)
+#: The scenario keys whose values and support the panel asks the engine for.
+DEFAULT_KEYS = [d for _l, d, *_r in SCALAR_PARAMS.values()] + [f"zoning.{k}" for k in DISTRICT_KEYS] + [
+    "sites.criteria", "surfaces.mass_field"]
 
 
-def supported(dotted: str) -> bool:
-    """True when the installed library accepts the scenario key ``section.key``."""
-    section, _, rest = dotted.partition(".")
-    return rest.split(".")[0] in section_fields(section)
+def get_key(data: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """``section.key[.sub]`` of a scenario dictionary (``default`` when absent)."""
+    node: Any = data
+    for p in dotted.split("."):
+        if not isinstance(node, Mapping) or p not in node:
+            return default
+        node = node[p]
+    return node
 
 
 @dataclass
@@ -108,84 +107,119 @@ class RunRecord:
     layers: list[Any] = field(default_factory=list)
 
 
+def _shrinkable(widget: QWidget) -> QWidget:
+    """Let a field shrink with a narrow dock instead of cutting its neighbours off."""
+    widget.setMinimumWidth(60)
+    widget.setSizePolicy(QSizePolicy.Ignored, widget.sizePolicy().verticalPolicy())
+    if isinstance(widget, QComboBox):
+        widget.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        widget.setMinimumContentsLength(6)
+    return widget
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    f = QFormLayout(box)
+    f.setRowWrapPolicy(QFormLayout.WrapLongRows)
+    f.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+    f.setLabelAlignment(Qt.AlignLeft)
+    return f
+
+
+def _label(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    return lab
+
+
 class PlannerDock(QgsDockWidget):
     """The IP Town Planner panel."""
 
-    def __init__(self, iface: Any = None, missing: list[Missing] | None = None, parent: QWidget | None = None):
+    def __init__(self, iface: Any = None, parent: QWidget | None = None):
         super().__init__("IP Town Planner", parent)
         self.setObjectName("IptownPlannerDock")
         self.iface = iface
-        self.missing = list(missing or [])
-        self.task: LibraryTask | None = None
+        self.task: EngineTask | None = None
+        self.defaults_task: EngineTask | None = None
         self.runs: list[RunRecord] = []
         self._started = 0.0
         self._base_data: dict[str, Any] = {}
+        self._supported: dict[str, bool] = {}
         self._build()
-        if self.missing:
-            self.disable_tools(install_hint(self.missing))
+        try:
+            self.engine: eng.Engine | None = eng.find_engine()
+        except eng.EngineUnavailable as exc:
+            self.engine = None
+            self.disable_tools(str(exc))
+        else:
+            self.load_defaults()
 
     # ------------------------------------------------------------------------------ building
     def _build(self) -> None:
         body = QWidget()
         lay = QVBoxLayout(body)
-        self.notice = QLabel("")
-        self.notice.setWordWrap(True)
+        self.notice = _label("")
         self.notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.notice.setStyleSheet("color: #a40000;")
         self.notice.hide()
         lay.addWidget(self.notice)
 
         study = QGroupBox("Study")
-        f = QFormLayout(study)
-        self.scenario_file = QgsFileWidget()
+        f = _form(study)
+        self.scenario_file = _shrinkable(QgsFileWidget())
         self.scenario_file.setFilter("Scenario (*.toml)")
         self.scenario_file.setToolTip("The scenario to start from; empty = the bundled Anhui study")
         self.scenario_file.fileChanged.connect(lambda _p: self.load_defaults())
-        f.addRow("Base scenario", self.scenario_file)
-        self.run_name = QLineEdit()
+        f.addRow(_label("Base scenario"), self.scenario_file)
+        self.run_name = _shrinkable(QLineEdit())
         self.run_name.setPlaceholderText("e.g. expressway 2030")
-        f.addRow("Run name", self.run_name)
-        self.out_dir = QgsFileWidget()
+        f.addRow(_label("Run name"), self.run_name)
+        self.out_dir = _shrinkable(QgsFileWidget())
         self.out_dir.setStorageMode(QgsFileWidget.GetDirectory)
         self.out_dir.setFilePath(str(Path(tempfile.gettempdir()) / "iptown_runs"))
-        f.addRow("Output folder", self.out_dir)
+        f.addRow(_label("Output folder"), self.out_dir)
         lay.addWidget(study)
 
         layers = QGroupBox("Layers (empty: the scenario's own)")
-        f = QFormLayout(layers)
+        f = _form(layers)
         self.layer_boxes: dict[str, QgsMapLayerComboBox] = {}
         for key, (label, _dotted, _fallback, flt) in LAYER_INPUTS.items():
-            box = QgsMapLayerComboBox()
+            box = _shrinkable(QgsMapLayerComboBox())
             box.setFilters(flt)
             box.setAllowEmptyLayer(True)
             box.setLayer(None)
             self.layer_boxes[key] = box
-            f.addRow(label, box)
-        self.mass_field = QgsFieldComboBox()
+            f.addRow(_label(label), box)
+        self.mass_field = _shrinkable(QgsFieldComboBox())
         self.mass_field.setFilters(QgsFieldProxyModel.Numeric)
         self.mass_field.setAllowEmptyFieldName(True)
         self.layer_boxes["masses"].layerChanged.connect(self.mass_field.setLayer)
-        f.addRow("Mass field", self.mass_field)
+        f.addRow(_label("Mass field"), self.mass_field)
         lay.addWidget(layers)
 
         params = QGroupBox("Parameters")
-        f = QFormLayout(params)
+        f = _form(params)
         self.scalars: dict[str, QDoubleSpinBox] = {}
         for key, (label, _dotted, lo, hi, dec, step) in SCALAR_PARAMS.items():
-            sb = QDoubleSpinBox()
+            sb = _shrinkable(QDoubleSpinBox())
             sb.setRange(lo, hi)
             sb.setDecimals(dec)
             sb.setSingleStep(step)
+            sb.setEnabled(False)
             self.scalars[key] = sb
-            f.addRow(label, sb)
+            f.addRow(_label(label), sb)
         self.tables: dict[str, QTableWidget] = {}
         for key, label in TABLE_PARAMS.items():
             t = QTableWidget(0, 2)
             t.setHorizontalHeaderLabels(["name", "value"])
-            t.horizontalHeader().setStretchLastSection(True)
+            t.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+            t.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeToContents)
+            t.verticalHeader().hide()
             t.setMaximumHeight(130)
+            t.setMinimumWidth(60)
+            t.setEnabled(False)
             self.tables[key] = t
-            f.addRow(label, t)
+            f.addRow(_label(label))
+            f.addRow(t)
         lay.addWidget(params)
 
         row = QHBoxLayout()
@@ -200,24 +234,23 @@ class PlannerDock(QgsDockWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         lay.addWidget(self.progress)
-        self.status = QLabel("Ready.")
-        self.status.setWordWrap(True)
+        self.status = _label("Ready.")
         lay.addWidget(self.status)
 
         cmp_box = QGroupBox("Compare scenarios")
         v = QVBoxLayout(cmp_box)
         self.compare = QTableWidget(0, 0)
+        self.compare.setMinimumWidth(60)
         v.addWidget(self.compare)
         lay.addWidget(cmp_box)
         lay.addStretch(1)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
         self._inputs = [self.scenario_file, self.run_name, self.out_dir, params, layers, self.run_button]
-        if not self.missing:
-            self.load_defaults()
 
     # ------------------------------------------------------------------------------ state
     def disable_tools(self, message: str) -> None:
@@ -228,42 +261,49 @@ class PlannerDock(QgsDockWidget):
             w.setEnabled(False)
         self.cancel_button.setEnabled(False)
 
-    def base_scenario(self) -> Path:
-        from iptown_gis.scenario import default_scenario_path
+    def base_scenario(self) -> str:
+        """The base scenario's path ("" = the bundled Anhui study, resolved by the engine)."""
+        return self.scenario_file.filePath().strip()
 
-        text = self.scenario_file.filePath().strip()
-        return Path(text) if text else default_scenario_path()
+    def load_defaults(self) -> EngineTask | None:
+        """Ask the engine (in the background) for the base scenario's values; fill the widgets."""
+        if self.engine is None:
+            return None
+        self.run_button.setEnabled(False)
+        self.status.setText("Reading the scenario…")
+        task = EngineTask("IP Town Planner: read scenario", "scenariodefaults",
+                          {"BASE_SCENARIO": self.base_scenario(), "KEYS": DEFAULT_KEYS},
+                          on_done=self._defaults_read, engine=self.engine)
+        self.defaults_task = task
+        QgsApplication.taskManager().addTask(task)
+        return task
 
-    def load_defaults(self) -> None:
-        """Fill the parameter widgets from the base scenario (and the stages' defaults)."""
-        import tomllib
-
-        from .study import get_key
-
-        try:
-            data = tomllib.loads(self.base_scenario().read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            self.status.setText(f"Cannot read the scenario: {exc}")
+    def _defaults_read(self, task: EngineTask) -> None:
+        if task is not self.defaults_task:
+            return  # a newer request superseded this one
+        self.run_button.setEnabled(self.task is None or self.task.done)
+        if task.error or task.result is None:
+            self.status.setText(f"Cannot read the scenario: {task.error or 'cancelled'}")
             return
+        data = dict(task.result.get("DATA") or {})
+        values = dict(task.result.get("VALUES") or {})
+        self._supported = {str(k): bool(v) for k, v in (task.result.get("SUPPORTED") or {}).items()}
+        self._base_data = data
         for key, (_label, dotted, *_rest) in SCALAR_PARAMS.items():
             sb = self.scalars[key]
-            ok = supported(dotted) and dotted.split(".")[0] in data
+            ok = self._supported.get(dotted, False)
             sb.setEnabled(ok)
-            value = get_key(data, dotted, None)
-            if value is None and ok:
-                value = self._model_default(dotted)
+            value = values.get(dotted)
             if isinstance(value, (int, float)):
                 sb.setValue(float(value))
-        self._base_data = data
         rows: dict[str, list[tuple[str, Any]]] = {"weights": [], "district_sizes": []}
-        if supported("sites.criteria"):
-            for crit in get_key(data, "sites.criteria", []) or []:
+        if self._supported.get("sites.criteria"):
+            for crit in values.get("sites.criteria") or []:
                 if isinstance(crit, dict) and "name" in crit:
                     rows["weights"].append((str(crit["name"]), crit.get("weight", 0.0)))
-        if supported("zoning.body_km2") and "zoning" in data:
-            for k in DISTRICT_KEYS:
-                v = get_key(data, f"zoning.{k}", None)
-                rows["district_sizes"].append((k, v if v is not None else self._model_default(f"zoning.{k}")))
+        for k in DISTRICT_KEYS:
+            if self._supported.get(f"zoning.{k}"):
+                rows["district_sizes"].append((k, values.get(f"zoning.{k}")))
         for key, t in self.tables.items():
             t.setRowCount(0)
             t.setEnabled(bool(rows[key]))
@@ -273,35 +313,17 @@ class PlannerDock(QgsDockWidget):
                 item = QTableWidgetItem(name)
                 item.setFlags(item.flags() & ~Qt.ItemIsEditable)
                 t.setItem(r, 0, item)
-                t.setItem(r, 1, QTableWidgetItem(str(v)))
-
-    @staticmethod
-    def _model_default(dotted: str) -> Any:
-        from iptown_gis.scenario import STAGE_SECTIONS
-
-        section, _, key = dotted.partition(".")
-        mod_name, _, cls_name = STAGE_SECTIONS[section].partition(":")
-        model = getattr(importlib.import_module(mod_name), cls_name)
-        try:
-            inst = model()
-        except Exception:
-            f = model.model_fields.get(key)
-            return None if f is None else f.get_default(call_default_factory=True)
-        value = getattr(inst, key, None)
-        if hasattr(value, "model_dump"):
-            value = value.model_dump()
-        return value
+                t.setItem(r, 1, QTableWidgetItem("" if v is None else str(v)))
+        self.status.setText("Ready.")
 
     def parameters(self) -> dict[str, Any]:
-        """The dotted scenario keys the panel sets (only those the library accepts)."""
+        """The dotted scenario keys the panel sets (only those the engine accepts)."""
         out: dict[str, Any] = {}
         for key, (_label, dotted, *_rest) in SCALAR_PARAMS.items():
             if self.scalars[key].isEnabled():
                 out[dotted] = round(float(self.scalars[key].value()), 6)
         tables = {key: self._table_values(key) for key in TABLE_PARAMS}
         if tables["weights"]:
-            from .study import get_key
-
             crits = [dict(c) for c in get_key(self._base_data, "sites.criteria", []) or []]
             for c in crits:
                 if c.get("name") in tables["weights"]:
@@ -309,9 +331,10 @@ class PlannerDock(QgsDockWidget):
             out["sites.criteria"] = crits
         for k, v in tables["district_sizes"].items():
             out[f"zoning.{k}"] = v
-        field = self.mass_field.currentField()
-        if field and self.layer_boxes["masses"].currentLayer() is not None and supported("surfaces.mass_field"):
-            out["surfaces.mass_field"] = field
+        fld = self.mass_field.currentField()
+        if fld and self.layer_boxes["masses"].currentLayer() is not None and self._supported.get(
+                "surfaces.mass_field"):
+            out["surfaces.mass_field"] = fld
         # only the stages the base scenario has: setting a key must not add a stage
         return {k: v for k, v in out.items() if k.split(".")[0] in self._base_data}
 
@@ -330,18 +353,25 @@ class PlannerDock(QgsDockWidget):
                 raise ValueError(f"{TABLE_PARAMS[key]}: {name.text()!r} = {val.text()!r} is not a number") from None
         return values
 
-    def picked_layers(self) -> dict[str, Any]:
-        """Scenario input name -> GeoDataFrame for each picker with a layer."""
-        from .study import get_key
-
-        out = {}
+    def export_layers(self, run_dir: Path) -> dict[str, dict[str, str]]:
+        """Write each picked layer to ``run_dir/inputs.gpkg`` (with its CRS and filter); input name -> spec."""
+        out: dict[str, dict[str, str]] = {}
+        gpkg = run_dir / "inputs.gpkg"
         for key, (label, dotted, fallback, _flt) in LAYER_INPUTS.items():
             layer = self.layer_boxes[key].currentLayer()
             if layer is None:
                 continue
-            inp = str(get_key(self._base_data, dotted, fallback) or fallback)
-            gdf = bridge.source_to_gdf(layer, name=f"{label} {layer.name()!r}", metric=False)
-            out[inp] = gdf.reset_index(drop=True)
+            name = str(get_key(self._base_data, dotted, fallback) or fallback)
+            opts = QgsVectorFileWriter.SaveVectorOptions()
+            opts.driverName = "GPKG"
+            opts.layerName = name
+            opts.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
+                                         else QgsVectorFileWriter.CreateOrOverwriteFile)
+            ctx = QgsProject.instance().transformContext() if QgsProject.instance() else QgsCoordinateTransformContext()
+            res = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(gpkg), ctx, opts)
+            if res[0] != QgsVectorFileWriter.NoError:
+                raise ValueError(f"{label}: cannot write layer {layer.name()!r} for the engine: {res[1]}")
+            out[name] = {"path": str(gpkg), "layer": name}
         return out
 
     # ------------------------------------------------------------------------------ running
@@ -352,38 +382,31 @@ class PlannerDock(QgsDockWidget):
             self.iface.messageBar().pushMessage("IP Town Planner", text, level=level,
                                                 duration=0 if level == Qgis.Critical else 8)
 
-    def start_run(self, _checked: bool = False, *, stages: list[str] | None = None) -> LibraryTask | None:
-        """Assemble the study and start it in a background task (returned, for scripting)."""
-        if self.missing:
+    def start_run(self, _checked: bool = False, *, stages: list[str] | None = None) -> EngineTask | None:
+        """Assemble the study and start it in the engine, in the background (returned, for scripting)."""
+        if self.engine is None:
             return None
         if self.task is not None and not self.task.done:
             self._message("A run is already in progress.", Qgis.Warning)
             return None
-        from iptown_gis.errors import IptownError
-
-        from .study import build_study
-
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = self.run_name.text().strip() or f"run {len(self.runs) + 1}"
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
         run_dir = Path(self.out_dir.filePath() or tempfile.gettempdir()) / f"{stamp}-{safe}"
         try:
             params = self.parameters()
-            layers = self.picked_layers()
-            scenario = build_study(self.base_scenario(), run_dir, layers=layers, overrides=params,
-                                   name=name)
-        except (IptownError, ValueError, OSError) as exc:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            layers = self.export_layers(run_dir)
+        except (ValueError, OSError) as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)
             self._message(f"Cannot start: {exc}", Qgis.Critical)
             return None
         record = RunRecord(name=name, run_dir=run_dir, parameters=params)
         self.runs.append(record)
-
-        def work(progress: Any) -> dict[str, Any]:
-            from iptown_gis.pipeline import run_scenario
-
-            return run_scenario(scenario, run_dir, stages=stages, progress=progress)
-
-        task = LibraryTask(f"IP Town Planner: {name}", work, on_done=lambda t: self._finished(t, record))
+        job = {"BASE_SCENARIO": self.base_scenario(), "RUN_DIR": str(run_dir), "LAYERS": layers,
+               "OVERRIDES": params, "NAME": name, "STAGES": stages or []}
+        task = EngineTask(f"IP Town Planner: {name}", "planstudy", job,
+                          on_done=lambda t: self._finished(t, record), engine=self.engine)
         task.progressChanged.connect(lambda p: self.progress.setValue(int(p)))
         task.progressChanged.connect(lambda _p: self.status.setText(task.last_message or "Running…"))
         self.task = task
@@ -400,24 +423,28 @@ class PlannerDock(QgsDockWidget):
             self.status.setText("Cancelling…")
             self.task.cancel()
 
-    def _finished(self, task: LibraryTask, record: RunRecord) -> None:
+    def _finished(self, task: EngineTask, record: RunRecord) -> None:
         record.seconds = round(time.perf_counter() - self._started, 2)
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if task.cancelled:
             record.status = "cancelled"
-            self._message(f"{record.name}: cancelled after {record.seconds} s.", Qgis.Warning)
-        elif task.error:
+            shutil.rmtree(record.run_dir, ignore_errors=True)  # a cancelled run leaves nothing behind
+            self._message(f"{record.name}: cancelled after {record.seconds} s; nothing was kept.", Qgis.Warning)
+        elif task.error or task.result is None:
             record.status = "failed"
             self._message(f"{record.name}: {task.error}", Qgis.Critical)
         else:
             from .results import load_into_project
 
             record.status = "done"
-            record.manifest = task.result
+            try:
+                record.manifest = json.loads(Path(str(task.result["MANIFEST"])).read_text(encoding="utf-8"))
+            except (KeyError, OSError, ValueError):
+                record.manifest = None
             self.progress.setValue(100)
             try:
-                record.layers = load_into_project(task.result, record.run_dir,
+                record.layers = load_into_project(task.result.get("OUTPUT_LAYERS") or [],
                                                   group_name=f"IP Town Planner: {record.name}",
                                                   project=QgsProject.instance())
             except Exception as exc:  # loading must never take QGIS down

@@ -5,17 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import Qgis, QgsApplication, QgsMessageLog
+from qgis.core import Qgis, QgsApplication
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-from .deps import Missing, check_dependencies, install_hint
 from .provider import IptownProvider
 
 ICON = Path(__file__).resolve().parent / "icon.png"
 MENU = "&IP Town Planner"
-LOG_TAG = "IP Town Planner"
 
 
 class IptownPlannerPlugin:
@@ -26,25 +24,11 @@ class IptownPlannerPlugin:
         self.provider: IptownProvider | None = None
         self.dock: Any = None
         self.action: QAction | None = None
-        self.missing: list[Missing] | None = None
-
-    # ------------------------------------------------------------------------------------
-    def check(self) -> list[Missing]:
-        """Check the library and its dependencies once; log what is missing."""
-        if self.missing is None:
-            self.missing = check_dependencies()
-            if self.missing:
-                QgsMessageLog.logMessage(install_hint(self.missing), LOG_TAG, Qgis.Critical)
-        return self.missing
-
-    @property
-    def message(self) -> str:
-        return install_hint(self.check())
 
     def initProcessing(self) -> None:
         if self.provider is not None:
             return
-        self.provider = IptownProvider(self.check())
+        self.provider = IptownProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:
@@ -53,7 +37,7 @@ class IptownPlannerPlugin:
             return
         from .dock import PlannerDock
 
-        self.dock = PlannerDock(self.iface, self.check(), parent=self.iface.mainWindow())
+        self.dock = PlannerDock(self.iface, parent=self.iface.mainWindow())
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.action = QAction(QIcon(str(ICON)), "IP Town Planner panel", self.iface.mainWindow())
         self.action.setObjectName("IptownPlannerAction")
@@ -63,9 +47,9 @@ class IptownPlannerPlugin:
         self.dock.visibilityChanged.connect(self.action.setChecked)
         self.iface.addPluginToMenu(MENU, self.action)
         self.iface.addToolBarIcon(self.action)
-        if self.missing:
-            self.iface.messageBar().pushMessage("IP Town Planner", self.message, level=Qgis.Critical,
-                                                duration=0)
+        problem = self.provider.warningMessage() if self.provider is not None else ""
+        if problem:
+            self.iface.messageBar().pushMessage("IP Town Planner", problem, level=Qgis.Critical, duration=0)
 
     def unload(self) -> None:
         if self.dock is not None:

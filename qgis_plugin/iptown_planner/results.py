@@ -1,13 +1,14 @@
-"""From a study's manifest to QGIS layers: which files to load, loading them styled.
+"""From a study's outputs to QGIS layers, styled.
 
-Used by the "Run whole scenario" algorithm (layers load when the algorithm completes) and by
-the planning panel (layers load into a group per run).
+The engine lists a run's loadable layers (``OUTPUT_LAYERS``: one object per layer with
+``source``, ``name``, ``provider`` "ogr"/"gdal", ``stage``, ``kind``, ``style_key``); this
+module only turns them into layers. Used by "Run whole scenario" (layers load when the
+algorithm completes) and by the planning panel (a layer group per run).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from qgis.core import (
@@ -22,59 +23,12 @@ from qgis.core import (
 
 from .styling import StylePostProcessor, style_layer
 
-VECTOR_SUFFIXES = {".gpkg", ".geojson", ".shp", ".fgb"}
-RASTER_SUFFIXES = {".tif", ".tiff"}
 
-
-@dataclass(frozen=True)
-class OutputLayer:
-    """One loadable layer among a study's outputs."""
-
-    source: str      # QGIS data source (``path`` or ``path|layername=x``)
-    name: str        # layer name in the project
-    provider: str    # "ogr" or "gdal"
-    stage: str
-    kind: str        # the manifest's kind, used to pick a style
-    style_key: str   # the file stem or GeoPackage layer name (for the QML lookup)
-
-
-def output_layers(manifest: dict[str, Any], out_dir: str | Path) -> list[OutputLayer]:
-    """The vector and raster layers a manifest lists (GeoPackages expand to their layers)."""
-    out = []
-    base = Path(out_dir)
-    written = {str(i["path"]) for i in manifest.get("outputs", [])}
-    for item in manifest.get("outputs", []):
-        path = base / item["path"]
-        suffix = path.suffix.lower()
-        stage = str(item.get("stage", ""))
-        kind = str(item.get("kind", ""))
-        if not path.is_file():
-            continue
-        if suffix in RASTER_SUFFIXES:
-            out.append(OutputLayer(str(path), f"{path.stem}", "gdal", stage, kind, path.stem))
-        elif suffix in (".json", ".geojson") and str(Path(item["path"]).with_suffix(".gpkg")) in written:
-            continue  # the same layers in WGS84 (GeoJSON for the web): the GeoPackage is loaded
-        elif suffix in VECTOR_SUFFIXES:
-            names: list[str | None] = [None]
-            if suffix == ".gpkg":
-                from iptown_gis.io.vector import list_layers
-
-                names = list(list_layers(path))
-            for lname in names:
-                if lname is None:
-                    out.append(OutputLayer(str(path), path.stem, "ogr", stage, kind, path.stem))
-                else:
-                    src = f"{path}|layername={lname}"
-                    label = lname if len(names) > 1 else path.stem
-                    out.append(OutputLayer(src, label, "ogr", stage, kind, lname))
-    return out
-
-
-def make_layer(item: OutputLayer) -> QgsMapLayer:
-    """A QGIS layer for an output (not yet added to a project)."""
-    if item.provider == "gdal":
-        return QgsRasterLayer(item.source, item.name, "gdal")
-    return QgsVectorLayer(item.source, item.name, "ogr")
+def make_layer(item: Mapping[str, Any]) -> QgsMapLayer:
+    """A QGIS layer for one output (not yet added to a project)."""
+    if item.get("provider") == "gdal":
+        return QgsRasterLayer(str(item["source"]), str(item["name"]), "gdal")
+    return QgsVectorLayer(str(item["source"]), str(item["name"]), "ogr")
 
 
 def _draw_order(layer: QgsMapLayer) -> int:
@@ -87,16 +41,16 @@ def _draw_order(layer: QgsMapLayer) -> int:
     return 5
 
 
-def load_into_project(manifest: dict[str, Any], out_dir: str | Path, *, group_name: str,
+def load_into_project(items: Iterable[Mapping[str, Any]], *, group_name: str,
                       project: QgsProject | None = None) -> list[QgsMapLayer]:
-    """Load a run's outputs into ``project`` in a new group, styled; return the layers."""
+    """Load a run's layers into ``project`` in a new group at the top, styled; return them."""
     project = project or QgsProject.instance()
     layers = []
-    for item in output_layers(manifest, out_dir):
+    for item in items:
         layer = make_layer(item)
         if not layer.isValid():
             continue
-        style_layer(layer, item.style_key)
+        style_layer(layer, str(item.get("style_key") or "") or None)
         layers.append(layer)
     layers.sort(key=_draw_order, reverse=True)  # first = top of the legend
     root = project.layerTreeRoot()
@@ -107,13 +61,13 @@ def load_into_project(manifest: dict[str, Any], out_dir: str | Path, *, group_na
     return layers
 
 
-def load_outputs_on_completion(manifest: dict[str, Any], out_dir: str | Path,
-                               context: QgsProcessingContext) -> list[str]:
-    """Ask Processing to load a run's outputs (styled) when the algorithm completes."""
+def load_on_completion(items: Iterable[Mapping[str, Any]], context: QgsProcessingContext) -> list[str]:
+    """Ask Processing to load a run's layers (styled) when the algorithm completes."""
     sources = []
-    for item in output_layers(manifest, out_dir):
-        details = QgsProcessingContext.LayerDetails(item.name, context.project(), item.name)
-        details.setPostProcessor(StylePostProcessor.create(item.style_key))
-        context.addLayerToLoadOnCompletion(item.source, details)
-        sources.append(item.source)
+    for item in items:
+        name = str(item["name"])
+        details = QgsProcessingContext.LayerDetails(name, context.project(), name)
+        details.setPostProcessor(StylePostProcessor.create(str(item.get("style_key") or "") or None))
+        context.addLayerToLoadOnCompletion(str(item["source"]), details)
+        sources.append(str(item["source"]))
     return sources

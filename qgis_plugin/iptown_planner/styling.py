@@ -1,7 +1,12 @@
-"""Styles for results: fixed categorical QML styles for districts / modules (shipped by the
-library in ``iptown_gis/zoning/styles/``) and a colour ramp with legend for surfaces.
+"""Styles for results, as in the study's QGIS project (``iptown_gis.report.qgis_project``):
 
-Only presentation lives here; the values come from the library's files.
+- surfaces: a Viridis pseudo-colour ramp from the 2nd to the 98th percentile, 85 % opaque,
+  with its legend in the layers panel;
+- districts / modules: the library's fixed categorical QML styles (the engine names the folder,
+  ``iptown_gis/zoning/styles``);
+- network edges and nodes: quiet grey context.
+
+Only presentation lives here.
 """
 
 from __future__ import annotations
@@ -11,32 +16,34 @@ from typing import Any, ClassVar
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsGradientColorRamp,
     QgsLineSymbol,
     QgsMapLayer,
     QgsMarkerSymbol,
+    QgsProcessingContext,
     QgsProcessingLayerPostProcessorInterface,
-    QgsRasterBandStats,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
     QgsSingleSymbolRenderer,
-    QgsStyle,
     QgsVectorLayer,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtGui import QColor
 
-#: The colour ramp for surfaces (QGIS default style library names).
-SURFACE_RAMP = "Viridis"
+from . import engine as eng
+
+#: The study project's surface colours (viridis, 5 stops) and opacity.
+VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+SURFACE_OPACITY = 0.85
 
 
 def styles_dir() -> Path | None:
-    """The library's folder of QML styles (``iptown_gis/zoning/styles``), if installed."""
+    """The library's folder of QML styles, as the engine reports it."""
     try:
-        import iptown_gis
-    except ImportError:
+        return eng.find_engine().styles_dir
+    except eng.EngineUnavailable:
         return None
-    d = Path(iptown_gis.__file__).resolve().parent / "zoning" / "styles"
-    return d if d.is_dir() else None
 
 
 def qml_for(name: str) -> Path | None:
@@ -58,23 +65,31 @@ def apply_qml(layer: QgsMapLayer, qml: Path) -> bool:
     return bool(ok)
 
 
-def style_surface(layer: QgsRasterLayer, *, ramp: str = SURFACE_RAMP, classes: int = 7) -> None:
-    """A continuous colour ramp from the band's minimum to maximum (the legend shows the ramp)."""
+def surface_limits(layer: QgsRasterLayer) -> tuple[float, float]:
+    """The 2nd and 98th percentiles of band 1 (the study project's limits)."""
     provider = layer.dataProvider()
-    stats = provider.bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
-    lo, hi = float(stats.minimumValue), float(stats.maximumValue)
+    lo, hi = provider.cumulativeCut(1, 0.02, 0.98, layer.extent(), 250000)
     if not hi > lo:
-        hi = lo + 1.0
-    color_ramp = QgsStyle.defaultStyle().colorRamp(ramp)
+        hi = lo + 1e-9
+    return float(lo), float(hi)
+
+
+def style_surface(layer: QgsRasterLayer) -> None:
+    """A continuous viridis ramp between the 2 % and 98 % values, with its legend."""
+    lo, hi = surface_limits(layer)
+    ramp = QgsGradientColorRamp(QColor(VIRIDIS[0]), QColor(VIRIDIS[-1]))
     fcn = QgsColorRampShader(lo, hi)
     fcn.setColorRampType(QgsColorRampShader.Interpolated)
-    fcn.setSourceColorRamp(color_ramp.clone())
-    fcn.classifyColorRamp(classes, 1, layer.extent(), provider)
+    fcn.setSourceColorRamp(ramp)
+    step = (hi - lo) / (len(VIRIDIS) - 1)
+    fcn.setColorRampItemList([QgsColorRampShader.ColorRampItem(lo + i * step, QColor(c), f"{lo + i * step:.4g}")
+                              for i, c in enumerate(VIRIDIS)])
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(fcn)
-    renderer = QgsSingleBandPseudoColorRenderer(provider, 1, shader)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
     renderer.setClassificationMin(lo)
     renderer.setClassificationMax(hi)
+    renderer.setOpacity(SURFACE_OPACITY)
     layer.setRenderer(renderer)
     layer.triggerRepaint()
 
@@ -95,12 +110,16 @@ def style_network(layer: QgsVectorLayer) -> None:
 
 
 def style_layer(layer: QgsMapLayer, kind: str | None = None) -> str:
-    """Style a result layer by kind; returns what was applied (``"qml:<file>"``, ``"ramp"``, ``""``).
+    """Style a result layer; returns what was applied (``"qml:<file>"``, ``"ramp"``, ``"network"``, ``""``).
 
     ``kind`` names the library's QML style (``districts``, ``modules``, ...); when it is
-    ``None`` the layer name is tried. Rasters get the colour ramp; network edges and nodes a
-    quiet grey (``"network"``).
+    ``None`` the layer name is tried. A QML file beside a layer (written by the study's report
+    stage) wins.
     """
+    source = layer.source().split("|")[0]
+    own = Path(source).with_suffix(".qml") if source else None
+    if own is not None and own.is_file() and apply_qml(layer, own):
+        return f"qml:{own.name}"
     if isinstance(layer, QgsRasterLayer):
         style_surface(layer)
         return "ramp"
@@ -133,3 +152,14 @@ class StylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         cls._keep.append(inst)
         del cls._keep[:-64]
         return inst
+
+
+def style_on_load(context: QgsProcessingContext, dest: str, name: str, style: str | None) -> None:
+    """Style output ``dest`` when Processing loads it (adding it to the layers to load if needed)."""
+    if context.willLoadLayerOnCompletion(dest):
+        details = context.layerToLoadOnCompletionDetails(dest)
+        details.setPostProcessor(StylePostProcessor.create(style))
+    elif style is not None:
+        details = QgsProcessingContext.LayerDetails(name, context.project(), name)
+        details.setPostProcessor(StylePostProcessor.create(style))
+        context.addLayerToLoadOnCompletion(dest, details)

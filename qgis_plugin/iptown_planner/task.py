@@ -1,97 +1,91 @@
-"""Long library work in a :class:`QgsTask`: progress, Cancel, errors caught (never fatal).
+"""An engine job in a :class:`QgsTask`: background, with progress and Cancel, never fatal.
 
-The work function receives the library's progress callback (see
-:func:`iptown_planner.feedback.task_callback`); Cancel makes the callback return ``False``, so
-the library raises ``CancelledError`` at its next progress report or check. ``finished`` runs
-in the main thread and calls ``on_done(task)``, where the result, the error message, or
+``run`` (a worker thread) runs the job in the engine process and follows its progress; Cancel
+terminates the engine (killed after a second if it does not stop). ``finished`` runs in the
+main thread and calls ``on_done(task)``, where ``result`` (the job's outputs), ``error`` or
 ``cancelled`` can be read; only there may QGIS layers be touched.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+import shutil
+import tempfile
 import time
-import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from qgis.core import Qgis, QgsMessageLog, QgsTask
 
-from .feedback import error_message, task_callback
+from . import engine as eng
 
 LOG_TAG = "IP Town Planner"
 
-log = logging.getLogger(__name__)
 
+class EngineTask(QgsTask):
+    """Runs ``algorithm`` with ``parameters`` in the engine."""
 
-class LibraryTask(QgsTask):
-    """Runs ``work(progress_callback)`` in a worker thread."""
-
-    def __init__(self, description: str, work: Callable[[Any], Any],
-                 on_done: Callable[[LibraryTask], None] | None = None) -> None:
+    def __init__(self, description: str, algorithm: str, parameters: dict[str, Any],
+                 on_done: Callable[[EngineTask], None] | None = None, *, engine: eng.Engine | None = None) -> None:
         super().__init__(description, QgsTask.CanCancel)
-        self.work = work
+        self.algorithm = algorithm
+        self.parameters = parameters
+        self.engine = engine
         self.on_done = on_done
-        self.result: Any = None
+        self.result: dict[str, Any] | None = None
         self.error: str | None = None
-        self.details: str = ""
+        self.details = ""
         self.cancelled = False
         self.last_message = ""
+        self.log: list[tuple[str, str]] = []
         self.cancel_requested_at: float | None = None
         self.stopped_at: float | None = None
+        self.pid: int | None = None
         self.done = False
 
     def cancel(self) -> None:
         self.cancel_requested_at = time.perf_counter()
         super().cancel()
 
+    def _progress(self, fraction: float, message: str) -> None:
+        if message:
+            self.last_message = message
+        pct = min(max(fraction, 0.0), 1.0) * 100.0
+        if pct > self.progress():
+            self.setProgress(pct)
+
+    def _log(self, level: str, message: str) -> None:
+        self.log.append((level, message))
+
     def run(self) -> bool:
+        folder = Path(tempfile.mkdtemp(prefix=f"iptown_{self.algorithm}_"))
         try:
-            from iptown_gis.errors import CancelledError, IptownError
-        except ImportError as exc:
-            self.error = f"iptown_gis cannot be imported: {exc}"
-            return False
-        try:
-            self.result = self._in_python_thread()
+            engine = self.engine or eng.find_engine()
+            self.result = eng.run_job(engine, self.algorithm, self.parameters, work_dir=folder,
+                                      on_progress=self._progress, on_log=self._log, is_cancelled=self.isCanceled,
+                                      on_start=lambda p: setattr(self, "pid", p.pid))
             return True
-        except CancelledError:
+        except eng.EngineCancelled:
             self.cancelled = True
             return False
-        except IptownError as exc:
-            self.error = error_message(exc)
+        except eng.EngineUnavailable as exc:
+            self.error = str(exc)
+            return False
+        except eng.EngineError as exc:
+            self.error = str(exc)
+            self.details = exc.details
             return False
         except Exception as exc:  # never let a bug take QGIS down
-            self.error = f"internal error ({type(exc).__name__}: {exc}); please report it"
+            import traceback
+
+            self.error = f"internal error in the plugin ({type(exc).__name__}: {exc}); please report it"
             self.details = traceback.format_exc()
             return False
         finally:
             self.stopped_at = time.perf_counter()
+            shutil.rmtree(folder, ignore_errors=True)
             if self.isCanceled():
                 self.cancelled = True
-
-    def _in_python_thread(self) -> Any:
-        """Run the work in a fresh Python thread and wait for it.
-
-        QgsTask runs in a pooled Qt thread whose Python thread state is created and dropped
-        around each call; libraries that keep per-thread native state (PROJ contexts in
-        pyproj) crashed on the second run in a reused pool thread. A dedicated Python thread
-        gives the work one consistent thread for its whole life.
-        """
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["result"] = self.work(task_callback(self))
-            except BaseException as exc:  # re-raised in the task's thread below
-                box["error"] = exc
-
-        worker = threading.Thread(target=target, name=f"iptown: {self.description()}", daemon=True)
-        worker.start()
-        worker.join()
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
 
     def finished(self, ok: bool) -> None:
         self.done = True

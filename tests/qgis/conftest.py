@@ -1,179 +1,147 @@
-"""QGIS test harness: a headless QgsApplication for the session, a stand-in QgisInterface,
-and the plugin loaded through QGIS's plugin machinery (``qgis.utils``).
+"""The plugin tested where planners use it: the real QGIS program.
 
-When QGIS's Python bindings cannot be imported, every test here FAILS when ``CI=true`` (a
-skipped plugin suite in CI is a failure) and is skipped with the reason otherwise.
+Nothing here imports ``qgis``. Each test session builds the plugin zip (``make plugin``'s
+builder), installs it into a throw-away QGIS profile (unpacked into
+``profiles/default/python/plugins`` and enabled in ``QGIS3.ini``, as Plugins > Install from
+ZIP does), and runs
+
+- the QGIS desktop, ``xvfb-run qgis --profiles-path PROFILE --code SCRIPT``, with a script
+  that drives the provider and the panel and writes what it saw to a JSON file, then quits;
+- ``qgis_process run iptown:...`` with the same profile.
+
+The engine is this checkout's ``.venv/bin/iptown`` (found through the zip's ``engine_hint.txt``,
+exactly as for a planner who ran ``make setup``). When QGIS or Xvfb is missing the tests FAIL
+under ``CI=true`` and are skipped with the reason otherwise.
 """
 
 from __future__ import annotations
 
+import configparser
+import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_SRC = ROOT / "qgis_plugin" / "iptown_planner"
+HERE = Path(__file__).resolve().parent
 SAMPLE = ROOT / "sample_data" / "anhui"
 GPKG = SAMPLE / "anhui.gpkg"
-PROCESSING_PLUGINS = Path("/usr/share/qgis/python/plugins")
+CHINA = ROOT.parent / "shared" / "data" / "china"
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
-
-QGIS_ERROR: str | None = None
-try:
-    from qgis.core import Qgis  # noqa: F401
-except Exception as exc:  # ImportError, or a broken install raising anything else
-    QGIS_ERROR = (
-        f"QGIS Python bindings cannot be imported ({type(exc).__name__}: {exc}); install QGIS 3.22+ "
-        "with its Python bindings (Debian/Ubuntu: sudo apt install python3-qgis qgis-providers) and "
-        "use a Python that sees them (python3 -m venv --system-site-packages)"
-    )
+ENGINE = ROOT / ".venv" / "bin" / "iptown"
 
 
-if QGIS_ERROR is not None:
+def _missing() -> str | None:
+    for exe in ("qgis", "xvfb-run", "qgis_process"):
+        if shutil.which(exe) is None:
+            return (f"'{exe}' is not installed: install QGIS and Xvfb (Debian: sudo apt install qgis python3-qgis "
+                    "qgis-providers xvfb), or run 'make test', which does")
+    if not ENGINE.is_file():
+        return f"the engine {ENGINE} does not exist: run 'make setup'"
+    return None
 
-    class _NoQgisItem(pytest.Item):
-        def runtest(self) -> None:
-            if IN_CI:
-                pytest.fail(f"CI=true and the QGIS tests cannot run: {QGIS_ERROR}", pytrace=False)
-            pytest.skip(QGIS_ERROR)
 
-    class _NoQgisModule(pytest.File):
-        def collect(self):  # type: ignore[override]
-            yield _NoQgisItem.from_parent(self, name=f"{self.path.stem}[qgis-unavailable]")
-
-    def pytest_pycollect_makemodule(module_path, parent):  # type: ignore[no-untyped-def]
-        return _NoQgisModule.from_parent(parent, path=module_path)
-
-else:
-    if PROCESSING_PLUGINS.is_dir() and str(PROCESSING_PLUGINS) not in sys.path:
-        sys.path.append(str(PROCESSING_PLUGINS))  # QGIS's Processing framework (plugin "processing")
-
-    from qgis.core import QgsApplication, QgsProject
-    from qgis.gui import QgsMapCanvas, QgsMessageBar
-    from qgis.PyQt.QtWidgets import QMainWindow, QMenu, QToolBar
-
-    class FakeIface:
-        """The part of QgisInterface the plugin uses, with real widgets."""
-
-        def __init__(self) -> None:
-            self._main = QMainWindow()
-            self._canvas = QgsMapCanvas(self._main)
-            self._canvas.resize(800, 600)
-            self._bar = QgsMessageBar(self._main)
-            self._toolbar = QToolBar("Plugins", self._main)
-            self._menus: dict[str, QMenu] = {}
-            self.docks: list = []
-
-        def mainWindow(self):
-            return self._main
-
-        def mapCanvas(self):
-            return self._canvas
-
-        def messageBar(self):
-            return self._bar
-
-        def addDockWidget(self, area, dock):
-            self._main.addDockWidget(area, dock)
-            self.docks.append(dock)
-
-        def removeDockWidget(self, dock):
-            self._main.removeDockWidget(dock)
-            self.docks.remove(dock)
-
-        def addPluginToMenu(self, name, action):
-            self._menus.setdefault(name, QMenu(name, self._main)).addAction(action)
-
-        def removePluginMenu(self, name, action):
-            self._menus[name].removeAction(action)
-
-        def addToolBarIcon(self, action):
-            self._toolbar.addAction(action)
-
-        def removeToolBarIcon(self, action):
-            self._toolbar.removeAction(action)
-
-        def menu_actions(self, name):
-            return list(self._menus[name].actions()) if name in self._menus else []
-
-        def toolbar_actions(self):
-            return list(self._toolbar.actions())
-
-    @pytest.fixture(scope="session")
-    def qgis_app(tmp_path_factory):
-        """One GUI-capable headless QgsApplication with Processing initialised."""
-        profile = tmp_path_factory.mktemp("qgis_profile")
-        app = QgsApplication.instance()
-        created = app is None
-        if created:
-            app = QgsApplication([], True, str(profile))
-            app.initQgis()
-        if str(PROCESSING_PLUGINS) not in sys.path:
-            sys.path.append(str(PROCESSING_PLUGINS))
-        from processing.core.Processing import Processing
-
-        Processing.initialize()
-        yield app
-        QgsProject.instance().clear()
-
-    @pytest.fixture(scope="session")
-    def iface(qgis_app):
-        import qgis.utils
-
-        fake = FakeIface()
-        qgis.utils.iface = fake
-        return fake
-
-    @pytest.fixture(scope="session")
-    def plugin_path(tmp_path_factory):
-        """A plugins folder holding a copy of the plugin (as a user's profile would)."""
-        folder = tmp_path_factory.mktemp("plugins")
-        shutil.copytree(PLUGIN_SRC, folder / "iptown_planner",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        return folder
-
-    @pytest.fixture(scope="session")
-    def plugin(qgis_app, iface, plugin_path):
-        """The plugin loaded and started through qgis.utils, unloaded at the end."""
-        import qgis.utils
-
-        qgis.utils.plugin_paths[:] = [str(plugin_path)]
-        if str(plugin_path) not in sys.path:
-            sys.path.insert(0, str(plugin_path))
-        qgis.utils.updateAvailablePlugins()
-        assert "iptown_planner" in qgis.utils.available_plugins
-        assert qgis.utils.loadPlugin("iptown_planner")
-        assert qgis.utils.startPlugin("iptown_planner"), "startPlugin failed (see the QGIS log)"
-        yield qgis.utils.plugins["iptown_planner"]
-        if "iptown_planner" in qgis.utils.active_plugins:
-            qgis.utils.unloadPlugin("iptown_planner")
-
-    @pytest.fixture(scope="session")
-    def registry(plugin):
-        return QgsApplication.processingRegistry()
-
-    @pytest.fixture
-    def project():
-        QgsProject.instance().clear()
-        yield QgsProject.instance()
-        QgsProject.instance().clear()
-
-    def sample_layer(name: str):
-        from qgis.core import QgsVectorLayer
-
-        layer = QgsVectorLayer(f"{GPKG}|layername={name}", name, "ogr")
-        assert layer.isValid(), name
-        return layer
+def require_qgis() -> None:
+    why = _missing()
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI=true and the QGIS program tests cannot run: {why}", pytrace=False)
+        pytest.skip(why)
 
 
 @pytest.fixture(scope="session")
-def sample_uri():
-    def uri(name: str) -> str:
-        return f"{GPKG}|layername={name}"
+def plugin_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The zip ``make plugin`` builds."""
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    (zip_path,) = out.glob("iptown_planner-*.zip")
+    return zip_path
 
-    return uri
+
+def make_profile(folder: Path, plugin_zip: Path | None, *, settings: dict[str, dict[str, str]] | None = None) -> Path:
+    """A QGIS profiles folder with the plugin zip installed and enabled in profile 'default'."""
+    prof = folder / "profiles" / "default"
+    plugins = prof / "python" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    if plugin_zip is not None:
+        with zipfile.ZipFile(plugin_zip) as zf:
+            zf.extractall(plugins)
+    ini = configparser.ConfigParser()
+    ini.optionxform = str  # type: ignore[assignment,method-assign]
+    ini["PythonPlugins"] = {"iptown_planner": "true" if plugin_zip is not None else "false", "processing": "true"}
+    ini["qgis"] = {"showTips322": "false", "checkVersion": "false", "allowVersionCheck": "false",
+                   "askToSaveProjectChanges": "false", "warnOldProjectVersion": "false"}
+    ini["core"] = {"NewsFeed\\httpsfeedqgisorg\\disabled": "true"}
+    for section, values in (settings or {}).items():
+        ini[section] = {**(ini[section] if section in ini else {}), **values}
+    (prof / "QGIS").mkdir(parents=True, exist_ok=True)
+    with (prof / "QGIS" / "QGIS3.ini").open("w", encoding="utf-8") as f:
+        ini.write(f, space_around_delimiters=False)
+    return folder
+
+
+@dataclass
+class Session:
+    """What one run of the QGIS desktop did."""
+
+    returncode: int
+    results: dict[str, Any]
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def check(self, name: str) -> dict[str, Any]:
+        checks = self.results.get("checks", {})
+        assert name in checks, f"check {name!r} did not run; the session's output:\n{self.stderr[-4000:]}"
+        c = checks[name]
+        assert c.get("ok"), f"{name}: {c.get('error') or c}"
+        return c
+
+
+def run_desktop(script: Path, profiles: Path, config: dict[str, Any], *, env: dict[str, str] | None = None,
+                timeout: float = 900) -> Session:
+    """Run the QGIS desktop under Xvfb with ``script`` (``--code``); the script writes ``config['results']``."""
+    import time
+
+    cfg = profiles / "session.json"
+    cfg.write_text(json.dumps(config), encoding="utf-8")
+    e = dict(os.environ, IPTOWN_SESSION=str(cfg), QT_QPA_PLATFORM="xcb", XDG_RUNTIME_DIR=str(profiles / "xdg"),
+             **(env or {}))
+    for key in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+        e.pop(key, None)  # QGIS is started as a planner starts it: no venv, nothing on PYTHONPATH
+    e["PATH"] = os.pathsep.join(p for p in e.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    (profiles / "xdg").mkdir(mode=0o700, exist_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", "qgis", "--profiles-path",
+                             str(profiles), "--nologo", "--noversioncheck", "--code", str(script)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\n[test harness] QGIS did not exit within {timeout} s and was killed"
+    seconds = time.perf_counter() - t0
+    path = Path(config["results"])
+    results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return Session(proc.returncode, results, out, err, seconds)
+
+
+def qgis_process_cmd() -> list[str]:
+    """Debian's /usr/bin/qgis_process passes the GUI's --noversioncheck, which qgis_process 3.22
+    rejects; the real binary beside it is used."""
+    exe = shutil.which("qgis_process")
+    assert exe is not None
+    real = Path(exe).with_name("qgis_process.bin")
+    return [str(real if real.is_file() else exe)]

@@ -1,7 +1,7 @@
-"""One Processing algorithm per iptown_gis entry point.
+"""One Processing algorithm per engine tool (``iptown engine info`` lists them).
 
-The library is imported inside each algorithm's ``run`` only, so listing the algorithms never
-needs iptown_gis or its dependencies.
+The algorithms only declare parameters; they run in the engine process
+(:mod:`iptown_planner.algorithms.base`), so nothing here imports iptown_gis or its dependencies.
 """
 
 from __future__ import annotations

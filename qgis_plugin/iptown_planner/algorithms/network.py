@@ -6,9 +6,6 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
-    QgsProcessingFeedback,
-    QgsProcessingMultiStepFeedback,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -16,9 +13,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .. import bridge
 from .base import IptownAlgorithm, tr
-from .params import advanced, enum, number, parse_numbers
+from .params import advanced, enum, number
 
 LENGTH_UNITS = ["km", "m", "mi", "ft"]
 WEIGHTS = ["time", "length"]
@@ -48,12 +44,10 @@ class NetworkInputs(IptownAlgorithm):
     )
 
     def add_network_parameters(self) -> None:
-        from iptown_gis.network.speeds import DEFAULT_SPEED_KMH
-
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.ROADS, tr("Road lines"), [QgsProcessing.TypeVectorLine]))
         self.addParameter(number(self.DEFAULT_SPEED, "Default speed (km/h) of roads without class or speed",
-                                 DEFAULT_SPEED_KMH, minimum=0.1))
+                                 None, minimum=0.1))
         for key, label in ((self.CLASS_FIELD, "Road class field"), (self.SPEED_FIELD, "Speed field (km/h)"),
                            (self.LENGTH_FIELD, "Length field"), (self.ONEWAY_FIELD, "One-way field")):
             self.addParameter(advanced(QgsProcessingParameterField(
@@ -64,27 +58,6 @@ class NetworkInputs(IptownAlgorithm):
         self.addParameter(advanced(QgsProcessingParameterBoolean(
             self.SPLIT_CROSSINGS, tr("Split lines at shared interior vertices"), defaultValue=False)))
         self.add_metric_crs_parameter()
-
-    def build(self, parameters: dict[str, Any], context: QgsProcessingContext,
-              feedback: QgsProcessingFeedback) -> Any:
-        """Read the roads and build the network (library ``build_network``)."""
-        from iptown_gis.network import build_network
-
-        roads = self.gdf(parameters, self.ROADS, context, feedback, crs=self.metric_crs(parameters, context))
-        return build_network(
-            roads,
-            default_speed_kmh=self.parameterAsDouble(parameters, self.DEFAULT_SPEED, context),
-            class_field=self.field(parameters, self.CLASS_FIELD, context),
-            speed_field=self.field(parameters, self.SPEED_FIELD, context),
-            length_field=self.field(parameters, self.LENGTH_FIELD, context),
-            length_unit=LENGTH_UNITS[self.parameterAsEnum(parameters, self.LENGTH_UNIT, context)],
-            oneway_field=self.field(parameters, self.ONEWAY_FIELD, context),
-            snap_tolerance=self.parameterAsDouble(parameters, self.SNAP_TOLERANCE, context),
-            split_crossings=self.parameterAsBoolean(parameters, self.SPLIT_CROSSINGS, context),
-            crs=roads.crs,
-            progress=self.progress(feedback),
-        )
-
 
 class BuildNetworkAlgorithm(NetworkInputs):
     RAILWAYS = "RAILWAYS"
@@ -104,15 +77,13 @@ class BuildNetworkAlgorithm(NetworkInputs):
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from iptown_gis.network.speeds import RAIL_SPEED_KMH
-
         self.add_network_parameters()
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.RAILWAYS, tr("Railway lines (optional)"), [QgsProcessing.TypeVectorLine], optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.STATIONS, tr("Stations joining road and rail (needed with railways)"),
             [QgsProcessing.TypeVectorPoint], optional=True))
-        self.addParameter(number(self.RAIL_SPEED, "Rail speed (km/h)", RAIL_SPEED_KMH, minimum=0.1,
+        self.addParameter(number(self.RAIL_SPEED, "Rail speed (km/h)", None, minimum=0.1,
                                  is_advanced=True))
         self.addParameter(number(self.TRANSFER_PENALTY, "Road-rail transfer penalty (min)", 15.0, minimum=0.0,
                                  is_advanced=True))
@@ -120,38 +91,6 @@ class BuildNetworkAlgorithm(NetworkInputs):
             self.OUTPUT_EDGES, tr("Network edges"), QgsProcessing.TypeVectorLine))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT_NODES, tr("Network nodes"), QgsProcessing.TypeVectorPoint))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.network import build_network
-        from iptown_gis.network.osm import to_geodataframes
-
-        steps = QgsProcessingMultiStepFeedback(3, feedback)
-        crs = self.metric_crs(parameters, context)
-        roads = self.gdf(parameters, self.ROADS, context, steps, crs=crs)
-        rail = self.optional_gdf(parameters, self.RAILWAYS, context, steps, crs=roads.crs)
-        stations = self.optional_gdf(parameters, self.STATIONS, context, steps, crs=roads.crs)
-        steps.setCurrentStep(1)
-        net = build_network(
-            roads, railways=rail, stations=stations,
-            default_speed_kmh=self.parameterAsDouble(parameters, self.DEFAULT_SPEED, context),
-            rail_speed_kmh=self.parameterAsDouble(parameters, self.RAIL_SPEED, context),
-            transfer_penalty_min=self.parameterAsDouble(parameters, self.TRANSFER_PENALTY, context),
-            class_field=self.field(parameters, self.CLASS_FIELD, context),
-            speed_field=self.field(parameters, self.SPEED_FIELD, context),
-            length_field=self.field(parameters, self.LENGTH_FIELD, context),
-            length_unit=LENGTH_UNITS[self.parameterAsEnum(parameters, self.LENGTH_UNIT, context)],
-            oneway_field=self.field(parameters, self.ONEWAY_FIELD, context),
-            snap_tolerance=self.parameterAsDouble(parameters, self.SNAP_TOLERANCE, context),
-            split_crossings=self.parameterAsBoolean(parameters, self.SPLIT_CROSSINGS, context),
-            crs=roads.crs, progress=self.progress(steps))
-        steps.setCurrentStep(2)
-        nodes, edges = to_geodataframes(net)
-        feedback.pushInfo(f"{net!r}; {int(nodes['component'].max()) + 1} connected components")
-        out_edges = bridge.gdf_to_sink(self, parameters, self.OUTPUT_EDGES, context, edges)
-        out_nodes = bridge.gdf_to_sink(self, parameters, self.OUTPUT_NODES, context, nodes)
-        return {self.OUTPUT_EDGES: out_edges, self.OUTPUT_NODES: out_nodes}
-
 
 class ODMatrixAlgorithm(NetworkInputs):
     ORIGINS = "ORIGINS"
@@ -177,8 +116,6 @@ class ODMatrixAlgorithm(NetworkInputs):
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from iptown_gis.network.snap import DEFAULT_ACCESS_SPEED_KMH, DEFAULT_MAX_SNAP_DISTANCE
-
         self.add_network_parameters()
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.ORIGINS, tr("Origins"), [QgsProcessing.TypeVectorPoint]))
@@ -190,9 +127,9 @@ class ODMatrixAlgorithm(NetworkInputs):
             parentLayerParameterName=self.ORIGINS, optional=True))
         self.addParameter(enum(self.WEIGHT, "Cost", WEIGHTS, 0))
         self.addParameter(enum(self.SNAP, "Snap points to", SNAPS, 0, is_advanced=True))
-        self.addParameter(number(self.ACCESS_SPEED, "Access-leg speed (km/h)", DEFAULT_ACCESS_SPEED_KMH,
+        self.addParameter(number(self.ACCESS_SPEED, "Access-leg speed (km/h)", None,
                                  minimum=0.1, is_advanced=True))
-        self.addParameter(number(self.MAX_SNAP_DISTANCE, "Largest access leg (m)", DEFAULT_MAX_SNAP_DISTANCE,
+        self.addParameter(number(self.MAX_SNAP_DISTANCE, "Largest access leg (m)", None,
                                  minimum=0.0, is_advanced=True))
         self.addParameter(number(self.CUTOFF, "Cutoff (largest cost computed; empty: none)", None,
                                  minimum=0.0, optional=True, is_advanced=True))
@@ -200,33 +137,6 @@ class ODMatrixAlgorithm(NetworkInputs):
             self.LARGEST_COMPONENT, tr("Use only the largest connected part of the network"), defaultValue=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, tr("OD cost matrix"), QgsProcessing.TypeVector))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.network import od_matrix
-
-        steps = QgsProcessingMultiStepFeedback(3, feedback)
-        net = self.build(parameters, context, steps)
-        steps.setCurrentStep(1)
-        id_field = self.field(parameters, self.ID_FIELD, context)
-        origins = self.gdf(parameters, self.ORIGINS, context, steps, crs=net.crs)
-        dest = self.optional_gdf(parameters, self.DESTINATIONS, context, steps, crs=net.crs)
-        cutoff = parameters.get(self.CUTOFF)
-        od = od_matrix(
-            net, origins, dest, id_field=id_field,
-            weight=WEIGHTS[self.parameterAsEnum(parameters, self.WEIGHT, context)],
-            snap=SNAPS[self.parameterAsEnum(parameters, self.SNAP, context)],
-            access_speed_kmh=self.parameterAsDouble(parameters, self.ACCESS_SPEED, context),
-            max_snap_distance=self.parameterAsDouble(parameters, self.MAX_SNAP_DISTANCE, context),
-            cutoff=None if cutoff in (None, "") else self.parameterAsDouble(parameters, self.CUTOFF, context),
-            largest_component=self.parameterAsBoolean(parameters, self.LARGEST_COMPONENT, context),
-            progress=self.progress(steps))
-        steps.setCurrentStep(2)
-        table = od.to_long()
-        table["unit"] = od.unit
-        feedback.pushInfo(f"{od.shape[0]} x {od.shape[1]} pairs in {od.unit}; {od.n_unreachable} unreachable")
-        return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, table)}
-
 
 class IsochronesAlgorithm(NetworkInputs):
     CENTRES = "CENTRES"
@@ -249,8 +159,6 @@ class IsochronesAlgorithm(NetworkInputs):
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from iptown_gis.network.snap import DEFAULT_ACCESS_SPEED_KMH, DEFAULT_MAX_SNAP_DISTANCE
-
         self.add_network_parameters()
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.CENTRES, tr("Centres"), [QgsProcessing.TypeVectorPoint]))
@@ -260,29 +168,9 @@ class IsochronesAlgorithm(NetworkInputs):
         self.addParameter(QgsProcessingParameterString(self.BANDS, tr("Cost bands"), defaultValue="15, 30, 60"))
         self.addParameter(enum(self.WEIGHT, "Cost", WEIGHTS, 0))
         self.addParameter(number(self.BUFFER, "Corridor half-width (m)", 1000.0, minimum=0.0))
-        self.addParameter(number(self.ACCESS_SPEED, "Access-leg speed (km/h)", DEFAULT_ACCESS_SPEED_KMH,
+        self.addParameter(number(self.ACCESS_SPEED, "Access-leg speed (km/h)", None,
                                  minimum=0.1, is_advanced=True))
-        self.addParameter(number(self.MAX_SNAP_DISTANCE, "Largest access leg (m)", DEFAULT_MAX_SNAP_DISTANCE,
+        self.addParameter(number(self.MAX_SNAP_DISTANCE, "Largest access leg (m)", None,
                                  minimum=0.0, is_advanced=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, tr("Isochrones"), QgsProcessing.TypeVectorPolygon))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.network.isochrones import isochrones
-
-        steps = QgsProcessingMultiStepFeedback(3, feedback)
-        net = self.build(parameters, context, steps)
-        steps.setCurrentStep(1)
-        centres = self.gdf(parameters, self.CENTRES, context, steps, crs=net.crs)
-        polys = isochrones(
-            net, centres,
-            bands=parse_numbers(self.parameterAsString(parameters, self.BANDS, context), what="cost bands"),
-            weight=WEIGHTS[self.parameterAsEnum(parameters, self.WEIGHT, context)],
-            id_field=self.field(parameters, self.ID_FIELD, context),
-            buffer_m=self.parameterAsDouble(parameters, self.BUFFER, context),
-            access_speed_kmh=self.parameterAsDouble(parameters, self.ACCESS_SPEED, context),
-            max_snap_distance=self.parameterAsDouble(parameters, self.MAX_SNAP_DISTANCE, context),
-            progress=self.progress(steps))
-        steps.setCurrentStep(2)
-        return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, polys)}

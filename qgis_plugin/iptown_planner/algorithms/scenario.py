@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -16,7 +15,6 @@ from qgis.core import (
     QgsProcessingParameterFolderDestination,
 )
 
-from ..results import load_outputs_on_completion
 from .base import IptownAlgorithm
 
 STAGE_NAMES = ["network", "neg", "surfaces", "sites", "zoning", "report"]
@@ -60,19 +58,12 @@ class RunScenarioAlgorithm(IptownAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.MANIFEST, self.tr("Manifest (manifest.json)")))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUT_LAYERS, self.tr("Output layers")))
 
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.pipeline import run_scenario
+    def after_run(self, result: dict[str, Any], out: dict[str, Any], parameters: dict[str, Any],
+                  context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:
+        from ..results import load_on_completion
 
-        scenario = self.parameterAsFile(parameters, self.SCENARIO, context) or None
-        picked = self.parameterAsEnums(parameters, self.STAGES, context)
-        stages = [STAGE_NAMES[i] for i in picked] or None
-        out_dir = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        manifest = run_scenario(scenario, out_dir, stages=stages, progress=self.progress(feedback))
-        feedback.pushInfo(f"stages run: {', '.join(manifest['stages']) or 'none'}; "
-                          f"{len(manifest['outputs'])} outputs in {manifest['timings_s']['total']} s")
-        layers: list[str] = []
+        layers = list(result.get(self.OUTPUT_LAYERS) or [])
+        feedback.pushInfo(f"{len(layers)} layers written into {out.get(self.OUTPUT_FOLDER)}")
+        out[self.OUTPUT_LAYERS] = [item["source"] for item in layers]
         if self.parameterAsBoolean(parameters, self.LOAD_OUTPUTS, context):
-            layers = load_outputs_on_completion(manifest, Path(out_dir), context)
-        return {self.OUTPUT_FOLDER: out_dir, self.MANIFEST: str(Path(out_dir) / "manifest.json"),
-                self.OUTPUT_LAYERS: layers}
+            load_on_completion(layers, context)

@@ -6,9 +6,6 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
-    QgsProcessingFeedback,
-    QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSink,
@@ -18,9 +15,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .. import bridge
 from .base import IptownAlgorithm, tr
-from .params import advanced, enum, number, parse_mapping
+from .params import advanced, enum, number
 
 NORMALISATIONS = ["minmax", "zscore", "rank"]
 MISSING = ["worst", "error"]
@@ -85,51 +81,6 @@ class RankSitesAlgorithm(IptownAlgorithm):
         self.add_metric_crs_parameter()
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, tr("Ranked sites"), QgsProcessing.TypeVectorPoint))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-                feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        import pandas as pd
-
-        from iptown_gis.errors import ParameterError
-        from iptown_gis.sites.candidates import candidates_from_layer
-        from iptown_gis.sites.criteria import sample_raster
-        from iptown_gis.sites.select import rank_sites
-
-        steps = QgsProcessingMultiStepFeedback(2, feedback)
-        layer = self.gdf(parameters, self.CANDIDATES, context, steps, crs=self.metric_crs(parameters, context))
-        cands = candidates_from_layer(layer.reset_index(drop=True),
-                                      id_field=self.field(parameters, self.ID_FIELD, context))
-        criteria: dict[str, Any] = {}
-        directions: dict[str, str] = {}
-        for key, direction in ((self.BENEFIT_FIELDS, "benefit"), (self.COST_FIELDS, "cost")):
-            for f in self.parameterAsFields(parameters, key, context):
-                criteria[f] = cands[f].astype(float).to_numpy()
-                directions[f] = direction
-        for raster in self.parameterAsLayerList(parameters, self.RASTERS, context):
-            name = raster.name() or "raster"
-            criteria[name] = sample_raster(str(bridge.raster_layer_path(raster)), cands, name=name)
-            directions[name] = "benefit"
-        if not criteria:
-            raise ParameterError("give at least one criterion: benefit fields, cost fields or surface rasters")
-        text = self.parameterAsString(parameters, self.WEIGHTS, context).strip()
-        weights = parse_mapping(text, what="weights") if text else dict.fromkeys(criteria, 1.0)
-        steps.setCurrentStep(1)
-        ranked = rank_sites(
-            cands, pd.DataFrame(criteria, index=cands.index), weights=weights, directions=directions,
-            normalisation=NORMALISATIONS[self.parameterAsEnum(parameters, self.NORMALISATION, context)],
-            missing=MISSING[self.parameterAsEnum(parameters, self.MISSING, context)],
-            k=self.parameterAsInt(parameters, self.TOP_K, context),
-            draws=self.parameterAsInt(parameters, self.DRAWS, context),
-            concentration=self.parameterAsDouble(parameters, self.CONCENTRATION, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context), progress=self.progress(steps))
-        # rank order on disk (first feature = best site), ties kept in the library's order; the
-        # candidates' own GeoPackage "fid" would become the output's feature ids (and reorder it
-        # by input order), so it is kept as "source_fid"
-        ranked = ranked.sort_values("rank", kind="stable")
-        if "fid" in ranked.columns:
-            ranked = ranked.rename(columns={"fid": "source_fid"})
-        return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, ranked)}
-
 
 class SelectSitesAlgorithm(IptownAlgorithm):
     GROUP_ID = "sites"
@@ -197,73 +148,3 @@ class SelectSitesAlgorithm(IptownAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, tr("Selected sites"), QgsProcessing.TypeVectorPoint))
         self.addOutput(QgsProcessingOutputNumber(self.OBJECTIVE, tr("Objective value")))
-
-    @staticmethod
-    def _opt(parameters: dict[str, Any], key: str) -> bool:
-        return parameters.get(key) not in (None, "")
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-                feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        import numpy as np
-
-        from iptown_gis.errors import NetworkError
-        from iptown_gis.sites.candidates import candidates_from_layer
-        from iptown_gis.sites.criteria import network_costs
-        from iptown_gis.sites.select import choose_sites
-
-        steps = QgsProcessingMultiStepFeedback(3, feedback)
-        layer = self.gdf(parameters, self.RANKED, context, steps, crs=self.metric_crs(parameters, context))
-        ranked = candidates_from_layer(layer.reset_index(drop=True),
-                                       id_field=self.field(parameters, self.ID_FIELD, context))
-        if "rank" in ranked.columns:
-            ranked = ranked.sort_values("rank", kind="stable").reset_index(drop=True)
-        model = MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
-        cost = COSTS[self.parameterAsEnum(parameters, self.COST, context)]
-        min_spacing = self.parameterAsDouble(parameters, self.MIN_SPACING, context) \
-            if self._opt(parameters, self.MIN_SPACING) else None
-        roads = self.optional_gdf(parameters, self.ROADS, context, steps, crs=ranked.crs)
-        demand = self.optional_gdf(parameters, self.DEMAND, context, steps, crs=ranked.crs)
-        net = None
-        if model != "rank" or min_spacing is not None or demand is not None:
-            if roads is None:
-                raise NetworkError(f"model {model!r}{' with a minimum spacing' if min_spacing else ''} needs "
-                                   "network costs: set 'Road lines'")
-            from iptown_gis.network import build_network
-
-            net = build_network(roads)
-        steps.setCurrentStep(1)
-        opts = {"largest_component": self.parameterAsBoolean(parameters, self.LARGEST_COMPONENT, context)}
-        cand_cost = demand_cost = demand_w = demand_ids = None
-        if min_spacing is not None:
-            cand_cost = network_costs(net, ranked, None, weight=cost, check_reach=False, **opts)
-        if demand is not None:
-            demand = demand.reset_index(drop=True)
-            if demand.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-                demand = demand.set_geometry(demand.geometry.representative_point())
-            wf = self.field(parameters, self.DEMAND_WEIGHT, context)
-            demand_w = demand[wf].to_numpy(dtype=float) if wf else np.ones(len(demand))
-            demand_ids = demand.index.tolist()
-            demand_cost = network_costs(net, demand, ranked, weight=cost, check_reach=False,
-                                        origin_name="demand points", destination_name="candidates",
-                                        progress=self.progress(steps), **opts)
-        steps.setCurrentStep(2)
-        sel = choose_sites(
-            ranked, k=self.parameterAsInt(parameters, self.K, context), model=model,  # type: ignore[arg-type]
-            demand_cost=demand_cost, demand_weights=demand_w, demand_ids=demand_ids,
-            standard=self.parameterAsDouble(parameters, self.STANDARD, context)
-            if self._opt(parameters, self.STANDARD) else None,
-            candidate_cost=cand_cost, min_spacing=min_spacing,
-            prefecture_field=self.field(parameters, self.PREFECTURE_FIELD, context),
-            max_per_prefecture=self.parameterAsInt(parameters, self.MAX_PER_PREFECTURE, context)
-            if self._opt(parameters, self.MAX_PER_PREFECTURE) else None,
-            mip_gap=self.parameterAsDouble(parameters, self.MIP_GAP, context),
-            time_limit=self.parameterAsDouble(parameters, self.TIME_LIMIT, context)
-            if self._opt(parameters, self.TIME_LIMIT) else None,
-            progress=self.progress(steps))
-        for k, v in sel.summary.items():
-            if isinstance(v, (int, float, str)):
-                feedback.pushInfo(f"{k}: {v}")
-        objective = sel.summary.get("objective")
-        out = {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, sel.selected)}
-        out[self.OBJECTIVE] = float(objective) if isinstance(objective, (int, float)) else None
-        return out

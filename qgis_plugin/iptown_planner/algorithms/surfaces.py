@@ -7,10 +7,6 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
-    QgsProcessingException,
-    QgsProcessingFeedback,
-    QgsProcessingMultiStepFeedback,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
@@ -21,7 +17,6 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .. import bridge
 from .base import IptownAlgorithm, tr
 from .params import advanced, enum, number
 
@@ -32,6 +27,7 @@ RULES = ["silverman", "scott"]
 KDE_OUTPUTS = ["raw", "scaled", "density"]
 STATISTICS = ["gi*", "moran"]
 WEIGHTS = ["queen", "rook", "knn", "distance"]
+ZONAL_STATS = ["mean", "max", "min", "sum", "count", "std"]
 
 
 class SurfaceAlgorithm(IptownAlgorithm):
@@ -54,20 +50,6 @@ class SurfaceAlgorithm(IptownAlgorithm):
         self.addParameter(advanced(QgsProcessingParameterString(
             self.MEMORY_BUDGET, tr("Memory budget for the grid"), defaultValue="4GB")))
         self.add_metric_crs_parameter()
-
-    def grid(self, parameters: dict[str, Any], context: QgsProcessingContext,
-             feedback: QgsProcessingFeedback) -> Any:
-        from iptown_gis.surfaces import make_grid
-
-        boundary = self.gdf(parameters, self.BOUNDARY, context, feedback,
-                            crs=self.metric_crs(parameters, context))
-        return make_grid(boundary, cell=self.parameterAsDouble(parameters, self.CELL, context),
-                         crs=boundary.crs,
-                         memory_budget=self.parameterAsString(parameters, self.MEMORY_BUDGET, context))
-
-    def write(self, surface: Any, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
-        return bridge.write_surface(surface, self.raster_path(parameters, self.OUTPUT, context))
-
 
 class MarketPotentialAlgorithm(SurfaceAlgorithm):
     MASSES = "MASSES"
@@ -108,31 +90,6 @@ class MarketPotentialAlgorithm(SurfaceAlgorithm):
                                  optional=True, is_advanced=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Market potential")))
 
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.errors import ParameterError
-        from iptown_gis.surfaces import market_potential
-
-        steps = QgsProcessingMultiStepFeedback(2, feedback)
-        grid = self.grid(parameters, context, steps)
-        masses = self.gdf(parameters, self.MASSES, context, steps, crs=grid.crs)
-        mode = MODES[self.parameterAsEnum(parameters, self.MODE, context)]
-        roads = self.optional_gdf(parameters, self.ROADS, context, steps, crs=grid.crs)
-        if mode == "network" and roads is None:
-            raise ParameterError("network distances need the road lines: set 'Road lines'")
-        mind = parameters.get(self.MIN_DISTANCE)
-        steps.setCurrentStep(1)
-        surface = market_potential(
-            grid, masses, mass_field=self.field(parameters, self.MASS_FIELD, context),
-            decay=self.parameterAsString(parameters, self.DECAY, context), mode=mode,
-            roads=roads if mode == "network" else None,
-            cost=COSTS[self.parameterAsEnum(parameters, self.COST, context)],
-            access_speed_kmh=self.parameterAsDouble(parameters, self.ACCESS_SPEED, context),
-            min_distance=None if mind in (None, "") else self.parameterAsDouble(parameters, self.MIN_DISTANCE, context),
-            progress=self.progress(steps))
-        return {self.OUTPUT: self.write(surface, parameters, context)}
-
-
 class KernelDensityAlgorithm(SurfaceAlgorithm):
     POINTS = "POINTS"
     WEIGHT_FIELD = "WEIGHT_FIELD"
@@ -159,30 +116,11 @@ class KernelDensityAlgorithm(SurfaceAlgorithm):
             self.WEIGHT_FIELD, tr("Weight field (empty: 1 per point)"), parentLayerParameterName=self.POINTS,
             type=QgsProcessingParameterField.Numeric, optional=True))
         self.addParameter(enum(self.KERNEL, "Kernel", KERNELS, 0))
-        self.addParameter(number(self.RADIUS, "Radius / bandwidth (m; empty: rule)", 30000.0, minimum=0.0,
+        self.addParameter(number(self.RADIUS, "Radius / bandwidth (m; 0: the bandwidth rule)", 30000.0, minimum=0.0,
                                  optional=True))
         self.addParameter(enum(self.RULE, "Bandwidth rule (when the radius is empty)", RULES, 0, is_advanced=True))
         self.addParameter(enum(self.OUTPUT_VALUES, "Output values", KDE_OUTPUTS, 0))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Kernel density")))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.surfaces.kde import kde
-
-        steps = QgsProcessingMultiStepFeedback(2, feedback)
-        grid = self.grid(parameters, context, steps)
-        points = self.gdf(parameters, self.POINTS, context, steps, crs=grid.crs)
-        radius = parameters.get(self.RADIUS)
-        steps.setCurrentStep(1)
-        surface = kde(
-            points, grid, kernel=KERNELS[self.parameterAsEnum(parameters, self.KERNEL, context)],
-            radius=None if radius in (None, "") else self.parameterAsDouble(parameters, self.RADIUS, context),
-            rule=RULES[self.parameterAsEnum(parameters, self.RULE, context)],
-            weight_field=self.field(parameters, self.WEIGHT_FIELD, context),
-            output=KDE_OUTPUTS[self.parameterAsEnum(parameters, self.OUTPUT_VALUES, context)],
-            progress=self.progress(steps))
-        return {self.OUTPUT: self.write(surface, parameters, context)}
-
 
 class HotSpotsAlgorithm(IptownAlgorithm):
     GROUP_ID = "surfaces"
@@ -230,40 +168,6 @@ class HotSpotsAlgorithm(IptownAlgorithm):
         self.add_metric_crs_parameter()
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, tr("Hot spots")))
 
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.errors import ParameterError
-        from iptown_gis.surfaces.hotspots import hotspots
-
-        has_layer = parameters.get(self.INPUT) not in (None, "")
-        raster = self.parameterAsRasterLayer(parameters, self.SURFACE, context)
-        if has_layer == (raster is not None):
-            raise ParameterError("give either a layer and its field, or a surface raster (exactly one)")
-        if has_layer:
-            fld = self.field(parameters, self.FIELD, context)
-            if fld is None:
-                raise ParameterError("a layer needs the field to test: set 'Field to test'")
-            target = self.gdf(parameters, self.INPUT, context, feedback,
-                              crs=self.metric_crs(parameters, context))
-        else:
-            fld = None
-            target = bridge.raster_to_surface(raster)
-        dist = parameters.get(self.DISTANCE)
-        feedback.setProgressText("computing local statistics with permutations")
-        out = hotspots(
-            target, field=fld, statistic=STATISTICS[self.parameterAsEnum(parameters, self.STATISTIC, context)],
-            weights=WEIGHTS[self.parameterAsEnum(parameters, self.WEIGHTS, context)],
-            k=self.parameterAsInt(parameters, self.K, context),
-            distance=None if dist in (None, "") else self.parameterAsDouble(parameters, self.DISTANCE, context),
-            permutations=self.parameterAsInt(parameters, self.PERMUTATIONS, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context),
-            alpha=self.parameterAsDouble(parameters, self.ALPHA, context),
-            correction="fdr" if self.parameterAsBoolean(parameters, self.FDR, context) else "none")
-        if feedback.isCanceled():
-            raise QgsProcessingException("Cancelled by the user.")
-        return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, out)}
-
-
 class ZonalStatisticsAlgorithm(IptownAlgorithm):
     GROUP_ID = "surfaces"
     SURFACE = "SURFACE"
@@ -283,9 +187,7 @@ class ZonalStatisticsAlgorithm(IptownAlgorithm):
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from iptown_gis.surfaces.zonal import STATS
-
-        self.stats_options = list(STATS)
+        self.stats_options = list(ZONAL_STATS)
         self.addParameter(QgsProcessingParameterRasterLayer(self.SURFACE, tr("Surface raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.ZONES, tr("Zones (polygons)"), [QgsProcessing.TypeVectorPolygon]))
@@ -298,17 +200,3 @@ class ZonalStatisticsAlgorithm(IptownAlgorithm):
             self.PREFIX, tr("Column prefix (empty: the surface's name)"), optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, tr("Zonal statistics"), QgsProcessing.TypeVectorPolygon))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-            feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.surfaces.zonal import STATS, zonal_stats
-
-        raster = self.parameterAsRasterLayer(parameters, self.SURFACE, context)
-        if raster is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.SURFACE))
-        surface = bridge.raster_to_surface(raster)
-        zones = self.gdf(parameters, self.ZONES, context, feedback, crs=surface.grid.crs)
-        stats = [STATS[i] for i in self.parameterAsEnums(parameters, self.STATS, context)] or ["mean"]
-        table = zonal_stats(surface, zones, stats=stats, id_field=self.field(parameters, self.ID_FIELD, context),
-                            prefix=self.parameterAsString(parameters, self.PREFIX, context) or None)
-        return {self.OUTPUT: bridge.gdf_to_sink(self, parameters, self.OUTPUT, context, table)}

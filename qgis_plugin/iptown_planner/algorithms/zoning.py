@@ -3,14 +3,10 @@ study area around a site (iptown_gis.zoning)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
-    QgsProcessingFeedback,
-    QgsProcessingMultiStepFeedback,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
@@ -24,24 +20,11 @@ from qgis.core import (
     QgsProcessingParameterPoint,
 )
 
-from .. import bridge
-from ..styling import StylePostProcessor
 from .base import IptownAlgorithm, tr
 from .params import advanced, enum, number
 
 METHODS = ["auto", "exact", "heuristic"]
 MEASURES = ["cells", "km²"]
-
-
-def _style_on_load(context: QgsProcessingContext, dest: str, name: str, style: str) -> None:
-    """Load ``dest`` on completion with the library's fixed QML style (``districts`` / ``modules``)."""
-    if context.willLoadLayerOnCompletion(dest):
-        details = context.layerToLoadOnCompletionDetails(dest)
-        details.setPostProcessor(StylePostProcessor.create(style))
-    else:
-        details = QgsProcessingContext.LayerDetails(name, context.project(), name)
-        details.setPostProcessor(StylePostProcessor.create(style))
-        context.addLayerToLoadOnCompletion(dest, details)
 
 
 class ZoningOptimiseAlgorithm(IptownAlgorithm):
@@ -70,6 +53,9 @@ class ZoningOptimiseAlgorithm(IptownAlgorithm):
     OBJECTIVE = "OBJECTIVE"
     GAP = "GAP"
     STATUS = "STATUS"
+
+    STYLES: ClassVar[dict[str, str]] = {"OUTPUT_DISTRICTS": "districts", "OUTPUT_MODULES": "modules",
+                                        "OUTPUT_CELLS": "cells"}
 
     NAME = "zoningoptimise"
     DISPLAY = "Optimise zoning (one body, two wings)"
@@ -125,56 +111,6 @@ class ZoningOptimiseAlgorithm(IptownAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.GAP, tr("Relative gap to the bound")))
         self.addOutput(QgsProcessingOutputString(self.STATUS, tr("Solver status")))
 
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-                feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from iptown_gis.zoning import ZoningModel, cells_from_polygons, layout_frames, layout_modules
-
-        steps = QgsProcessingMultiStepFeedback(3, feedback)
-        gdf = self.gdf(parameters, self.CELLS, context, steps).reset_index(drop=True)
-        cells = cells_from_polygons(gdf, exclude=self.field(parameters, self.EXCLUDE, context))
-        if self.parameterAsBoolean(parameters, self.LARGEST_COMPONENT, context):
-            cells.keep_largest_component()
-        area = MEASURES[self.parameterAsEnum(parameters, self.MEASURE, context)] != "cells"
-        scale = 1e6 if area else 1.0
-        model = ZoningModel.districts(
-            cells, suit_body=self.field(parameters, self.SUIT_BODY, context),
-            suit_east=self.field(parameters, self.SUIT_EAST, context),
-            suit_west=self.field(parameters, self.SUIT_WEST, context),
-            body=self.parameterAsDouble(parameters, self.BODY, context) * scale,
-            wing_east=self.parameterAsDouble(parameters, self.WING_EAST, context) * scale,
-            wing_west=self.parameterAsDouble(parameters, self.WING_WEST, context) * scale,
-            tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
-            measure="area" if area else "cells",
-            axis_bearing=self.parameterAsDouble(parameters, self.AXIS_BEARING, context),
-            axis_margin=self.parameterAsDouble(parameters, self.AXIS_MARGIN, context),
-            compactness_weight=self.parameterAsDouble(parameters, self.COMPACTNESS, context))
-        steps.setCurrentStep(1)
-        seed = self.parameterAsInt(parameters, self.SEED, context)
-        time_limit = self.parameterAsDouble(parameters, self.TIME_LIMIT, context)
-        model.solve(method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)], time_limit=time_limit,
-                    seed=seed, progress=self.progress(steps))
-        feedback.pushInfo(f"status {model.status_}, method {model.method_}, objective {model.objective_:.6g}, "
-                          f"bound {model.bound_:.6g}, gap {model.gap_:.4%}")
-        steps.setCurrentStep(2)
-        mm = mlab = None
-        if self.parameterAsBoolean(parameters, self.MODULES, context):
-            mm, mlab = layout_modules(cells, model.labels_, time_limit=time_limit, seed=seed,
-                                      progress=self.progress(steps))
-        frames = layout_frames(cells, model, module_model=mm, module_labels=mlab)
-        out: dict[str, Any] = {self.OBJECTIVE: float(model.objective_), self.GAP: float(model.gap_),
-                               self.STATUS: str(model.status_)}
-        out[self.OUTPUT_DISTRICTS] = bridge.gdf_to_sink(self, parameters, self.OUTPUT_DISTRICTS, context,
-                                                        frames["districts"])
-        _style_on_load(context, out[self.OUTPUT_DISTRICTS], "districts", "districts")
-        if "modules" in frames and parameters.get(self.OUTPUT_MODULES) not in (None, ""):
-            out[self.OUTPUT_MODULES] = bridge.gdf_to_sink(self, parameters, self.OUTPUT_MODULES, context,
-                                                          frames["modules"])
-            _style_on_load(context, out[self.OUTPUT_MODULES], "modules", "modules")
-        if parameters.get(self.OUTPUT_CELLS) not in (None, ""):
-            out[self.OUTPUT_CELLS] = bridge.gdf_to_sink(self, parameters, self.OUTPUT_CELLS, context,
-                                                        frames["cells"])
-        return out
-
 
 class StudyAreaLayoutAlgorithm(IptownAlgorithm):
     GROUP_ID = "zoning"
@@ -195,6 +131,8 @@ class StudyAreaLayoutAlgorithm(IptownAlgorithm):
     CELLS = "CELLS"
     SUMMARY = "SUMMARY"
 
+    STYLES: ClassVar[dict[str, str]] = {"DISTRICTS": "districts", "MODULES_LAYER": "modules", "CELLS": "cells"}
+
     NAME = "studyarealayout"
     DISPLAY = "Study-area layout"
     HELP = (
@@ -210,20 +148,17 @@ class StudyAreaLayoutAlgorithm(IptownAlgorithm):
     )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        from iptown_gis.zoning.config import ZoningConfig
-
-        d = ZoningConfig.model_fields
         self.addParameter(QgsProcessingParameterFile(
             self.SCENARIO, tr("Scenario file (empty: the bundled Anhui study)"),
             behavior=QgsProcessingParameterFile.File, extension="toml", optional=True))
         self.addParameter(QgsProcessingParameterPoint(self.SITE, tr("Site (empty: the scenario's)"), optional=True))
-        self.addParameter(number(self.RADIUS, "Radius (m)", d["radius_m"].default, minimum=1.0))
-        self.addParameter(number(self.CELL_SIZE, "Cell size (m)", d["cell_size_m"].default, minimum=1.0))
-        self.addParameter(number(self.BODY_KM2, "Body (km²)", d["body_km2"].default, minimum=0.0001))
-        self.addParameter(number(self.WING_EAST_KM2, "East wing (km²)", d["wing_east_km2"].default, minimum=0.0001))
-        self.addParameter(number(self.WING_WEST_KM2, "West wing (km²)", d["wing_west_km2"].default, minimum=0.0001))
+        self.addParameter(number(self.RADIUS, "Radius (m)", None, minimum=1.0))
+        self.addParameter(number(self.CELL_SIZE, "Cell size (m)", None, minimum=1.0))
+        self.addParameter(number(self.BODY_KM2, "Body (km²)", None, minimum=0.0001))
+        self.addParameter(number(self.WING_EAST_KM2, "East wing (km²)", None, minimum=0.0001))
+        self.addParameter(number(self.WING_WEST_KM2, "West wing (km²)", None, minimum=0.0001))
         self.addParameter(enum(self.METHOD, "Method", METHODS, 0))
-        self.addParameter(number(self.TIME_LIMIT, "Time limit (s)", d["time_limit"].default, minimum=0.1))
+        self.addParameter(number(self.TIME_LIMIT, "Time limit (s)", None, minimum=0.1))
         self.addParameter(QgsProcessingParameterBoolean(
             self.MODULES, tr("Also lay out the seven modules of the body"), defaultValue=True))
         self.addParameter(advanced(QgsProcessingParameterBoolean(
@@ -234,52 +169,3 @@ class StudyAreaLayoutAlgorithm(IptownAlgorithm):
                                                       QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputVectorLayer(self.CELLS, tr("Cells"), QgsProcessing.TypeVectorPolygon))
         self.addOutput(QgsProcessingOutputFile(self.SUMMARY, tr("Summary (summary.json)")))
-
-    def compute(self, parameters: dict[str, Any], context: QgsProcessingContext,
-                feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
-
-        from iptown_gis.pipeline import run_scenario
-
-        from ..study import build_study
-
-        out_dir = Path(self.parameterAsString(parameters, self.OUTPUT_FOLDER, context))
-        overrides: dict[str, Any] = {
-            "zoning.radius_m": self.parameterAsDouble(parameters, self.RADIUS, context),
-            "zoning.cell_size_m": self.parameterAsDouble(parameters, self.CELL_SIZE, context),
-            "zoning.body_km2": self.parameterAsDouble(parameters, self.BODY_KM2, context),
-            "zoning.wing_east_km2": self.parameterAsDouble(parameters, self.WING_EAST_KM2, context),
-            "zoning.wing_west_km2": self.parameterAsDouble(parameters, self.WING_WEST_KM2, context),
-            "zoning.method": METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
-            "zoning.time_limit": self.parameterAsDouble(parameters, self.TIME_LIMIT, context),
-            "zoning.modules": self.parameterAsBoolean(parameters, self.MODULES, context),
-        }
-        if parameters.get(self.SITE) not in (None, ""):
-            wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
-            pt = self.parameterAsPoint(parameters, self.SITE, context, wgs84)
-            src_crs = self.parameterAsPointCrs(parameters, self.SITE, context)
-            if src_crs.isValid() and src_crs != wgs84:
-                pt = QgsCoordinateTransform(src_crs, wgs84, context.transformContext()).transform(
-                    self.parameterAsPoint(parameters, self.SITE, context))
-            overrides["zoning.site"] = [round(pt.x(), 7), round(pt.y(), 7)]
-        scenario = build_study(self.parameterAsFile(parameters, self.SCENARIO, context) or None,
-                               out_dir / "study", overrides=overrides)
-        stages = ["zoning"]
-        if self.parameterAsBoolean(parameters, self.WITH_UPSTREAM, context):
-            stages = ["network", "surfaces", "sites", "zoning"]
-        manifest = run_scenario(scenario, out_dir, stages=stages, progress=self.progress(feedback))
-        gpkg = out_dir / "zoning" / "layout.gpkg"
-        result = {self.OUTPUT_FOLDER: str(out_dir), self.SUMMARY: str(out_dir / "zoning" / "summary.json"),
-                  self.DISTRICTS: f"{gpkg}|layername=districts", self.CELLS: f"{gpkg}|layername=cells"}
-        from iptown_gis.io.vector import list_layers
-
-        layers = list_layers(gpkg)
-        if "modules" in layers:
-            result[self.MODULES_LAYER] = f"{gpkg}|layername=modules"
-        for key, style in ((self.DISTRICTS, "districts"), (self.MODULES_LAYER, "modules")):
-            if key in result:
-                details = QgsProcessingContext.LayerDetails(style, context.project(), key)
-                details.setPostProcessor(StylePostProcessor.create(style))
-                context.addLayerToLoadOnCompletion(result[key], details)
-        feedback.pushInfo(f"stages {', '.join(manifest['stages'])}; layout in {gpkg}")
-        return result
