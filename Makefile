@@ -17,12 +17,13 @@ APT_RUNTIME := python3-venv python3-qgis qgis-providers
 APT_TEST := $(APT_RUNTIME) qgis chromium chromium-driver postgresql postgresql-15-postgis-3 xvfb
 
 .PHONY: help setup setup-test apt-runtime apt-test demo test test-core test-qgis lint typecheck \
-        plugin bench sample-data clean
+        plugin plugin-install bench sample-data clean
 
 help:
 	@echo "make demo   - set up, then run the whole study on the bundled Anhui sample into $(OUT)/"
 	@echo "make test   - set up (apt + venv), then ruff, mypy and the whole test suite incl. QGIS"
 	@echo "make plugin - build the QGIS plugin zip into dist/"
+	@echo "make plugin-install - build it and install it into QGIS_PROFILE (default: your default profile)"
 	@echo "make bench  - run the benchmarks"
 
 apt-runtime:
@@ -69,6 +70,11 @@ test: setup-test lint typecheck test-core test-qgis
 
 plugin: $(VENV)/.stamp-base
 	$(PY) scripts/build_plugin.py --out dist
+
+# The zip installed into your QGIS profile (the engine is this checkout's .venv/bin/iptown).
+QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+plugin-install: $(VENV)/.stamp-base
+	$(PY) scripts/build_plugin.py --out dist --install "$(QGIS_PROFILE)"
 
 bench: setup-test
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

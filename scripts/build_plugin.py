@@ -7,7 +7,11 @@ would reject is never written. ``engine_hint.txt`` records this checkout's folde
 plugin finds the engine in its ``.venv`` when ``iptown`` is neither configured nor on PATH
 (``--no-hint`` leaves it out, for a zip meant for other machines).
 
-Usage: python scripts/build_plugin.py [--out dist] [--no-hint]
+``--install PROFILE`` then installs the zip into a QGIS profile folder (e.g.
+``~/.local/share/QGIS/QGIS3/profiles/default``) as "Install from ZIP" does: unpacked into
+``python/plugins/iptown_planner`` (replacing an older copy) and enabled in ``QGIS/QGIS3.ini``.
+
+Usage: python scripts/build_plugin.py [--out dist] [--no-hint] [--install PROFILE]
 """
 
 from __future__ import annotations
@@ -71,15 +75,48 @@ def build(out_dir: Path, plugin: Path = PLUGIN, *, hint: bool = True) -> Path:
     return target
 
 
+def install(zip_path: Path, profile: Path) -> Path:
+    """Unpack the zip into ``profile``'s plugins folder and enable the plugin; return its folder."""
+    import shutil
+
+    plugins = profile / "python" / "plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    target = plugins / PLUGIN.name
+    staging = plugins / f".{PLUGIN.name}.installing"
+    shutil.rmtree(staging, ignore_errors=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(staging)
+    shutil.rmtree(target, ignore_errors=True)
+    (staging / PLUGIN.name).replace(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    ini_path = profile / "QGIS" / "QGIS3.ini"
+    ini_path.parent.mkdir(parents=True, exist_ok=True)
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.optionxform = str  # type: ignore[assignment,method-assign]
+    if ini_path.is_file():
+        ini.read(ini_path, encoding="utf-8")
+    if not ini.has_section("PythonPlugins"):
+        ini.add_section("PythonPlugins")
+    ini.set("PythonPlugins", PLUGIN.name, "true")
+    with ini_path.open("w", encoding="utf-8") as f:
+        ini.write(f, space_around_delimiters=False)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "dist"), help="output folder (default: dist/)")
     ap.add_argument("--no-hint", action="store_true", help="do not record this checkout as the engine's home")
+    ap.add_argument("--install", metavar="PROFILE", default=None,
+                    help="also install it into this QGIS profile folder and enable it")
     args = ap.parse_args(argv)
     target = build(Path(args.out), hint=not args.no_hint)
     with zipfile.ZipFile(target) as zf:
         n = len(zf.namelist())
     print(f"built {target} ({n} files, {target.stat().st_size / 1024:.0f} KiB)")
+    if args.install:
+        where = install(target, Path(args.install).expanduser())
+        print(f"installed into {where} and enabled; restart QGIS")
     return 0
 
 

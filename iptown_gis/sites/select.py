@@ -52,7 +52,7 @@ def fill_missing(values: pd.DataFrame, directions: Mapping[str, Direction], *, m
     """
     out = values.copy()
     for c in out.columns:
-        col = out[c].to_numpy(dtype=float)
+        col = out[c].to_numpy(dtype=float, copy=True)  # a copy: pandas may hand out a read-only view
         bad = ~np.isfinite(col)
         if not bad.any():
             continue

@@ -147,7 +147,8 @@ def grid_weights(grid: Grid, *, kind: Literal["queen", "rook"] = "queen") -> Any
     m = sp.coo_matrix((np.ones(2 * r.size), (np.r_[r, c], np.r_[c, r])), shape=(n, n)).tocsr()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        wt = lps.weights.W.from_sparse(m)
+        # WSP keeps every cell, isolated ones (islands) included; W.from_sparse dropped trailing ones
+        wt = lps.weights.WSP(m, id_order=list(range(n))).to_W(silence_warnings=True)
     return wt
 
 

@@ -119,7 +119,7 @@ def _shrinkable(widget: QWidget) -> QWidget:
 
 def _form(box: QGroupBox) -> QFormLayout:
     f = QFormLayout(box)
-    f.setRowWrapPolicy(QFormLayout.WrapLongRows)
+    f.setRowWrapPolicy(QFormLayout.WrapAllRows)  # labels above fields: a narrow dock keeps every field whole
     f.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
     f.setLabelAlignment(Qt.AlignLeft)
     return f
@@ -179,8 +179,11 @@ class PlannerDock(QgsDockWidget):
         f.addRow(_label("Output folder"), self.out_dir)
         lay.addWidget(study)
 
-        layers = QGroupBox("Layers (empty: the scenario's own)")
+        layers = QGroupBox("Layers")
         f = _form(layers)
+        hint = _label("Empty: the scenario's own layer.")
+        hint.setStyleSheet("color: #555;")
+        f.addRow(hint)
         self.layer_boxes: dict[str, QgsMapLayerComboBox] = {}
         for key, (label, _dotted, _fallback, flt) in LAYER_INPUTS.items():
             box = _shrinkable(QgsMapLayerComboBox())

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,22 +70,23 @@ def plugin_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_profile(folder: Path, plugin_zip: Path | None, *, settings: dict[str, dict[str, str]] | None = None) -> Path:
     """A QGIS profiles folder with the plugin zip installed and enabled in profile 'default'."""
     prof = folder / "profiles" / "default"
-    plugins = prof / "python" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    if plugin_zip is not None:
-        with zipfile.ZipFile(plugin_zip) as zf:
-            zf.extractall(plugins)
-    ini = configparser.ConfigParser()
+    (prof / "python" / "plugins").mkdir(parents=True, exist_ok=True)
+    ini = configparser.ConfigParser(interpolation=None)
     ini.optionxform = str  # type: ignore[assignment,method-assign]
     ini["PythonPlugins"] = {"iptown_planner": "true" if plugin_zip is not None else "false", "processing": "true"}
     ini["qgis"] = {"showTips322": "false", "checkVersion": "false", "allowVersionCheck": "false",
                    "askToSaveProjectChanges": "false", "warnOldProjectVersion": "false"}
     ini["core"] = {"NewsFeed\\httpsfeedqgisorg\\disabled": "true"}
     for section, values in (settings or {}).items():
-        ini[section] = {**(ini[section] if section in ini else {}), **values}
+        ini[section] = {**(ini.get(section, {})), **values}
     (prof / "QGIS").mkdir(parents=True, exist_ok=True)
     with (prof / "QGIS" / "QGIS3.ini").open("w", encoding="utf-8") as f:
         ini.write(f, space_around_delimiters=False)
+    if plugin_zip is not None:  # exactly what `make plugin-install QGIS_PROFILE=...` does
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--out",
+                               str(plugin_zip.parent), "--install", str(prof)], capture_output=True, text=True,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
     return folder
 
 

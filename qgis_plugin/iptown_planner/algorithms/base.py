@@ -353,7 +353,9 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
             if isinstance(d, QgsProcessingParameterRasterDestination) and value:
                 style_on_load(context, str(value), d.description(), None)
             elif key in self.STYLES and value:
-                style_on_load(context, str(value), d.description() if d else key, self.STYLES[key])
+                od = self.outputDefinition(key)
+                label = d.description() if d is not None else (od.description() if od is not None else key)
+                style_on_load(context, str(value), label, self.STYLES[key])
 
     def _copy_to_sink(self, path: str, parameters: dict[str, Any], key: str, context: QgsProcessingContext,
                       feedback: QgsProcessingFeedback) -> str:

@@ -118,7 +118,7 @@ class KernelDensityAlgorithm(SurfaceAlgorithm):
         self.addParameter(enum(self.KERNEL, "Kernel", KERNELS, 0))
         self.addParameter(number(self.RADIUS, "Radius / bandwidth (m; 0: the bandwidth rule)", 30000.0, minimum=0.0,
                                  optional=True))
-        self.addParameter(enum(self.RULE, "Bandwidth rule (when the radius is empty)", RULES, 0, is_advanced=True))
+        self.addParameter(enum(self.RULE, "Bandwidth rule (when the radius is 0)", RULES, 0, is_advanced=True))
         self.addParameter(enum(self.OUTPUT_VALUES, "Output values", KDE_OUTPUTS, 0))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Kernel density")))
 
