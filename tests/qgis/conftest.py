@@ -32,7 +32,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SAMPLE = ROOT / "sample_data" / "anhui"
-GPKG = SAMPLE / "anhui.gpkg"
+SAMPLE_GPKG = SAMPLE / "anhui.gpkg"
+
+
+def _private_copy() -> Path:
+    """A copy of the sample GeoPackage for the QGIS tests: QGIS opens GeoPackages for update and
+    touches them (statistics, WAL), which must never change the committed sample."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="iptown_qgis_sample_"))
+    shutil.copyfile(SAMPLE_GPKG, folder / "anhui.gpkg")
+    return folder / "anhui.gpkg"
+
+
+GPKG = _private_copy()
 CHINA = ROOT.parent / "shared" / "data" / "china"
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 ENGINE = ROOT / ".venv" / "bin" / "iptown"
