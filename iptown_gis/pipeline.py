@@ -158,6 +158,49 @@ def available_stages() -> list[tuple[str, Callable[[StudyContext, Progress], Non
     return found
 
 
+def stages_to_run(
+    scen: Scenario, stages: list[str] | None, *, require: bool = False
+) -> list[tuple[str, Callable[[StudyContext, Progress], None]]]:
+    """The stages to run, checked before anything is written.
+
+    With ``require`` (``iptown run --stage``), a requested stage the scenario does not have,
+    or a scenario without any stage, is an error instead of being skipped.
+
+    Raises
+    ------
+    ParameterError
+        A requested stage name is unknown.
+    ScenarioError
+        With ``require``: a requested stage is not in the scenario, or it has no stage at all.
+    """
+    from iptown_gis.errors import ParameterError, ScenarioError
+
+    names = [n for n, _ in STAGES]
+    installed = available_stages()
+    present = [n for n, _ in installed if scen.has(n)]
+    src = scen.source.name
+    if stages is not None:
+        unknown = [s for s in stages if s not in names]
+        if unknown:
+            raise ParameterError(
+                f"--stage {', '.join(unknown)}: unknown stage; stages are: {', '.join(names)}"
+            )
+    if require:
+        missing = [s for s in stages or [] if s not in present]
+        if missing:
+            raise ScenarioError(
+                f"{src}: --stage {', '.join(missing)}: the scenario has no "
+                f"{', '.join(f'[{s}]' for s in missing)} section; add it to the scenario or choose one of "
+                f"its stages: {', '.join(present) or '(none)'}"
+            )
+        if not present:
+            raise ScenarioError(
+                f"{src}: the scenario has no stage section, so there is nothing to run: add one of "
+                f"{', '.join(f'[{n}]' for n in names)}"
+            )
+    return [(n, f) for n, f in installed if scen.has(n) and (stages is None or n in stages)]
+
+
 def run_scenario(
     scenario: Scenario | str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] = "out",
@@ -165,6 +208,7 @@ def run_scenario(
     stages: list[str] | None = None,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    require_stages: bool = False,
 ) -> dict[str, Any]:
     """Run every stage the scenario has (or those named in ``stages``) and write a manifest.
 
@@ -180,6 +224,9 @@ def run_scenario(
         An :mod:`iptown_gis.parallel` executor for the heavy stages (default: in-process).
     progress
         Progress/cancellation callback.
+    require_stages
+        Refuse (:class:`ScenarioError`) a stage in ``stages`` that the scenario does not have,
+        and a scenario without stages, instead of skipping them (``iptown run``).
 
     Returns
     -------
@@ -187,16 +234,10 @@ def run_scenario(
         The manifest (also written to ``out_dir/manifest.json``).
     """
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    todo = stages_to_run(scen, stages, require=require_stages)
     out = ensure_writable_dir(out_dir)
     ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
     prog = as_progress(progress)
-    todo = [(n, f) for n, f in available_stages() if scen.has(n) and (stages is None or n in stages)]
-    if stages is not None:
-        unknown = set(stages) - {n for n, _ in STAGES}
-        if unknown:
-            from iptown_gis.errors import ParameterError
-
-            raise ParameterError(f"unknown stage(s) {sorted(unknown)}; stages: {[n for n, _ in STAGES]}")
     started = datetime.now(timezone.utc)
     t_all = time.perf_counter()
     parts = prog.steps(len(todo)) if todo else []
@@ -240,4 +281,4 @@ def run_scenario(
     return manifest
 
 
-__all__ += ["available_stages"]
+__all__ += ["available_stages", "stages_to_run"]

@@ -213,7 +213,9 @@ class Scenario(BaseModel):
             return []
         import pyogrio
 
-        info = pyogrio.read_info(p, layer=self.inputs[name].layer)
+        from iptown_gis.io.vector import detect_encoding
+
+        info = pyogrio.read_info(p, layer=self.inputs[name].layer, encoding=detect_encoding(p, name=f"input {name!r}"))
         return [str(f) for f in info["fields"]]
 
 
@@ -314,12 +316,26 @@ def load_scenario(path: str | os.PathLike[str] | None = None, *, check: bool = T
     p = Path(path) if path is not None else default_scenario_path()
     if not p.exists():
         raise DataNotFoundError(f"scenario file {str(p)!r} does not exist: check the path")
+    if p.is_dir():
+        inside = p / "scenario.toml"
+        hint = f" (e.g. {str(inside)!r})" if inside.is_file() else ""
+        raise ScenarioError(f"scenario {str(p)!r} is a folder, not a file: give the scenario's .toml file{hint}")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{p.name}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"{p.name}: not UTF-8 text; save the scenario as UTF-8") from None
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read scenario {str(p)!r} ({exc.strerror}): check the path and permissions"
+        ) from None
+    if not data:
+        raise ScenarioError(
+            f"{p.name}: the scenario is empty: write at least [inputs] and one stage section "
+            f"({', '.join(f'[{k}]' for k in STAGE_SECTIONS if k != 'parallel')})"
+        )
     scen = parse_scenario(data, source=p.resolve())
     if check:
         scen.check_references()

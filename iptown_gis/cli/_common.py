@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,12 @@ class IptownGroup(click.Group):
     """A click group that turns :class:`IptownError` into a one-line message and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            with command_stdout():
+                return self._invoke(ctx)
+        return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except IptownError as exc:
@@ -33,11 +41,51 @@ class IptownGroup(click.Group):
             if root.params.get("debug"):
                 raise
             kind = "cancelled" if isinstance(exc, CancelledError) else "error"
-            click.echo(f"iptown: {kind}: {exc}", err=True)
+            click.echo(f"iptown: {kind}: {cli_message(str(exc), root)}", err=True)
             ctx.exit(EXIT_USER_ERROR)
         except KeyboardInterrupt:
             click.echo("iptown: interrupted", err=True)
             ctx.exit(130)
+
+
+@contextmanager
+def command_stdout() -> Iterator[None]:
+    """While a command runs, only its own output (``click.echo``, ``sys.stdout``) reaches stdout.
+
+    Native libraries (HiGHS, GDAL, ...) and child processes write to file descriptor 1, not
+    to ``sys.stdout``: fd 1 is pointed at standard error, and ``sys.stdout`` is replaced by a
+    stream on a private copy of the real standard output (the technique of
+    :func:`iptown_gis.engine.protocol._protocol_stdout`). So ``--json`` output stays valid
+    JSON whatever a library prints. Nothing is done when ``sys.stdout`` is not fd 1 (tests
+    capturing output, embedded use).
+    """
+    old = sys.stdout
+    try:
+        is_fd1 = old is not None and old.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        is_fd1 = False
+    if not is_fd1:
+        yield
+        return
+    old.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - fd 1 is gone
+        yield
+        return
+    stream = os.fdopen(saved, "w", encoding=getattr(old, "encoding", None) or "utf-8",
+                       errors=getattr(old, "errors", None) or "strict", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = stream
+    try:
+        yield
+    finally:
+        try:
+            stream.flush()
+        finally:
+            sys.stdout = old
+            os.dup2(saved, 1)
+            stream.close()
 
 
 @contextmanager
@@ -75,10 +123,33 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=None, ensure_ascii=False, default=float))
 
 
+def _workers_callback(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from iptown_gis.parallel.budget import check_workers
+
+    return None if value is None else check_workers(value, what="--workers")
+
+
+def _memory_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from click.core import ParameterSource
+
+    from iptown_gis.parallel.budget import check_memory_budget
+
+    if value is not None and ctx.get_parameter_source(param.name or "") is not ParameterSource.DEFAULT:
+        check_memory_budget(value, what="--memory-budget")
+    return value
+
+
+def memory_budget_option(*, default: str | None = None, help: str) -> Callable[[F], F]:
+    """``--memory-budget SIZE``: parsed and checked against physical memory when given."""
+    return click.option("--memory-budget", default=default, show_default=default is not None, metavar="SIZE",
+                        callback=_memory_callback, help=help)
+
+
 def executor_options(func: F) -> F:
     """Add ``--scheduler`` / ``--workers`` (Dask) to a heavy command."""
-    func = click.option("--workers", type=click.IntRange(min=1), default=None,
-                        help="Run heavy work on a local Dask cluster with N workers.")(func)
+    func = click.option("--workers", type=click.IntRange(min=1), default=None, callback=_workers_callback,
+                        help="Run heavy work on a local Dask cluster with N workers "
+                             "(at most 4 x the CPU count).")(func)
     func = click.option("--scheduler", metavar="ADDRESS", default=None,
                         help="Run heavy work on an existing Dask cluster (tcp://host:8786).")(func)
     return func
@@ -92,12 +163,24 @@ def make_executor(scheduler: str | None, workers: int | None, memory_budget: str
     ``parallel`` is a scenario's ``[parallel]`` section (or None): its ``scheduler`` /
     ``workers`` apply when neither option is given; its ``memory_budget`` (unless
     ``memory_budget`` is given), ``threads_per_worker``, ``od_batch`` and ``tile_size`` always.
+
+    A local cluster may have at most 4 x the CPU count workers, and a memory budget may not
+    exceed the machine's physical memory (:class:`ParameterError` naming the key; the
+    ``--workers`` / ``--memory-budget`` flags are checked as they are parsed).
     """
+    from iptown_gis.parallel.budget import check_memory_budget, check_workers
+
     opts: dict[str, Any] = {}
     if parallel is not None:
         if scheduler is None and workers is None:
             scheduler, workers = parallel.scheduler, parallel.workers
-        memory_budget = memory_budget or parallel.memory_budget
+            if scheduler is None and workers is not None:
+                check_workers(workers, what="[parallel] workers =")
+        if not memory_budget:
+            memory_budget = parallel.memory_budget
+            # a remote cluster's memory is its own; the default (4GB) is never refused
+            if scheduler is None and "memory_budget" in parallel.model_fields_set:
+                check_memory_budget(memory_budget, what="[parallel] memory_budget =")
         opts = {"threads_per_worker": parallel.threads_per_worker, "od_batch": parallel.od_batch,
                 "tile_size": parallel.tile_size}
     if scheduler is None and workers is None:
@@ -108,4 +191,45 @@ def make_executor(scheduler: str | None, workers: int | None, memory_budget: str
     with dask_executor(scheduler=scheduler, workers=workers, memory_budget=memory_budget, **opts) as ex:
         yield ex
 
+_PY_FLAG = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=(True|False)\b")
 
+
+def _invoked_options(root: click.Context) -> dict[str, click.Option]:
+    """Options of the command(s) under the invoked subcommand, by Python name."""
+    found: dict[str, click.Option] = {}
+    name = root.invoked_subcommand
+    cmd = root.command.commands.get(name) if name and isinstance(root.command, click.Group) else None
+    stack = [cmd] if cmd is not None else []
+    while stack:
+        c = stack.pop()
+        for p in c.params:
+            if isinstance(p, click.Option) and p.name and p.is_bool_flag:
+                found.setdefault(p.name, p)
+        if isinstance(c, click.Group):
+            stack.extend(c.commands.values())
+    return found
+
+
+def cli_message(text: str, root: click.Context) -> str:
+    """Name CLI flags where a library message names a Python argument.
+
+    ``use largest_component=True`` becomes ``use --largest-component (largest_component=True)``
+    when the running command has that flag (a message naming the flag already is left alone).
+    """
+    opts = _invoked_options(root)
+    if not opts:
+        return text
+
+    def flag(m: re.Match[str]) -> str:
+        opt = opts.get(m.group(1))
+        if opt is None:
+            return m.group(0)
+        want = m.group(2) == "True"
+        names = opt.opts if want != bool(opt.flag_value is False) else opt.secondary_opts
+        if not names:
+            return m.group(0)
+        if names[0] in text:
+            return m.group(0)
+        return f"{names[0]} ({m.group(0)})"
+
+    return _PY_FLAG.sub(flag, text)

@@ -34,31 +34,46 @@ def convert(src: str, dst: str, assume_crs: str | None, overwrite: bool, src_pat
     to better than a millimetre.
     """
     from iptown_gis.crs import china
-    from iptown_gis.io.vector import parse_layer_spec, read_vector, write_vector
+    from iptown_gis.errors import CRSError, OutputError
+    from iptown_gis.io.vector import check_overwrite, parse_layer_spec, read_vector, same_layer, write_vector
 
+    src_spec, spec = parse_layer_spec(src_path), parse_layer_spec(dst_path)
+    if spec.layer is None and Path(dst_path).suffix == "":
+        raise OutputError(f"OUT {dst_path!r} needs a file suffix (.gpkg, .geojson, .shp, .fgb, .parquet)")
+    if same_layer(src_spec, spec):
+        raise OutputError(
+            f"OUT {dst_path!r} is the same layer as IN {src_path!r}: converting in place would destroy the "
+            "source; write to another file or another layer (FILE.gpkg:LAYER)"
+        )
+    check_overwrite(spec.path, layer=spec.layer, overwrite=overwrite)  # before reading anything
     if assume_crs is None:
-        gdf = read_vector(src_path, name=f"IN {src_path!r}", metric=False, allow_empty=True)
+        try:
+            gdf = read_vector(src_path, name=f"IN {src_path!r}", metric=False, allow_empty=True)
+        except CRSError as exc:
+            if "has no CRS" not in str(exc):
+                raise
+            raise CRSError(
+                f"IN {src_path!r} has no CRS: give --crs to assume one (e.g. --crs EPSG:4326 for "
+                "longitude/latitude)"
+            ) from None
     else:
         gdf = _read_assume(src_path, assume_crs)
     out = china.convert_gdf(gdf, src=src, dst=dst, name=f"IN {src_path!r}")
-    spec = parse_layer_spec(dst_path)
-    if spec.layer is None and Path(dst_path).suffix == "":
-        raise click.BadParameter("OUT needs a file suffix (.gpkg, .geojson, .shp, .fgb, .parquet)")
     write_vector(out, spec.path, layer=spec.layer, overwrite=overwrite)
     echo_json({"features": len(out), "from": src, "to": dst, "out": str(spec)})
 
 
 def _read_assume(src_path: str, assume_crs: str) -> Any:
-    import pyogrio
-
     from iptown_gis.errors import DataNotFoundError
-    from iptown_gis.io.vector import parse_layer_spec
+    from iptown_gis.io.vector import parse_layer_spec, read_frame
 
     spec = parse_layer_spec(src_path)
     if not spec.path.exists():
         raise DataNotFoundError(f"IN {str(spec.path)!r} does not exist: check the path")
     try:
-        gdf = pyogrio.read_dataframe(spec.path, layer=spec.layer)
+        gdf = read_frame(spec, label=f"IN {src_path!r}")
+    except DataNotFoundError:
+        raise
     except Exception as exc:
         raise DataNotFoundError(f"cannot read IN {src_path!r}: {exc}") from exc
     if gdf.crs is None:

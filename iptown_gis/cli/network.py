@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from iptown_gis.cli._common import IptownGroup, echo_json, executor_options, make_executor, progress_bar
+from iptown_gis.cli._common import (
+    IptownGroup,
+    echo_json,
+    executor_options,
+    make_executor,
+    memory_budget_option,
+    progress_bar,
+)
 
 
 @click.group("network", cls=IptownGroup)
@@ -97,7 +104,7 @@ def build_cmd(out, **kw):
               help="Output .csv (long: origin_id,destination_id,cost), .parquet or .npz.")
 @click.option("--method", type=click.Choice(["auto", "core", "plain", "overlay"]), default="auto",
               show_default=True, help="Shortest-path method; 'overlay' = exact many-to-many for large point sets.")
-@click.option("--memory-budget", default=None, metavar="SIZE", help="Memory per Dask worker (default 4GB).")
+@memory_budget_option(help="Memory per Dask worker (default 4GB).")
 @executor_options
 def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap, drop_far, cutoff,
            largest_component, out, method, memory_budget, scheduler, workers, **kw):
@@ -133,7 +140,7 @@ def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap
 @click.option("--access-speed", type=float, default=30.0, show_default=True)
 @click.option("--max-snap", type=float, default=10000.0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output .gpkg / .geojson / .shp.")
-@click.option("--memory-budget", default=None, metavar="SIZE", help="Memory per Dask worker (default 4GB).")
+@memory_budget_option(help="Memory per Dask worker (default 4GB).")
 @executor_options
 def isochrones_cmd(centres, id_field, bands, weight, buffer_m, access_speed, max_snap, out, memory_budget,
                    scheduler, workers, **kw):

@@ -7,14 +7,13 @@ from typing import Any
 
 import click
 
-from iptown_gis.cli._common import echo_json, executor_options, make_executor, progress_bar
+from iptown_gis.cli._common import echo_json, executor_options, make_executor, memory_budget_option, progress_bar
 
 __all__ = ["group"]
 
 _REPROJECT = click.option("--reproject", is_flag=True,
                           help="Reproject inputs to the boundary's CRS instead of failing on a mismatch.")
-_MEMORY = click.option("--memory-budget", default="4GB", show_default=True,
-                       help="Largest working memory for the grid (e.g. 2GB).")
+_MEMORY = memory_budget_option(default="4GB", help="Largest working memory for the grid (e.g. 2GB).")
 
 
 def _read(spec: str, name: str, geom: tuple[str, ...] | None = None, *, metric: bool = True) -> Any:

@@ -165,11 +165,13 @@ def _protocol_stdout() -> Iterator[IO[str]]:
     """
     sys.stdout.flush()
     try:
-        fd = os.dup(1)
-    except OSError:  # no real file descriptor (embedded use): write to sys.stdout as it is
+        # sys.stdout's descriptor, which is fd 1 unless a front (the CLI) already moved fd 1 away
+        fd = os.dup(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real descriptor (embedded use): use sys.stdout
         yield sys.stdout
         return
     saved_stdout = sys.stdout
+    saved_fd1 = os.dup(1)
     stream = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -178,7 +180,8 @@ def _protocol_stdout() -> Iterator[IO[str]]:
     finally:
         sys.stdout = saved_stdout
         stream.flush()
-        os.dup2(fd, 1)
+        os.dup2(saved_fd1, 1)
+        os.close(saved_fd1)
         stream.close()
 
 

@@ -28,9 +28,13 @@ __all__ = [
     "LayerSpec",
     "check_columns",
     "check_geometries",
+    "check_overwrite",
+    "detect_encoding",
     "list_layers",
     "parse_layer_spec",
+    "read_frame",
     "read_vector",
+    "same_layer",
     "write_table",
     "write_vector",
 ]
@@ -80,18 +84,123 @@ def list_layers(path: str | os.PathLike[str]) -> list[str]:
         raise DataNotFoundError(f"cannot open {str(p)!r} as a vector file: {exc}") from exc
 
 
-def _encoding_for(path: Path) -> str | None:
-    """Encoding of a Shapefile's attributes from its .cpg, defaulting to GBK for Chinese data."""
+_CPG_ALIASES = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "65001": "UTF-8", "UTF8": "UTF-8",
+                "1252": "CP1252", "LATIN1": "ISO-8859-1", "88591": "ISO-8859-1", "8859_1": "ISO-8859-1"}
+
+#: Encodings tried, in order, after the declared one: UTF-8, the Chinese GB18030 (a superset
+#: of GBK), then CP1252 and Latin-1 (which decodes any byte) as the last resort.
+FALLBACK_ENCODINGS = ("UTF-8", "GB18030", "CP1252", "ISO-8859-1")
+
+#: Bytes of a file's text sampled to choose its encoding.
+_SAMPLE_BYTES = 32 * 1024 * 1024
+
+
+def _declared_encoding(path: Path) -> str | None:
+    """The encoding a Shapefile's .cpg declares (``None`` without one)."""
     if path.suffix.lower() != ".shp":
         return None
-    cpg = path.with_suffix(".cpg")
-    if not cpg.exists():
-        cpg = path.with_suffix(".CPG")
-    if cpg.exists():
-        text = cpg.read_text(errors="ignore").strip().upper()
-        aliases = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "65001": "UTF-8", "UTF8": "UTF-8"}
-        return aliases.get(text, text or None)
+    for cpg in (path.with_suffix(".cpg"), path.with_suffix(".CPG")):
+        if cpg.exists():
+            text = cpg.read_text(errors="ignore").strip().upper()
+            enc = _CPG_ALIASES.get(text.replace("-", "").replace(" ", ""), _CPG_ALIASES.get(text, text))
+            return enc or None
     return None
+
+
+def _text_bytes(path: Path) -> bytes | None:
+    """The bytes of a file's attribute text (DBF records and field names, a GeoJSON's text)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".shp":
+            dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None)
+            if dbf is None:
+                return None
+            with open(dbf, "rb") as f:
+                head = f.read(32)
+                if len(head) < 32:
+                    return None
+                header_len = int.from_bytes(head[8:10], "little")
+                fields = f.read(max(header_len - 32, 0))
+                names = b" ".join(fields[i:i + 11].split(b"\0", 1)[0] for i in range(0, len(fields) - 31, 32))
+                return names + b" " + f.read(_SAMPLE_BYTES)
+        if suffix in (".geojson", ".json", ".csv", ".kml", ".gml"):
+            with open(path, "rb") as f:
+                return f.read(_SAMPLE_BYTES)
+    except OSError:
+        return None
+    return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    import codecs
+
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def detect_encoding(path: str | os.PathLike[str], *, name: str | None = None) -> str | None:
+    """The text encoding of a vector file's attributes, or ``None`` to let GDAL decide.
+
+    Tries the declared encoding (a Shapefile's .cpg), UTF-8, GB18030 (GBK), then CP1252 and
+    Latin-1 as the last resort on the file's text (a DBF's records and field names, a
+    GeoJSON's bytes), and logs the one chosen when it is not the declared one or UTF-8.
+    Formats that are always UTF-8 (GeoPackage, FlatGeobuf, GeoParquet) give ``None``.
+    """
+    p = Path(path)
+    label = name or str(p)
+    declared = _declared_encoding(p)
+    data = _text_bytes(p)
+    if data is None:
+        return declared
+    if data.isascii():
+        return declared or ("UTF-8" if p.suffix.lower() == ".shp" else None)
+    candidates = [declared] if declared else []
+    candidates += [e for e in FALLBACK_ENCODINGS if e != declared]
+    for enc in candidates:
+        if _decodes(data, enc):
+            if declared and enc != declared:
+                log.warning("%s: the .cpg declares %s but the attributes are not %s; reading them as %s",
+                            label, declared, declared, enc)
+            elif enc not in ("UTF-8", declared):
+                log.info("%s: attributes are not UTF-8; reading them as %s (declare the encoding in a .cpg "
+                         "file, or save as UTF-8, to choose another)", label, enc)
+            else:
+                log.debug("%s: attributes read as %s", label, enc)
+            return None if enc == "UTF-8" and p.suffix.lower() != ".shp" else enc
+    return declared  # pragma: no cover - Latin-1 decodes any byte
+
+
+def _undecodable(label: str, path: Path, tried: Sequence[str]) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"{label}: cannot decode the text of {str(path)!r} (tried {', '.join(tried)}): declare its encoding "
+        f"(a .cpg file next to a Shapefile holding e.g. 'GBK' or 'UTF-8') or save it as UTF-8"
+    )
+
+
+def read_frame(ls: LayerSpec, *, label: str, **kwargs: Any) -> Any:
+    """Read a layer with pyogrio, choosing its text encoding (:func:`detect_encoding`).
+
+    When GDAL's text still does not decode, the fallback encodings are tried in turn; a
+    layer none of them decodes is a :class:`DataNotFoundError` saying to declare its encoding.
+    """
+    enc = detect_encoding(ls.path, name=label)
+    tried: list[str] = []
+    order: list[str | None] = [enc] if enc else [None]  # None: GDAL's own choice (UTF-8)
+    order += [e for e in FALLBACK_ENCODINGS if e != (enc or "UTF-8")]
+    for e in order:
+        try:
+            opts = {**kwargs, "encoding": e} if e else kwargs
+            gdf = gpd.read_file(ls.path, layer=ls.layer, engine="pyogrio", **opts)
+        except UnicodeDecodeError:
+            tried.append(e or "UTF-8")
+            continue
+        if tried:
+            log.info("%s: attributes read as %s", label, e)
+        return gdf
+    raise _undecodable(label, ls.path, tried)
 
 
 def read_vector(
@@ -145,17 +254,13 @@ def read_vector(
             raise DataNotFoundError(
                 f"{label}: no layer {ls.layer!r} in {str(ls.path)!r}; layers are: {', '.join(names)}"
             )
-    kwargs: dict[str, Any] = {}
-    enc = _encoding_for(ls.path)
-    if enc:
-        kwargs["encoding"] = enc
     try:
         if ls.path.suffix.lower() == ".parquet":
             gdf = gpd.read_parquet(ls.path)
         else:
-            gdf = gpd.read_file(ls.path, layer=ls.layer, engine="pyogrio", **kwargs)
-    except UnicodeDecodeError:
-        gdf = gpd.read_file(ls.path, layer=ls.layer, engine="pyogrio", encoding="GBK")
+            gdf = read_frame(ls, label=label)
+    except DataNotFoundError:
+        raise
     except Exception as exc:
         raise DataNotFoundError(f"{label}: cannot read {str(ls)!r}: {exc}") from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
@@ -233,6 +338,58 @@ def check_geometries(
     return gdf
 
 
+_MULTI_LAYER = (".gpkg", ".sqlite")
+
+
+def output_layer_name(spec: LayerSpec) -> str | None:
+    """The layer :func:`write_vector` writes for ``spec`` (``None`` for single-layer formats)."""
+    if spec.path.suffix.lower() in _MULTI_LAYER:
+        return spec.layer or spec.path.stem
+    return None
+
+
+def same_layer(src: LayerSpec, dst: LayerSpec) -> bool:
+    """True when writing ``dst`` would replace the layer ``src`` is read from."""
+    a, b = src.path, dst.path
+    try:
+        same = a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        same = False
+    if not same:
+        return False
+    out_layer = output_layer_name(dst)
+    if out_layer is None:
+        return True
+    in_layer = src.layer
+    if in_layer is None and a.exists():
+        names = list_layers(a)
+        in_layer = names[0] if names else None
+    return in_layer == out_layer
+
+
+def check_overwrite(path: str | os.PathLike[str], *, layer: str | None = None, overwrite: bool = False) -> None:
+    """Refuse (:class:`OutputError`) to replace an existing output unless ``overwrite``.
+
+    A GeoPackage is refused only when the layer exists (other layers are kept); a
+    single-layer format (GeoJSON, Shapefile, ...) when the file exists.
+    """
+    if overwrite:
+        return
+    target = Path(path)
+    if not target.exists():
+        return
+    name = output_layer_name(LayerSpec(target, layer))
+    if name is None:
+        raise OutputError(
+            f"{str(target)!r} exists: remove it, write to another file, or pass overwrite=True"
+        )
+    if name in list_layers(target):
+        raise OutputError(
+            f"{str(target)!r} already has a layer {name!r}: choose another layer (FILE:LAYER), remove it, "
+            "or pass overwrite=True"
+        )
+
+
 def write_vector(
     gdf: gpd.GeoDataFrame,
     path: str | os.PathLike[str],
@@ -244,11 +401,13 @@ def write_vector(
 
     GeoPackage layers are added to an existing file: the file is copied, the layer written
     into the copy, and the copy renamed over the original, so a failure leaves the old file.
-    GeoJSON is written in WGS84 (RFC 7946).
+    GeoJSON is written in WGS84 (RFC 7946). Without ``overwrite``, an existing GeoPackage
+    layer or single-layer file is an :class:`OutputError` (:func:`check_overwrite`).
     """
     target = Path(path)
     suffix = target.suffix.lower()
     ensure_writable_dir(target.parent if str(target.parent) else Path("."))
+    check_overwrite(target, layer=layer, overwrite=overwrite)
     if suffix == ".shp":
         return _write_shapefile(gdf, target, overwrite=overwrite)
     with atomic_path(target, overwrite=overwrite or suffix == ".gpkg") as tmp:

@@ -566,7 +566,8 @@ def od_matrix(
         off = np.r_[so.ids[comp_o != 0], sd.ids[comp_d != 0]] if not same else so.ids[comp_o != 0]
         if len(off):
             log.warning("network has %d components; %d point(s) snap outside the largest one (e.g. %s): their "
-                        "pairs with the main component are NaN; use largest_component=True to snap them to it",
+                        "pairs with the main component are NaN; use --largest-component (largest_component=True) "
+                        "to snap them to it",
                         k, len(np.unique(off.astype(str))), ", ".join(map(str, off[:5])))
     w = net.weight_array(weight)
     no_, oo, _ = so.candidates(net, w)

@@ -11,6 +11,7 @@ Sizes use binary units: ``"4GB"`` = ``"4GiB"`` = 4 x 1024**3 bytes.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 
@@ -20,9 +21,16 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "WORKING_FRACTION",
     "MemoryBudget",
+    "check_memory_budget",
+    "check_workers",
     "format_bytes",
+    "max_local_workers",
     "parse_bytes",
+    "physical_memory",
 ]
+
+#: Most local workers per CPU core (more only thrash the machine).
+WORKERS_PER_CPU = 4
 
 #: Default memory budget per worker: 4 GiB.
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
@@ -59,6 +67,60 @@ def parse_bytes(value: int | float | str) -> int:
     if not math.isfinite(n) or n <= 0:
         raise ParameterError(f"memory size must be positive, got {value!r}")
     return int(n)
+
+
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes (psutil if installed, else ``sysconf``; None if unknown)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        pass
+    try:
+        n = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return None
+    return n if n > 0 else None
+
+
+def check_memory_budget(value: int | float | str, *, what: str = "memory budget") -> int:
+    """Parse a memory budget and refuse one above the machine's physical memory.
+
+    ``what`` names the setting in messages (``"--memory-budget"``, ``"[parallel] memory_budget"``).
+
+    Raises
+    ------
+    ParameterError
+        If the text is not a size, or the size exceeds physical memory.
+    """
+    try:
+        n = parse_bytes(value)
+    except ParameterError as exc:
+        raise ParameterError(f"{what} {value!r}: {exc}") from None
+    total = physical_memory()
+    if total is not None and n > total:
+        raise ParameterError(
+            f"{what} {value!r} ({format_bytes(n)}) is more than this machine's physical memory "
+            f"({format_bytes(total)}): give at most {format_bytes(total)}, e.g. '4GB'"
+        )
+    return n
+
+
+def max_local_workers() -> int:
+    """Most workers a local cluster may start: :data:`WORKERS_PER_CPU` x the CPU count."""
+    return WORKERS_PER_CPU * max(os.cpu_count() or 1, 1)
+
+
+def check_workers(n: int, *, what: str = "workers") -> int:
+    """Refuse more local workers than :func:`max_local_workers` (``what`` names the setting)."""
+    limit = max_local_workers()
+    if n > limit:
+        raise ParameterError(
+            f"{what} {n}: at most {limit} local workers ({WORKERS_PER_CPU} x {os.cpu_count() or 1} CPUs) "
+            "on this machine; give fewer, or --scheduler ADDRESS for a larger cluster"
+        )
+    return n
 
 
 def format_bytes(n: float) -> str:

@@ -26,8 +26,6 @@ Science Association 32(1).
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +33,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from iptown_gis.errors import DependencyError, InfeasibleError, ParameterError, SolverError
+from iptown_gis.errors import InfeasibleError, ParameterError, SolverError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 __all__ = ["MCLP", "LocationModel", "PMedian", "max_cover", "p_median"]
@@ -43,28 +41,11 @@ __all__ = ["MCLP", "LocationModel", "PMedian", "max_cover", "p_median"]
 log = logging.getLogger(__name__)
 
 
-_BANNER_SILENCED = False
-
-
 def _highspy() -> Any:
-    """Import highspy; the first ``Highs()`` prints a banner on stdout, so make it silently."""
-    global _BANNER_SILENCED
-    try:
-        import highspy
-    except ImportError as exc:  # pragma: no cover - highspy is a core dependency
-        raise DependencyError("the location models need HiGHS: pip install highspy") from exc
-    if not _BANNER_SILENCED:
-        _BANNER_SILENCED = True
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-    return highspy
+    """The ``highspy`` module (see :mod:`iptown_gis._highs`)."""
+    from iptown_gis._highs import import_highspy
+
+    return import_highspy()
 
 
 class LocationModel:
@@ -232,8 +213,9 @@ class LocationModel:
         lp.a_matrix_.value_ = a.data.astype(float)
         lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
                            for f in integ]
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        from iptown_gis._highs import new_highs
+
+        h = new_highs()
         h.setOptionValue("mip_rel_gap", self.mip_gap)
         h.setOptionValue("random_seed", 0)
         if self.time_limit is not None:

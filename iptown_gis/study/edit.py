@@ -239,7 +239,10 @@ def _picked_layer(name: str, spec: Any) -> tuple[Path, str | None, list[str]]:
             raise DataNotFoundError(f"layer for input {name!r}: no layer {ls.layer!r} in {path.name}; "
                                     f"layers are: {', '.join(have)}")
     try:
-        fields = [str(f) for f in pyogrio.read_info(path, layer=ls.layer)["fields"]]
+        from iptown_gis.io.vector import detect_encoding
+
+        enc = detect_encoding(path, name=f"layer for input {name!r}")
+        fields = [str(f) for f in pyogrio.read_info(path, layer=ls.layer, encoding=enc)["fields"]]
     except Exception as exc:  # pyogrio's DataSourceError and friends
         raise DataNotFoundError(f"layer for input {name!r}: cannot read {str(path)!r}: {exc}") from exc
     return path, ls.layer, fields

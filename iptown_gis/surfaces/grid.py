@@ -126,7 +126,7 @@ def check_same_crs(
     if not reproject:
         raise CRSError(
             f"{name} is in {crs.name} ({crs.to_string()}) but the grid/boundary is in {target.name} "
-            f"({target.to_string()}): reproject one of them, or pass reproject=True (--reproject)"
+            f"({target.to_string()}): reproject one of them, or pass --reproject (reproject=True)"
         )
     log.info("reprojecting %s from %s to %s", name, crs.to_string(), target.to_string())
     return gdf.to_crs(target)

@@ -145,7 +145,7 @@ class CellSet:
             raise GeometryError(
                 f"{name}: the usable cells form {k} separate areas (sizes {sizes[:5].tolist()}"
                 f"{'...' if k > 5 else ''}); connect them, exclude the small pieces, or use "
-                "largest_component=True to keep only the largest area"
+                "--largest-component (cells.keep_largest_component()) to keep only the largest area"
             )
 
     def keep_largest_component(self) -> CellSet:

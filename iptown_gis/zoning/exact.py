@@ -116,8 +116,9 @@ class _MIP:
               log_output: bool = False) -> Any:
         import highspy
 
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(log_output))
+        from iptown_gis._highs import new_highs
+
+        h = new_highs(log_output=log_output or None)
         if time_limit is not None:
             h.setOptionValue("time_limit", float(time_limit))
         h.setOptionValue("mip_rel_gap", float(mip_gap))

@@ -610,8 +610,9 @@ def lp_bound(model: ZoningModel) -> float:
     n, K = len(use), model.k
     s = model.suitability[use]
     w = model.size_weight[use]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    from iptown_gis._highs import new_highs
+
+    h = new_highs()
     lp = highspy.HighsLp()
     nv = n * K
     lp.num_col_ = nv
