@@ -144,6 +144,7 @@ class PlannerDock(QgsDockWidget):
         self._started = 0.0
         self._base_data: dict[str, Any] = {}
         self._supported: dict[str, bool] = {}
+        self._defaults_for: str | None = None  # the base scenario whose values the widgets show
         self._build()
         try:
             self.engine: eng.Engine | None = eng.find_engine()
@@ -273,6 +274,7 @@ class PlannerDock(QgsDockWidget):
         if self.engine is None:
             return None
         self.run_button.setEnabled(False)
+        self._defaults_for = None
         self.status.setText("Reading the scenario…")
         task = EngineTask("IP Town Planner: read scenario", "scenariodefaults",
                           {"BASE_SCENARIO": self.base_scenario(), "KEYS": DEFAULT_KEYS},
@@ -286,8 +288,10 @@ class PlannerDock(QgsDockWidget):
             return  # a newer request superseded this one
         self.run_button.setEnabled(self.task is None or self.task.done)
         if task.error or task.result is None:
+            self._base_data, self._supported = {}, {}
             self.status.setText(f"Cannot read the scenario: {task.error or 'cancelled'}")
             return
+        self._defaults_for = str(task.parameters.get("BASE_SCENARIO", ""))
         data = dict(task.result.get("DATA") or {})
         values = dict(task.result.get("VALUES") or {})
         self._supported = {str(k): bool(v) for k, v in (task.result.get("SUPPORTED") or {}).items()}
@@ -391,6 +395,14 @@ class PlannerDock(QgsDockWidget):
             return None
         if self.task is not None and not self.task.done:
             self._message("A run is already in progress.", Qgis.Warning)
+            return None
+        if self._defaults_for != self.base_scenario():
+            # the widgets show another scenario's values: read this one's first
+            if self.defaults_task is None or self.defaults_task.done or \
+                    self.defaults_task.parameters.get("BASE_SCENARIO") != self.base_scenario():
+                self.load_defaults()
+            self._message("The base scenario's values are being read; press Run again when they are shown.",
+                          Qgis.Warning)
             return None
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = self.run_name.text().strip() or f"run {len(self.runs) + 1}"

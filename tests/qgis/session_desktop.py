@@ -444,7 +444,7 @@ def second_region():
     if not reg:
         raise AssertionError("no second-region data (shared/data/china) was prepared")
     r = run("iptown:odmatrix", {"ROADS": reg["roads"], "ORIGINS": reg["seats"], "ID_FIELD": "adcode",
-                                "OUTPUT": str(OUT / "zj_od.gpkg")})
+                                "MAX_SNAP_DISTANCE": 60000, "OUTPUT": str(OUT / "zj_od.gpkg")})
     r2 = run("iptown:marketpotential", {"BOUNDARY": reg["boundary"], "CELL": 5000, "MASSES": reg["seats"],
                                         "MODE": 1, "ROADS": reg["roads"], "OUTPUT": str(OUT / "zj_mp.tif")})
     r3 = run("iptown:ranksites", {"CANDIDATES": reg["seats"], "ID_FIELD": "adcode", "RASTERS": [r2["OUTPUT"]],
@@ -544,8 +544,11 @@ def panel_second_region():
     if not reg:
         raise AssertionError("no second-region data (shared/data/china) was prepared")
     dock = _dock()
-    dock.scenario_file.setFilePath(reg["scenario"])  # loads its values in the background
-    wait_for(lambda: dock.defaults_task is not None and dock.defaults_task.done, 120)
+    dock.scenario_file.setFilePath(reg["scenario"])
+    first = dock.start_run()  # values of another scenario on show: refused, and this one's are read
+    assert first is None
+    wait_for(lambda: dock.defaults_task is not None and dock.defaults_task.done
+             and dock.defaults_task.parameters["BASE_SCENARIO"] == reg["scenario"], 120)
     dock.run_name.setText("zhejiang")
     task = dock.start_run()
     assert task is not None, dock.status.text()
@@ -553,6 +556,7 @@ def panel_second_region():
     rec = dock.runs[-1]
     assert rec.status == "done", (rec.status, task.error)
     dock.scenario_file.setFilePath("")
+    dock.load_defaults()
     wait_for(lambda: dock.defaults_task.done, 120)
     return {"status": rec.status, "stages": (rec.manifest or {}).get("stages"), "layers": len(rec.layers),
             "sigma_enabled": False if not rec.parameters else "neg.sigma" in rec.parameters}

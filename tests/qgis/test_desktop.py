@@ -8,6 +8,7 @@ One QGIS session runs every check (``session_desktop.py``); the tests below read
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from conftest import CHINA, ENGINE, GPKG, HERE, Session, make_profile, require_qgis, run_desktop
+from conftest import CHINA, ENGINE, GPKG, HERE, SAMPLE_GPKG, Session, make_profile, require_qgis, run_desktop
 
 EXPECTED_ALGORITHMS = {
     "buildnetwork", "odmatrix", "isochrones",
@@ -112,10 +113,12 @@ def desktop(plugin_zip, tmp_path_factory) -> Session:
     profiles = make_profile(base / "profiles", plugin_zip)
     config = {"results": str(base / "results.json"), "out": str(base / "out"), "gpkg": str(GPKG),
               "second_region": _second_region(base)}
+    before = hashlib.sha256(SAMPLE_GPKG.read_bytes()).hexdigest()
     reuse = os.environ.get("IPTOWN_REUSE_DESKTOP")  # developers: a saved session's pickle, to rerun assertions
     if reuse and Path(reuse).is_file():
         return pickle.loads(Path(reuse).read_bytes())
     session = run_desktop(HERE / "session_desktop.py", profiles, config, timeout=1500)
+    session.results["sample_unchanged"] = hashlib.sha256(SAMPLE_GPKG.read_bytes()).hexdigest() == before
     if reuse:
         Path(reuse).write_bytes(pickle.dumps(session))
     return session
@@ -140,6 +143,10 @@ def test_qgis_exits_zero_without_python_errors(desktop):
     assert "tasks_left_at_exit" not in desktop.results
     for bad in ("free(): invalid pointer", "double free", "Segmentation fault", "Aborted"):
         assert bad not in desktop.stderr
+
+
+def test_the_committed_sample_is_never_touched(desktop):
+    assert desktop.results["sample_unchanged"]
 
 
 def test_provider_panel_and_all_algorithms(desktop):

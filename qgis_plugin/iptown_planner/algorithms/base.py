@@ -178,8 +178,13 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
 
     # -- parameters -> job -----------------------------------------------------------------
     def job_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext,
-                       feedback: QgsProcessingFeedback, folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
-        """The job's parameters, and ``{sink key: engine output file}`` for the outputs to copy back."""
+                       feedback: QgsProcessingFeedback, folder: Path,
+                       folders: dict[str, Path] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+        """The job's parameters, and ``{sink key: engine output file}`` for the outputs to copy back.
+
+        ``folders`` are the folder destinations (:meth:`folder_outputs`), resolved once.
+        """
+        folders = folders if folders is not None else self.folder_outputs(parameters, context)
         job: dict[str, Any] = {}
         outputs: dict[str, str] = {}
         for d in self.parameterDefinitions():
@@ -197,7 +202,7 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
                     job[key] = outputs[key]
                 continue
             if isinstance(d, QgsProcessingParameterFolderDestination):
-                job[key] = self.parameterAsString(parameters, key, context)
+                job[key] = str(folders[key])
                 continue
             if not given:
                 continue
@@ -273,9 +278,10 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
         except eng.EngineUnavailable as exc:
             raise QgsProcessingException(str(exc)) from None
         folder = Path(tempfile.mkdtemp(prefix=f"iptown_{self.NAME}_", dir=QgsProcessingUtils.tempFolder()))
-        created = self._new_folders(parameters, context)
+        folders = self.folder_outputs(parameters, context)
+        created = [p for p in folders.values() if not p.exists() or (p.is_dir() and not any(p.iterdir()))]
         try:
-            job, files = self.job_parameters(parameters, context, feedback, folder)
+            job, files = self.job_parameters(parameters, context, feedback, folder, folders)
             result = self.run_engine(engine, job, feedback, folder)
             return self.collect(result, files, parameters, context, feedback)
         except eng.EngineCancelled:
@@ -396,15 +402,10 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
         return dest
 
     # -- folder outputs ----------------------------------------------------------------
-    def _new_folders(self, parameters: dict[str, Any], context: QgsProcessingContext) -> list[Path]:
-        """Folder destinations that are new or empty now (removed again if the job fails)."""
-        out = []
-        for d in self.parameterDefinitions():
-            if isinstance(d, QgsProcessingParameterFolderDestination):
-                p = Path(self.parameterAsString(parameters, d.name(), context))
-                if str(p) and (not p.exists() or (p.is_dir() and not any(p.iterdir()))):
-                    out.append(p)
-        return out
+    def folder_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Path]:
+        """Folder destinations (a TEMPORARY_OUTPUT becomes a new temporary folder, once)."""
+        return {d.name(): Path(self.parameterAsFileOutput(parameters, d.name(), context))
+                for d in self.parameterDefinitions() if isinstance(d, QgsProcessingParameterFolderDestination)}
 
     @staticmethod
     def _remove(folders: list[Path]) -> None:
