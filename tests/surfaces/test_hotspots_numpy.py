@@ -1,0 +1,159 @@
+"""The NumPy conditional randomisation of hotspots.py equals esda bit for bit (same seed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iptown_gis.surfaces import hotspots as hs
+from iptown_gis.surfaces import make_grid
+from iptown_gis.surfaces.grid import Surface
+
+esda = pytest.importorskip("esda")
+libpysal = pytest.importorskip("libpysal")
+
+PERMS = 999
+SEEDS = (20171, 1)
+eq = np.testing.assert_array_equal  # exact, NaN == NaN
+
+
+@pytest.fixture(scope="module")
+def counties():
+    from iptown_gis.datasets import anhui_layer
+
+    c = anhui_layer("counties")
+    c["dens"] = c.pop_2020 / c.area_km2  # non-integer values: sums depend on the operation order
+    return c
+
+
+def queen(df):
+    return libpysal.weights.Queen.from_dataframe(df, use_index=False, silence_warnings=True)
+
+
+def esda_gi(y, w, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return esda.G_Local(y, w, transform="B", star=True, permutations=PERMS, seed=seed)
+
+
+def esda_moran(y, w, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return esda.Moran_Local(y, w, transformation="r", permutations=PERMS, seed=seed)
+
+
+def check_gi(res, g, alpha=0.05):
+    """Every output column against esda's G_Local and the module's labelling rules."""
+    p = np.asarray(g.p_sim, dtype="float64")
+    eq(res["gi"].to_numpy(), g.Gs)
+    eq(res["gi_z"].to_numpy(), g.Zs)
+    eq(res["gi_z_sim"].to_numpy(), g.z_sim)
+    eq(res["p"].to_numpy(), p)
+    eq(res["p_norm"].to_numpy(), 2.0 * g.p_norm)
+    q = hs.fdr_qvalues(p)
+    eq(res["q"].to_numpy(), q)
+    b, text = hs._labels(np.asarray(g.Zs), q, "hot spot", "cold spot")
+    eq(res["gi_bin"].to_numpy(), b)
+    eq(res["significance"].to_numpy(), text)
+    eq(res["hot_spot"].to_numpy(), (q <= alpha) & (g.Zs > 0))
+    eq(res["cold_spot"].to_numpy(), (q <= alpha) & (g.Zs < 0))
+
+
+def check_moran(res, m, alpha=0.05):
+    p = np.asarray(m.p_sim, dtype="float64")
+    eq(res["moran_i"].to_numpy(), m.Is)
+    eq(res["moran_z_sim"].to_numpy(), m.z_sim)
+    eq(res["p"].to_numpy(), p)
+    q = hs.fdr_qvalues(p)
+    eq(res["q"].to_numpy(), q)
+    eq(res["quadrant"].to_numpy(), m.q)
+    names = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)
+    eq(res["cluster"].to_numpy(), np.where(q <= alpha, names[m.q], "ns"))
+    eq(res["significant"].to_numpy(), q <= alpha)
+
+
+@pytest.mark.parametrize("field", ["pop_2020", "dens"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_counties_equal_esda(counties, field, seed):
+    y = counties[field].to_numpy(dtype="float64")
+    check_gi(hs.hotspots(counties, field=field, permutations=PERMS, seed=seed), esda_gi(y, queen(counties), seed))
+    check_moran(hs.hotspots(counties, field=field, statistic="moran", permutations=PERMS, seed=seed),
+                esda_moran(y, queen(counties), seed))
+
+
+def test_public_functions_with_libpysal_weights_equal_esda(counties):
+    y = counties.dens.to_numpy()
+    check_gi(hs.local_gi_star(y, hs.polygon_weights(counties), seed=5), esda_gi(y, queen(counties), 5))
+    check_moran(hs.local_moran(y, hs.polygon_weights(counties), seed=5), esda_moran(y, queen(counties), 5))
+    w = hs.polygon_weights(counties, kind="knn", k=4)  # knn still comes from libpysal
+    ref = esda_gi(y, hs.polygon_weights(counties, kind="knn", k=4), 3)
+    check_gi(hs.hotspots(counties, field="dens", weights="knn", k=4, seed=3), ref)
+    check_gi(hs.local_gi_star(y, w, seed=3), ref)
+
+
+def test_permutation_ids_equal_esda_vec_permutations():
+    from esda.crand import vec_permutations
+
+    for seed in SEEDS:
+        eq(hs._permuted_ids(9, 104, PERMS, seed), vec_permutations(9, 104, PERMS, seed))
+
+
+def test_contiguity_equals_libpysal(counties):
+    for kind, cls in (("queen", libpysal.weights.Queen), ("rook", libpysal.weights.Rook)):
+        ref = cls.from_dataframe(counties, use_index=False, silence_warnings=True).sparse.tocsr()
+        ours = hs._contiguity_adjacency(counties, kind)
+        assert ours is not None
+        eq(ours.indptr, ref.indptr)
+        eq(ours.indices, ref.indices)
+        eq(ours.data, ref.data)
+
+
+def _surface(square, seed, isolated):
+    g = make_grid(square, cell=1000)
+    rng = np.random.default_rng(seed)
+    vals = rng.random(g.shape)
+    vals[2:5, 2:5] += 3
+    if isolated:  # cut (8, 8) off from the rest: an island
+        mask = g.mask.copy()
+        mask[7, 6:10] = False
+        mask[6:10, 7] = False
+        mask[8:10, 8:10] = False
+        mask[8, 8] = True
+        g = dataclasses.replace(g, mask=mask)
+    return g, Surface(grid=g, values=g.masked(vals), name="v", tags={}), vals[g.mask]
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+@pytest.mark.parametrize("kind", ["queen", "rook"])
+def test_grid_cells_equal_esda(square, isolated, kind):
+    g, s, y = _surface(square, 0, isolated)
+    w = hs.grid_weights(g, kind=kind)
+    eq(hs._grid_adjacency(g, kind).toarray(), w.sparse.toarray())
+    assert (len(w.islands) == 1) == isolated
+    for seed in SEEDS:
+        check_gi(hs.hotspots(s, weights=kind, permutations=PERMS, seed=seed), esda_gi(y, hs.grid_weights(g, kind=kind),
+                                                                                      seed))
+        check_moran(hs.hotspots(s, statistic="moran", weights=kind, permutations=PERMS, seed=seed),
+                    esda_moran(y, hs.grid_weights(g, kind=kind), seed))
+
+
+def test_chunking_gives_the_same_results(square, monkeypatch):
+    _, s, _ = _surface(square, 1, True)
+    full_g = hs.hotspots(s, seed=2)
+    full_m = hs.hotspots(s, statistic="moran", seed=2)
+    monkeypatch.setattr(hs, "_CHUNK_ELEMENTS", 1)  # one feature per chunk
+    pd.testing.assert_frame_equal(hs.hotspots(s, seed=2), full_g, check_exact=True)
+    pd.testing.assert_frame_equal(hs.hotspots(s, statistic="moran", seed=2), full_m, check_exact=True)
+
+
+def test_seed_none_draws_like_esda(counties):
+    """seed=None: esda draws its seed from NumPy's global generator; so do we."""
+    y = counties.dens.to_numpy()
+    np.random.seed(11)  # noqa: NPY002 - the global generator esda draws from
+    ours = hs.hotspots(counties, field="dens", seed=None)
+    np.random.seed(11)  # noqa: NPY002 - the global generator esda draws from
+    check_gi(ours, esda_gi(y, queen(counties), None))
