@@ -252,7 +252,7 @@ def run_scenario(
     inputs = []
     for name, inp in scen.inputs.items():
         if scen.is_database(name):
-            from iptown_gis.report.postgis import safe_url
+            from iptown_gis.io.postgis import safe_url
 
             inputs.append({"name": name, "path": safe_url(inp.path), "layer": inp.layer, "where": inp.where,
                            "sha256": None})

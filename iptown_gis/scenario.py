@@ -226,7 +226,7 @@ def is_database_url(path: str) -> bool:
 
 def read_database_layer(inp: InputLayer) -> Any:
     """Read a PostGIS input (``layer`` = ``[SCHEMA.]TABLE``) as a GeoDataFrame."""
-    from iptown_gis.report.postgis import read_layer
+    from iptown_gis.io.postgis import read_layer
 
     schema, _, table = (inp.layer or "").rpartition(".")
     return read_layer(inp.path, table, schema=schema or "public")

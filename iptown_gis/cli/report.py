@@ -94,8 +94,8 @@ def publish(run_dir: Path, url: str, schema: str, overwrite: bool) -> None:
 @click.argument("out", type=click.Path(path_type=Path))
 def read_cmd(url: str, schema: str, table: str, out: Path) -> None:
     """Read SCHEMA.TABLE from PostGIS into the file OUT (.gpkg, .geojson, .csv, ...)."""
+    from iptown_gis.io.postgis import read_layer
     from iptown_gis.io.vector import parse_layer_spec, write_vector
-    from iptown_gis.report.postgis import read_layer
 
     df = read_layer(url, table, schema=schema)
     spec = parse_layer_spec(str(out))

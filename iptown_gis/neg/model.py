@@ -166,17 +166,22 @@ def check_cost_matrix(cost: ArrayLike, *, name: str = "cost matrix", diagonal: f
 def trade_cost_matrix(cost: ArrayLike, tau: float) -> FloatArray:
     """Iceberg trade costs ``T = exp(tau * cost)`` from a cost matrix (``T[r, r] = 1``).
 
+    The strict NEG form of :func:`iptown_gis.network.iceberg` (``form="exp"``), which computes
+    the factors: the cost matrix must be square with a zero diagonal and no NaN (``inf`` marks
+    no trade; :func:`~iptown_gis.network.iceberg` maps NaN to ``inf``) and ``tau > 0`` (the
+    network function also takes ``tau = 0`` and ``form="power"``).
+
     Raises
     ------
     ParameterError
         Bad cost matrix (see :func:`check_cost_matrix`) or ``tau`` not finite and > 0.
     """
+    from iptown_gis.network.od import iceberg
+
     tau = float(tau)
     if not np.isfinite(tau) or tau <= 0.0:
         raise ParameterError(f"tau = {tau!r}: the trade-cost rate per unit of cost must be finite and > 0")
-    c = check_cost_matrix(cost)
-    with np.errstate(over="ignore"):
-        return np.exp(tau * c)
+    return iceberg(check_cost_matrix(cost), tau=tau, form="exp")
 
 
 def check_shares(shares: ArrayLike, n: int, *, name: str = "shares") -> FloatArray:

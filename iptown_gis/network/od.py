@@ -413,7 +413,9 @@ def iceberg(cost: Any, *, tau: float, form: str = "exp") -> NDArray[np.float64]:
 
     ``form="exp"``: ``T = exp(tau * cost)``; ``form="power"``: ``T = (1 + tau) ** cost``.
     ``T = 1`` where the cost is 0 (the diagonal); unreachable pairs (NaN cost) give
-    ``T = inf``, i.e. no trade (freeness ``T**(1 - sigma) = 0``).
+    ``T = inf``, i.e. no trade (freeness ``T**(1 - sigma) = 0``). Any shape; ``tau = 0`` gives
+    ``T = 1`` (``inf`` where unreachable). :func:`iptown_gis.neg.trade_cost_matrix` is the NEG
+    models' strict front to this function (square matrix, zero diagonal, no NaN, ``tau > 0``).
 
     Raises
     ------

@@ -72,7 +72,7 @@ class ReportConfig(Section):
     @field_validator("postgis_schema")
     @classmethod
     def _schema(cls, v: str) -> str:
-        from iptown_gis.report.postgis import check_identifier
+        from iptown_gis.io.postgis import check_identifier
 
         return check_identifier(v, what="postgis_schema")
 

@@ -58,7 +58,7 @@ import scipy.sparse as sp
 
 from iptown_gis.errors import InfeasibleError, SolverError
 from iptown_gis.progress import as_progress
-from iptown_gis.zoning.heuristic import SolveResult
+from iptown_gis.zoning.result import SolveResult
 
 if TYPE_CHECKING:
     from iptown_gis.zoning.model import ZoningModel

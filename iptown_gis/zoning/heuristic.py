@@ -26,7 +26,6 @@ import heapq
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +33,7 @@ import scipy.sparse as sp
 
 from iptown_gis.errors import InfeasibleError
 from iptown_gis.progress import Progress, as_progress
+from iptown_gis.zoning.result import SolveResult  # re-exported: its old home
 
 if TYPE_CHECKING:
     from iptown_gis.zoning.model import ZoningModel
@@ -45,17 +45,6 @@ log = logging.getLogger(__name__)
 _EXCL = -2
 _LOCAL_VISIT = 96
 _FULL_BFS_MAX = 4000
-
-
-@dataclass
-class SolveResult:
-    """What a solver returns to :meth:`ZoningModel.solve`."""
-
-    labels: np.ndarray
-    status: str
-    bound: float
-    objective: float
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _ring_runs_table() -> list[int]:
