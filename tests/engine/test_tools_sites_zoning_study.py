@@ -5,7 +5,6 @@ Anhui sample and compared with the library called directly; the scenario writer 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 from pathlib import Path
@@ -18,28 +17,14 @@ import pyogrio
 import pyproj
 import pytest
 import tomllib
-
-from iptown_gis.engine import run_job
+from engine_helpers import outputs
+from engine_helpers import run as job
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data" / "anhui"
 GPKG = SAMPLE / "anhui.gpkg"
 DEM = SAMPLE / "dem_coarse.tif"
 CRS = "EPSG:4548"
-
-
-def job(algorithm: str, parameters: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    buf = io.StringIO()
-    code = run_job({"schema": 1, "algorithm": algorithm, "parameters": parameters}, stream=buf)
-    return code, [json.loads(line) for line in buf.getvalue().splitlines()]
-
-
-def outputs(algorithm: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    code, msgs = job(algorithm, parameters)
-    assert code == 0, msgs[-1]
-    assert msgs[0]["type"] == "start"
-    assert msgs[-1]["type"] == "result"
-    return msgs[-1]["outputs"]
 
 
 def fails(algorithm: str, parameters: dict[str, Any], error: str, pattern: str) -> str:

@@ -3,8 +3,6 @@ checked against the library functions called directly on the same inputs."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from engine_helpers import outputs, run
 
-from iptown_gis.engine import run_job
 from iptown_gis.io.vector import read_vector
 from iptown_gis.surfaces.grid import surface_from_geotiff
 
@@ -24,23 +22,6 @@ CRS = "EPSG:4548"
 CELL = 10000.0
 #: Four neighbouring prefecture seats (Hefei, Huainan, Ma'anshan, Lu'an): small NEG runs.
 FOUR = ("340100", "340400", "340500", "341500")
-
-
-def run(algorithm: str, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    """Run one job through the protocol; the exit code and the parsed JSON lines."""
-    stream = io.StringIO()
-    code = run_job({"schema": 1, "algorithm": algorithm, "parameters": params}, stream=stream)
-    return code, [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-def outputs(algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
-    code, msgs = run(algorithm, params)
-    assert code == 0, msgs[-1]
-    assert msgs[0]["type"] == "start"
-    assert msgs[-1]["type"] == "result"
-    fractions = [m["fraction"] for m in msgs if m["type"] == "progress"]
-    assert fractions == sorted(fractions)
-    return msgs[-1]["outputs"]
 
 
 def as_written(surface: Any) -> np.ndarray:
