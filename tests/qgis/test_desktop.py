@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from conftest import CHINA, ENGINE, GPKG, HERE, SAMPLE_GPKG, Session, make_profile, require_qgis, run_desktop
+from conftest import CHINA, ENGINE, GPKG, HERE, ROOT, SAMPLE_GPKG, Session, make_profile, require_qgis, run_desktop
 
 EXPECTED_ALGORITHMS = {
     "buildnetwork", "odmatrix", "isochrones",
@@ -347,6 +348,8 @@ def test_second_region(desktop):
 # ------------------------------------------------------------------------------ the panel
 def test_panel_fits_the_default_dock_width(desktop):
     c = desktop.check("panel_fits_default_width")
+    if os.environ.get("IPTOWN_WRITE_DOCS"):  # regenerate docs/qgis_panel.png from this session
+        shutil.copyfile(c["screenshot"], ROOT / "docs" / "qgis_panel.png")
     assert c["cut"] == [], c
     assert c["window"] == [1366, 768] or c["window"][0] <= 1366
     assert c["sigma_enabled"]
