@@ -22,7 +22,6 @@ from typing import Any
 from qgis.core import (
     Qgis,
     QgsApplication,
-    QgsCoordinateTransformContext,
     QgsFieldProxyModel,
     QgsMapLayerProxyModel,
     QgsMessageLog,
@@ -374,8 +373,8 @@ class PlannerDock(QgsDockWidget):
             opts.layerName = name
             opts.actionOnExistingFile = (QgsVectorFileWriter.CreateOrOverwriteLayer if gpkg.exists()
                                          else QgsVectorFileWriter.CreateOrOverwriteFile)
-            ctx = QgsProject.instance().transformContext() if QgsProject.instance() else QgsCoordinateTransformContext()
-            res = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(gpkg), ctx, opts)
+            res = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(gpkg), QgsProject.instance().transformContext(),
+                                                            opts)
             if res[0] != QgsVectorFileWriter.NoError:
                 raise ValueError(f"{label}: cannot write layer {layer.name()!r} for the engine: {res[1]}")
             out[name] = {"path": str(gpkg), "layer": name}

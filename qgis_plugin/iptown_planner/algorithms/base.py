@@ -27,7 +27,6 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
     QgsFeatureSink,
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -151,10 +150,6 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
 
     def tr(self, text: str) -> str:
         return tr(text)
-
-    def default(self, key: str, fallback: Any = None) -> Any:
-        """The engine's default for parameter ``key``."""
-        return defaults(self.NAME).get(key, fallback)
 
     def addParameter(self, definition: Any, createOutput: bool = True) -> bool:
         """Add a parameter with the engine's default for it (the library is the one source of defaults)."""
@@ -413,4 +408,4 @@ class IptownAlgorithm(QgsProcessingAlgorithm):
             shutil.rmtree(p, ignore_errors=True)
 
 
-__all__ = ["GROUPS", "IptownAlgorithm", "QgsProcessing", "crs_text", "defaults", "tr"]
+__all__ = ["GROUPS", "IptownAlgorithm", "crs_text", "defaults", "tr"]
