@@ -157,8 +157,8 @@ def main() -> int:
         del m_plain
 
     # surface: prefecture-level masses (mass = number of county seats) on a 1 km grid
-    from iptown_gis.parallel.tiles import market_potential_tiled
     from iptown_gis.surfaces.grid import make_grid
+    from iptown_gis.surfaces.potential import market_potential_tiled
 
     _, inv = np.unique(pref, return_inverse=True)
     mx = np.bincount(inv, weights=sx) / np.bincount(inv)

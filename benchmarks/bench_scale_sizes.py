@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_scale import ALBERS, DEFAULT_DATA, load_china, synthetic
 
 from iptown_gis.parallel import dask_executor, node_costs
-from iptown_gis.parallel.tiles import market_potential_tiled
 from iptown_gis.surfaces.grid import make_grid
+from iptown_gis.surfaces.potential import market_potential_tiled
 
 
 def timed(f) -> float:

@@ -104,8 +104,8 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
         net = build_network(r, crs=grid.crs)
     with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("market potential") as cb:
         if ex is not None and mode == "euclidean" and cost == "length":
-            from iptown_gis.parallel.tiles import market_potential_tiled
             from iptown_gis.surfaces._validate import point_xy, weights_from
+            from iptown_gis.surfaces.potential import market_potential_tiled
 
             mx, my = point_xy(m, name="masses")
             market_potential_tiled(grid, mx, my, weights_from(m, mass_field, name="masses"), out, decay=dec,
@@ -149,9 +149,8 @@ def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, 
     b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
     p = _read_like(points, "points", b, grid, reproject=reproject)
     if scheduler is not None or workers is not None:
-        from iptown_gis.parallel.tiles import kde_tiled
         from iptown_gis.surfaces._validate import point_xy, positive, weights_from
-        from iptown_gis.surfaces.kde import bandwidth
+        from iptown_gis.surfaces.kde import bandwidth, kde_tiled
 
         px, py = point_xy(p, name="points")
         w = weights_from(p, weight_field, name="points")

@@ -1,10 +1,15 @@
-"""The execution layer over ``dask.distributed``.
+"""The execution layer: the :class:`Executor` protocol, in-process and over ``dask.distributed``.
+
+An executor runs independent tasks: :meth:`Executor.scatter` sends a shared input once,
+:meth:`Executor.map_tasks` runs ``func(item, *args)`` for every item and returns the results in
+the order of the items. Topic functions (``surfaces``, ``neg``, ``sites``, ``network``) take
+``executor=None`` and cut their own work into such tasks (tiles, batches of draws, one
+scenario or parameter point each); ``None`` means :class:`SerialExecutor`, which runs the same
+task functions in a loop here, so the results are the same whichever executor runs them.
 
 :func:`dask_executor` opens a :class:`DaskExecutor` on an existing cluster (``scheduler``
 address) or on a :class:`~distributed.LocalCluster` it starts with ``workers`` worker
-processes, each limited to the memory budget. Library functions in :mod:`iptown_gis.parallel`
-take ``executor=None`` (in-process, no Dask needed) or such an executor; the results are the
-same either way.
+processes, each limited to the memory budget.
 
 Dask is an optional dependency (``pip install iptown_gis[dask]``); it is imported only here,
 when an executor is asked for.
@@ -16,14 +21,15 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from iptown_gis.errors import CancelledError, DependencyError, ParameterError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 from .budget import MemoryBudget, format_bytes
 
-__all__ = ["DaskExecutor", "dask_executor", "process_memory"]
+__all__ = ["DaskExecutor", "Executor", "SerialExecutor", "as_executor", "dask_executor", "process_memory",
+           "run_tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,125 @@ def reset_peak_memory() -> bool:
         return True
     except OSError:
         return False
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """What a topic function needs of an executor (:class:`SerialExecutor`, :class:`DaskExecutor`).
+
+    Attributes ``budget`` (memory per worker), ``od_batch`` and ``tile_size`` (optional size
+    overrides) size the tasks; ``scatter`` and ``map_tasks`` run them.
+    """
+
+    budget: MemoryBudget
+    od_batch: int | None
+    tile_size: int | None
+
+    def scatter(self, obj: Any) -> Any:
+        """Make ``obj`` available to every task once; returns what to pass to the tasks."""
+        ...
+
+    def map_tasks(self, func: Callable[..., Any], items: Sequence[Any], *args: Any,
+                  progress: ProgressCallback | Progress | None = None, message: str = "tasks",
+                  on_result: Callable[[int, Any], None] | None = None, **kwargs: Any) -> list[Any]:
+        """``[func(item, *args, **kwargs) for item in items]``, in the order of ``items``."""
+        ...
+
+
+class SerialExecutor:
+    """Runs the tasks one after the other in this process (the default executor).
+
+    Parameters
+    ----------
+    budget
+        Memory budget sizing the tasks (default :class:`MemoryBudget`, 4 GiB).
+    od_batch, tile_size
+        Optional overrides of the derived OD batch size and surface tile edge.
+    """
+
+    def __init__(self, *, budget: MemoryBudget | None = None, od_batch: int | None = None,
+                 tile_size: int | None = None) -> None:
+        self.budget = budget if budget is not None else MemoryBudget()
+        self.od_batch = od_batch
+        self.tile_size = tile_size
+
+    def __repr__(self) -> str:
+        return f"SerialExecutor(budget={self.budget.describe()})"
+
+    def scatter(self, obj: Any) -> Any:
+        """In-process: the object itself."""
+        return obj
+
+    def map_tasks(self, func: Callable[..., Any], items: Sequence[Any], *args: Any,
+                  progress: ProgressCallback | Progress | None = None, message: str = "tasks",
+                  on_result: Callable[[int, Any], None] | None = None, **kwargs: Any) -> list[Any]:
+        """Run ``func(item, *args, **kwargs)`` for every item here, in order.
+
+        As :meth:`DaskExecutor.map_tasks`: ``on_result(i, result)`` is called after each task
+        (the result is then not kept); ``progress`` is checked before each task, so
+        cancelling raises :class:`CancelledError` between tasks.
+        """
+        prog = as_progress(progress)
+        items = list(items)
+        n = len(items)
+        results: list[Any] = [None] * n
+        for i, item in enumerate(items):
+            prog.update(i / max(n, 1), f"{message}: {i}/{n}")
+            res = func(item, *args, **kwargs)
+            if on_result is not None:
+                on_result(i, res)
+            else:
+                results[i] = res
+        prog.update(1.0, f"{message}: {n}/{n}")
+        return results
+
+
+def as_executor(executor: Executor | None) -> Executor:
+    """``executor``, or a :class:`SerialExecutor` when it is ``None``.
+
+    Raises
+    ------
+    ParameterError
+        ``executor`` has no ``scatter``/``map_tasks`` (not an executor).
+    """
+    if executor is None:
+        return SerialExecutor()
+    if not isinstance(executor, Executor):
+        raise ParameterError(
+            f"executor must be None (in-process) or an iptown_gis.parallel executor "
+            f"(dask_executor(...)), got {type(executor).__name__}"
+        )
+    return executor
+
+
+def run_tasks(func: Callable[..., Any], items: Sequence[Any], *, shared: Any = None,
+              executor: Executor | None = None,
+              progress: ProgressCallback | Progress | None = None, message: str = "tasks") -> list[Any]:
+    """``[func(item, shared) for item in items]`` (``func(item)`` when ``shared`` is None).
+
+    Parameters
+    ----------
+    func
+        The task: a module-level function (Dask pickles it by reference).
+    items
+        One task per item.
+    shared
+        Input common to every task, sent to each worker once (``executor.scatter``).
+    executor
+        An :class:`Executor`; ``None`` runs the tasks here (:class:`SerialExecutor`).
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress` (fraction of tasks done; cancels).
+    message
+        Progress message prefix.
+
+    Returns
+    -------
+    list
+        The results in the order of ``items``.
+    """
+    ex = as_executor(executor)
+    extra: tuple[Any, ...] = () if shared is None else (ex.scatter(shared),)
+    return ex.map_tasks(func, list(items), *extra, progress=progress, message=message)
 
 
 def _import_distributed() -> Any:

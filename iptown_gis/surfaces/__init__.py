@@ -7,6 +7,8 @@
 - :mod:`~iptown_gis.surfaces.hotspots`: local Getis-Ord Gi* and local Moran's I with FDR
 - :mod:`~iptown_gis.surfaces.concentration`: location quotient, Ellison-Glaeser, Duranton-Overman
 - :mod:`~iptown_gis.surfaces.zonal`: zonal statistics per county / prefecture
+- :mod:`~iptown_gis.surfaces.tiles`: surfaces cut into tiles, one task per tile on an executor
+  (``market_potential_tiled``, ``kde_tiled``: tiled GeoTIFFs for national grids)
 """
 
 from iptown_gis.surfaces.grid import Grid, Surface, make_grid
@@ -14,8 +16,10 @@ from iptown_gis.surfaces.potential import (
     Decay,
     market_access,
     market_potential,
+    market_potential_tiled,
     parse_decay,
     potential_at,
+    potential_cells,
     potential_direct,
     potential_fft,
     raster_potential,
@@ -29,8 +33,10 @@ __all__ = [
     "make_grid",
     "market_access",
     "market_potential",
+    "market_potential_tiled",
     "parse_decay",
     "potential_at",
+    "potential_cells",
     "potential_direct",
     "potential_fft",
     "raster_potential",

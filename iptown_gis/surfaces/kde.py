@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -40,11 +42,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from iptown_gis.errors import GeometryError, ParameterError
+from iptown_gis.parallel.executor import Executor
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.surfaces._validate import point_xy, positive, weights_from
 from iptown_gis.surfaces.grid import Grid, Surface, check_same_crs
+from iptown_gis.surfaces.tiles import TileSpec, tile_centres, tile_fill, tile_values, write_tiles
 
-__all__ = ["bandwidth", "kde", "kernel_values"]
+__all__ = ["bandwidth", "kde", "kde_cells", "kde_tiled", "kernel_sums", "kernel_values"]
 
 log = logging.getLogger(__name__)
 
@@ -194,19 +198,52 @@ def kde(
         positive(radius, "radius")
         r = float(radius)
         how = "given"
-    cutoff = r if kernel == "quartic" else GAUSSIAN_CUTOFF * r
     keep = w > 0
     px, py, w = px[keep], py[keep], w[keep]
     if executor is not None:
-        from iptown_gis.parallel.tiles import kde_cells
-
         vals = kde_cells(grid, px, py, w, radius=r, kernel=kernel, output=output, executor=executor,
                          progress=prog)
-        return _kde_surface(grid, vals, kernel=kernel, r=r, how=how, output=output, weight_field=weight_field,
-                            n=px.size)
-    cx, cy = grid.centres()
-    vals = np.zeros(cx.size, dtype="float64")
-    ctree = cKDTree(np.column_stack([cx, cy]))
+    else:
+        cx, cy = grid.centres()
+        vals = kernel_sums(cx, cy, px, py, w, radius=r, kernel=kernel, output=output, progress=prog)
+    return _kde_surface(grid, vals, kernel=kernel, r=r, how=how, output=output, weight_field=weight_field,
+                        n=px.size)
+
+
+def kernel_sums(
+    x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray, weight: np.ndarray, *, radius: float,
+    kernel: Kernel = "quartic", output: Output = "raw", progress: ProgressCallback | Progress | None = None,
+) -> np.ndarray:
+    """``sum_j w_j K(d_ij)`` at the targets ``(x, y)`` from the points ``(px, py)`` (the KDE's core).
+
+    Only point-target pairs within the kernel's reach are visited (k-d trees), in blocks of
+    256 points. :func:`kde` calls it on all cells, the tiled surfaces on the cells of a tile.
+
+    Parameters
+    ----------
+    x, y
+        Target coordinates (metres).
+    px, py, weight
+        Point coordinates and weights.
+    radius
+        Quartic radius or Gaussian bandwidth (metres).
+    kernel, output
+        As in :func:`kernel_values`.
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One sum per target.
+    """
+    prog = as_progress(progress)
+    r = float(radius)
+    cutoff = r if kernel == "quartic" else GAUSSIAN_CUTOFF * r
+    vals = np.zeros(x.size, dtype="float64")
+    if x.size == 0:
+        return vals
+    ctree = cKDTree(np.column_stack([x, y]))
     step = 256
     n = px.size
     for s in range(0, n, step):
@@ -214,9 +251,9 @@ def kde(
         sdm = ptree.sparse_distance_matrix(ctree, cutoff, output_type="ndarray")
         if sdm.size:
             kv = kernel_values(sdm["v"], r, kernel=kernel, output=output)
-            vals += np.bincount(sdm["j"], weights=w[s:s + step][sdm["i"]] * kv, minlength=cx.size)
+            vals += np.bincount(sdm["j"], weights=weight[s:s + step][sdm["i"]] * kv, minlength=x.size)
         prog.update(min(s + step, n) / max(n, 1), "kernel density")
-    return _kde_surface(grid, vals, kernel=kernel, r=r, how=how, output=output, weight_field=weight_field, n=n)
+    return vals
 
 
 def _kde_surface(grid: Grid, vals: np.ndarray, *, kernel: str, r: float, how: str, output: str,
@@ -225,3 +262,128 @@ def _kde_surface(grid: Grid, vals: np.ndarray, *, kernel: str, r: float, how: st
             "iptown_output": output, "iptown_weight_field": str(weight_field), "iptown_n_points": str(n)}
     log.info("KDE %s r=%.0f m (%s), %d points", kernel, r, how, n)
     return Surface(grid=grid, values=grid.to_array(vals), name="kde", tags=tags)
+
+
+# --------------------------------------------------------------------------- tile by tile
+
+
+def _kde_tile(spec: TileSpec, mask: np.ndarray, points: tuple[np.ndarray, ...], radius: float,
+              kernel: Kernel, output: Output, nodata: float, dtype: str) -> np.ndarray:
+    """Kernel density of one tile (the task): :func:`kernel_sums` over the points within reach."""
+    px, py, pw = points
+    x, y = tile_centres(spec, mask)
+    vals = np.zeros(len(x))
+    if len(x):
+        reach = radius if kernel == "quartic" else GAUSSIAN_CUTOFF * radius
+        near = ((px >= x.min() - reach) & (px <= x.max() + reach)
+                & (py >= y.min() - reach) & (py <= y.max() + reach))
+        vals = kernel_sums(x, y, px[near], py[near], pw[near], radius=radius, kernel=kernel, output=output)
+    return tile_fill(spec, mask, vals, nodata, dtype)
+
+
+def _check_kernel(kernel: str, output: str) -> None:
+    if kernel not in ("quartic", "gaussian"):
+        raise ParameterError(f"kernel must be 'quartic' or 'gaussian', got {kernel!r}")
+    if output not in ("raw", "scaled", "density"):
+        raise ParameterError(f"output must be 'raw', 'scaled' or 'density', got {output!r}")
+
+
+def kde_cells(
+    grid: Grid, x: Any, y: Any, weight: Any, *, radius: float, kernel: Kernel = "quartic", output: Output = "raw",
+    executor: Executor | None = None, tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> np.ndarray:
+    """Kernel density of the cells inside ``grid`` (order of ``grid.centres()``), tile by tile.
+
+    As :func:`kde` computes it (equal to summation order), one task per tile on ``executor``;
+    inputs are not validated again.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    x, y, weight
+        Point coordinates (grid CRS, metres) and weights.
+    radius
+        Quartic radius or Gaussian bandwidth (metres).
+    kernel, output
+        As in :func:`kde`.
+    executor, tile_size, progress
+        As in :func:`iptown_gis.surfaces.potential.potential_cells`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per cell inside the mask.
+    """
+    px = np.asarray(x, dtype="float64").ravel()
+    args = ((px, np.asarray(y, dtype="float64").ravel(), np.asarray(weight, dtype="float64").ravel()),
+            float(radius), kernel, output, np.nan, "float64")
+    return tile_values(grid, _kde_tile, args, n_points=min(px.size, 4096), executor=executor,
+                       tile_size=tile_size, prog=as_progress(progress), what="kernel density")
+
+
+def kde_tiled(
+    grid: Grid,
+    x: Any,
+    y: Any,
+    path: str | os.PathLike[str],
+    *,
+    radius: float,
+    weight: Any = None,
+    kernel: Kernel = "quartic",
+    output: Output = "raw",
+    executor: Executor | None = None,
+    tile_size: int | None = None,
+    dtype: str = "float32",
+    nodata: float = -9999.0,
+    progress: ProgressCallback | Progress | None = None,
+) -> Path:
+    """Kernel density (agglomeration surface) of points on ``grid``, tile by tile, into a tiled GeoTIFF.
+
+    Same kernel definitions as :func:`kde` (``radius`` is the quartic radius or the Gaussian
+    bandwidth); each tile only looks at the points within reach, and no process holds the
+    whole raster (:func:`iptown_gis.surfaces.tiles.write_tiles`).
+
+    Parameters
+    ----------
+    grid
+        A :class:`~iptown_gis.surfaces.grid.Grid` (cells outside its mask are nodata).
+    x, y
+        Point coordinates (grid CRS, metres).
+    path
+        Output GeoTIFF (written atomically).
+    radius
+        Quartic radius or Gaussian bandwidth (metres, > 0).
+    weight
+        Point weights (default 1).
+    kernel, output
+        As in :func:`kde`.
+    executor, tile_size, dtype, nodata, progress
+        As in :func:`iptown_gis.surfaces.potential.market_potential_tiled`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        Non-positive radius, unknown kernel or output, bad weights.
+    """
+    prog = as_progress(progress)
+    px = np.asarray(x, dtype="float64").ravel()
+    py = np.asarray(y, dtype="float64").ravel()
+    pw = np.ones_like(px) if weight is None else np.asarray(weight, dtype="float64").ravel()
+    if not (px.shape == py.shape == pw.shape):
+        raise ParameterError("x, y and weight must have the same length")
+    if not (math.isfinite(radius) and radius > 0):
+        raise ParameterError(f"radius must be > 0 (metres), got {radius}")
+    _check_kernel(kernel, output)
+    if np.isnan(pw).any():
+        raise ParameterError("weights must not be NaN")
+    tags = {"iptown_kernel": kernel, "iptown_radius": f"{radius:g}", "iptown_output": output,
+            "iptown_n_points": str(px.size), "iptown_tiled": "yes"}
+    return write_tiles(path, grid, _kde_tile, ((px, py, pw), float(radius), kernel, output, nodata, dtype),
+                       n_points=min(px.size, 4096), executor=executor, tile_size=tile_size, nodata=nodata,
+                       dtype=dtype, tags=tags, prog=prog, what="kernel density")

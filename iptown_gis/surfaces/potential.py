@@ -29,25 +29,31 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 
 from iptown_gis.errors import ColumnError, ParameterError
+from iptown_gis.parallel.executor import Executor
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.surfaces._validate import point_xy, positive, weights_from
 from iptown_gis.surfaces.grid import Grid, Surface, check_same_crs
+from iptown_gis.surfaces.tiles import TileSpec, tile_centres, tile_fill, tile_values, write_tiles
 
 __all__ = [
     "Decay",
     "market_access",
     "market_potential",
+    "market_potential_tiled",
     "network_distances",
     "parse_decay",
     "potential_at",
+    "potential_cells",
     "potential_direct",
     "potential_fft",
     "raster_potential",
@@ -371,8 +377,6 @@ def market_potential(
         if executor is None:
             vals = potential_at(x, y, mx, my, m, decay=dec, min_distance=dmin, progress=prog)
         else:
-            from iptown_gis.parallel.tiles import potential_cells
-
             vals = potential_cells(grid, mx, my, m, decay=dec, min_distance=dmin, executor=executor, progress=prog)
     else:
         net = _load_network(roads, network, grid.crs, reproject)
@@ -484,8 +488,6 @@ def market_access(
             vals = potential_at(x, yy, mx, my, weight, decay=Decay("exp", 1.0 / rate), min_distance=0.0,
                                 progress=prog)
         else:
-            from iptown_gis.parallel.tiles import potential_cells
-
             vals = potential_cells(grid, mx, my, weight, decay=Decay("exp", 1.0 / rate), min_distance=0.0,
                                    executor=executor, progress=prog)
     elif mode == "network":
@@ -640,3 +642,127 @@ def rasterize_masses(
     np.add.at(out, (r[ok], c[ok]), m[ok])
     return out
 
+
+
+# --------------------------------------------------------------------------- tile by tile
+
+
+def _mp_tile(spec: TileSpec, mask: np.ndarray, masses: tuple[np.ndarray, ...], decay: Decay,
+             dmin: float, nodata: float, dtype: str) -> np.ndarray:
+    """Market potential of one tile (the task): :func:`potential_at` at the tile's cells."""
+    x, y = tile_centres(spec, mask)
+    vals = potential_at(x, y, masses[0], masses[1], masses[2], decay=decay, min_distance=dmin)
+    return tile_fill(spec, mask, vals, nodata, dtype)
+
+
+def potential_cells(
+    grid: Grid, mass_x: Any, mass_y: Any, mass: Any, *, decay: str | Decay, min_distance: float,
+    executor: Executor | None = None, tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> np.ndarray:
+    """Euclidean potential of the cells inside ``grid`` (order of ``grid.centres()``), tile by tile.
+
+    The values :func:`market_potential` computes in one piece, here as one task per tile (on
+    ``executor`` when given); equal to summation order. Inputs are not validated again (the
+    surfaces functions calling this have done so).
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    mass_x, mass_y, mass
+        Mass coordinates (grid CRS, metres) and values.
+    decay
+        ``"power:BETA"``, ``"exp:D0"`` or a :class:`Decay`.
+    min_distance
+        Distance floor (metres).
+    executor
+        An :class:`iptown_gis.parallel.Executor`; ``None`` runs the tiles here.
+    tile_size
+        Tile edge in cells (rounded to a multiple of 256; default from the memory budget).
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per cell inside the mask.
+    """
+    m = np.asarray(mass, dtype="float64").ravel()
+    args = ((np.asarray(mass_x, dtype="float64").ravel(), np.asarray(mass_y, dtype="float64").ravel(), m),
+            parse_decay(decay), float(min_distance), np.nan, "float64")
+    return tile_values(grid, _mp_tile, args, n_points=m.size, executor=executor, tile_size=tile_size,
+                       prog=as_progress(progress), what="market potential")
+
+
+def market_potential_tiled(
+    grid: Grid,
+    mass_x: Any,
+    mass_y: Any,
+    mass: Any,
+    path: str | os.PathLike[str],
+    *,
+    decay: str | Decay = "power:1",
+    min_distance: float | None = None,
+    executor: Executor | None = None,
+    tile_size: int | None = None,
+    dtype: str = "float32",
+    nodata: float = -9999.0,
+    progress: ProgressCallback | Progress | None = None,
+) -> Path:
+    """Euclidean Harris market potential on ``grid``, tile by tile, into a tiled GeoTIFF.
+
+    For grids too large for one piece: no process holds the whole raster
+    (:func:`iptown_gis.surfaces.tiles.write_tiles`); the values are those of
+    :func:`market_potential` (to summation order).
+
+    Parameters
+    ----------
+    grid
+        A :class:`~iptown_gis.surfaces.grid.Grid` (cells outside its mask are nodata).
+    mass_x, mass_y, mass
+        Mass coordinates (grid CRS, metres) and values (>= 0).
+    path
+        Output GeoTIFF (written atomically).
+    decay
+        ``"power:BETA"`` or ``"exp:D0"`` (see :func:`parse_decay`).
+    min_distance
+        Distances below it are raised to it (default: half a cell).
+    executor
+        An :class:`iptown_gis.parallel.Executor` (e.g. a Dask one), or ``None`` for in-process.
+    tile_size
+        Tile edge in cells (rounded to a multiple of 256; default from the memory budget).
+    dtype
+        ``"float32"`` (default) or ``"float64"``.
+    nodata
+        Value of the cells outside the grid's mask.
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        Bad decay, negative or NaN masses, arrays of different lengths, another ``dtype``.
+    """
+    prog = as_progress(progress)
+    dec = parse_decay(decay)
+    mx = np.asarray(mass_x, dtype="float64").ravel()
+    my = np.asarray(mass_y, dtype="float64").ravel()
+    m = np.asarray(mass, dtype="float64").ravel()
+    if not (mx.shape == my.shape == m.shape):
+        raise ParameterError("mass_x, mass_y and mass must have the same length")
+    if np.isnan(m).any() or (m < 0).any():
+        raise ParameterError("masses must be numbers >= 0 (no NaN)")
+    dmin = 0.5 * float(abs(grid.transform.a)) if min_distance is None else float(min_distance)
+    if dmin < 0 or not math.isfinite(dmin):
+        raise ParameterError(f"min_distance must be >= 0, got {min_distance}")
+    tags = {"iptown_decay": str(dec), "iptown_mode": "euclidean", "iptown_min_distance": f"{dmin:g}",
+            "iptown_n_masses": str(m.size), "iptown_formula": "MP_i = sum_j M_j f(max(d_ij, min_distance))",
+            "iptown_tiled": "yes"}
+    return write_tiles(path, grid, _mp_tile, ((mx, my, m), dec, dmin, nodata, dtype), n_points=m.size,
+                       executor=executor, tile_size=tile_size, nodata=nodata, dtype=dtype, tags=tags,
+                       prog=prog, what="market potential")

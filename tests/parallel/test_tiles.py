@@ -7,7 +7,9 @@ import pytest
 import rasterio
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.parallel.tiles import kde_tiled, market_potential_tiled, tile_windows
+from iptown_gis.surfaces.kde import kde_tiled
+from iptown_gis.surfaces.potential import market_potential_tiled
+from iptown_gis.surfaces.tiles import tile_windows
 
 pytestmark = pytest.mark.dask
 
