@@ -112,7 +112,7 @@ def diagram(sigma: float, mu: float, ring: int | None, tau_min: float, tau_max: 
     from iptown_gis.io.atomic import ensure_writable_dir
     from iptown_gis.neg.breakpoints import ring_distance
     from iptown_gis.neg.diagrams import tomahawk, write_diagram
-    from iptown_gis.parallel.sweeps import neg_bifurcation
+    from iptown_gis.neg.sweeps import neg_bifurcation
 
     out = ensure_writable_dir(out_dir)
     with make_executor(scheduler, workers) as ex, progress_bar("iptown neg diagram") as cb:

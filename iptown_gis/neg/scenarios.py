@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -36,13 +36,15 @@ from scipy.sparse.csgraph import floyd_warshall
 from iptown_gis.errors import ColumnError, GeometryError, ParameterError, ScenarioError
 from iptown_gis.io.atomic import atomic_path
 from iptown_gis.neg.barriers import Mobility
-from iptown_gis.neg.config import NEGConfig, NEGScenario
 from iptown_gis.neg.equilibrium import LongRun, long_run
 from iptown_gis.neg.model import FloatArray, NEGModel, check_cost_matrix
+from iptown_gis.parallel.executor import Executor, run_tasks
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 __all__ = [
     "ScenarioResult",
+    "ScenarioSettings",
+    "ScenarioSpec",
     "apply_line_links",
     "apply_pair_links",
     "close_costs",
@@ -53,6 +55,73 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class ScenarioSpec(Protocol):
+    """One policy scenario, as :func:`run_scenarios` reads it (``None``: the baseline value).
+
+    The ``[[neg.scenarios]]`` entries of a scenario file (``iptown_gis.neg.config.NEGScenario``)
+    are such objects; any object with these attributes will do.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def links(self) -> Sequence[Sequence[str]]: ...
+    @property
+    def link_factor(self) -> float: ...
+    @property
+    def links_layer(self) -> str | None: ...
+    @property
+    def link_speed_kmh(self) -> float: ...
+    @property
+    def link_access_min(self) -> float: ...
+    @property
+    def link_snap_km(self) -> float: ...
+    @property
+    def moving_cost(self) -> float | None: ...
+    @property
+    def moving_cost_per_hour(self) -> float | None: ...
+    @property
+    def barrier(self) -> float | None: ...
+    @property
+    def amenity(self) -> Mapping[str, float]: ...
+    @property
+    def congestion(self) -> float | None: ...
+    @property
+    def tau(self) -> float | None: ...
+
+
+class ScenarioSettings(Protocol):
+    """The baseline NEG settings and the scenarios :func:`run_scenarios` runs.
+
+    The ``[neg]`` section of a scenario file (``iptown_gis.neg.config.NEGConfig``) is one.
+    """
+
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def mu(self) -> float: ...
+    @property
+    def tau(self) -> float: ...
+    @property
+    def strict(self) -> bool: ...
+    @property
+    def tol(self) -> float: ...
+    @property
+    def id_field(self) -> str: ...
+    @property
+    def moving_cost(self) -> float: ...
+    @property
+    def moving_cost_per_hour(self) -> float: ...
+    @property
+    def barrier(self) -> float: ...
+    @property
+    def congestion(self) -> float: ...
+    @property
+    def scenarios(self) -> Sequence[ScenarioSpec]: ...
 
 
 def close_costs(cost: ArrayLike) -> FloatArray:
@@ -159,7 +228,8 @@ def apply_line_links(
     return close_costs(c)
 
 
-def scenario_mobility(cfg: NEGConfig, sc: NEGScenario, cost: FloatArray, region_ids: Sequence[Any]) -> Mobility:
+def scenario_mobility(cfg: ScenarioSettings, sc: ScenarioSpec, cost: FloatArray,
+                      region_ids: Sequence[Any]) -> Mobility:
     """The :class:`Mobility` of scenario ``sc`` (baseline values from ``cfg`` where unset)."""
     n = cost.shape[0]
     off = ~np.eye(n, dtype=bool)
@@ -196,15 +266,49 @@ class ScenarioResult:
     result: LongRun
 
 
+def _run_scenario(sc: ScenarioSpec, shared: dict[str, Any], progress: Progress | None = None) -> ScenarioResult:
+    """The long-run equilibrium of one scenario (one task of :func:`run_scenarios`)."""
+    config: ScenarioSettings = shared["config"]
+    ids: list[Any] = shared["ids"]
+    layers: Mapping[str, Any] | None = shared["layers"]
+    seats, lam0 = shared["seats"], shared["lam0"]
+    c = shared["cost"]
+    if sc.links:
+        c = apply_pair_links(c, ids, sc.links, factor=sc.link_factor)
+    if sc.links_layer:
+        if layers is None or sc.links_layer not in layers or seats is None:
+            raise ScenarioError(f"[neg] scenario {sc.name!r}: links_layer {sc.links_layer!r} is not "
+                                "available (add it to [inputs])")
+        c = apply_line_links(c, seats, layers[sc.links_layer], id_field=config.id_field,
+                             speed_kmh=sc.link_speed_kmh, access_min=sc.link_access_min,
+                             snap_km=sc.link_snap_km, region_ids=ids)
+    tau = config.tau if sc.tau is None else sc.tau
+    mob = scenario_mobility(config, sc, c, ids)
+    model = NEGModel.from_costs(c, tau=tau, sigma=config.sigma, mu=config.mu, phi=shared["phi"],
+                                region_ids=ids, strict=config.strict)
+    lam_start = lam0
+    if mob.congestion > 0 and lam_start is not None and (np.asarray(lam_start) <= 0).any():
+        ls = np.asarray(lam_start, dtype=np.float64) + 1e-6
+        lam_start = ls / ls.sum()
+    log.info("NEG scenario %s: tau = %g, start from observed shares", sc.name, tau)
+    lr = long_run(model, lam_start, mobility=mob, tol=config.tol, progress=progress)
+    return ScenarioResult(name=sc.name, description=sc.description, cost=c, tau=tau, mobility=mob, result=lr)
+
+
+def _scenario_task(sc: ScenarioSpec, shared: dict[str, Any]) -> ScenarioResult:
+    return _run_scenario(sc, shared)
+
+
 def run_scenarios(
     cost: ArrayLike,
     *,
     region_ids: Sequence[Any],
-    config: NEGConfig,
+    config: ScenarioSettings,
     lam0: ArrayLike | None = None,
     phi: ArrayLike | None = None,
     seats: Any = None,
     layers: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> dict[str, ScenarioResult]:
     """Run the baseline and every scenario of ``config`` from the observed shares ``lam0``.
@@ -216,13 +320,24 @@ def run_scenarios(
     region_ids
         Ids of the regions (rows of ``cost``), matched to scenario links / amenities as text.
     config
-        The ``[neg]`` section.
+        The baseline settings and the scenarios: the ``[neg]`` section, or any
+        :class:`ScenarioSettings`.
     lam0, phi
         Observed mobile shares (start of the dynamics) and immobile shares (default uniform).
     seats
         Region points (metric CRS) when a scenario uses ``links_layer``.
     layers
         Input layers by name (for ``links_layer``).
+    executor
+        An :class:`iptown_gis.parallel.Executor` (e.g. Dask): one task per scenario, the same
+        results. ``None``: one after the other here.
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    dict
+        Scenario name -> :class:`ScenarioResult`, in the order of ``config.scenarios``.
 
     Raises
     ------
@@ -230,34 +345,16 @@ def run_scenarios(
     """
     prog = as_progress(progress)
     base = check_cost_matrix(cost, name="seat travel-cost matrix")
-    ids = list(region_ids)
-    out: dict[str, ScenarioResult] = {}
-    scs = config.scenarios
-    for k, sc in enumerate(scs):
-        sub = prog.sub(k / len(scs), (k + 1) / len(scs))
-        c = base
-        if sc.links:
-            c = apply_pair_links(c, ids, sc.links, factor=sc.link_factor)
-        if sc.links_layer:
-            if layers is None or sc.links_layer not in layers or seats is None:
-                raise ScenarioError(f"[neg] scenario {sc.name!r}: links_layer {sc.links_layer!r} is not "
-                                    "available (add it to [inputs])")
-            c = apply_line_links(c, seats, layers[sc.links_layer], id_field=config.id_field,
-                                 speed_kmh=sc.link_speed_kmh, access_min=sc.link_access_min,
-                                 snap_km=sc.link_snap_km, region_ids=ids)
-        tau = config.tau if sc.tau is None else sc.tau
-        mob = scenario_mobility(config, sc, c, ids)
-        model = NEGModel.from_costs(c, tau=tau, sigma=config.sigma, mu=config.mu, phi=phi,
-                                    region_ids=ids, strict=config.strict)
-        lam_start = lam0
-        if mob.congestion > 0 and lam_start is not None and (np.asarray(lam_start) <= 0).any():
-            ls = np.asarray(lam_start, dtype=np.float64) + 1e-6
-            lam_start = ls / ls.sum()
-        log.info("NEG scenario %s: tau = %g, start from observed shares", sc.name, tau)
-        lr = long_run(model, lam_start, mobility=mob, tol=config.tol, progress=sub)
-        out[sc.name] = ScenarioResult(name=sc.name, description=sc.description, cost=c, tau=tau,
-                                      mobility=mob, result=lr)
-    return out
+    shared = {"cost": base, "config": config, "ids": list(region_ids), "lam0": lam0, "phi": phi,
+              "seats": seats, "layers": layers}
+    scs = list(config.scenarios)
+    if executor is None:
+        results = [_run_scenario(sc, shared, progress=prog.sub(k / len(scs), (k + 1) / len(scs)))
+                   for k, sc in enumerate(scs)]
+    else:
+        results = run_tasks(_scenario_task, scs, shared=shared, executor=executor, progress=prog,
+                            message="NEG scenarios")
+    return {r.name: r for r in results}
 
 
 def scenario_table(results: Mapping[str, ScenarioResult], *, region_ids: Sequence[Any],

@@ -21,9 +21,10 @@ import numpy as np
 
 from iptown_gis.errors import ColumnError, DependencyError, NetworkError, ParameterError
 from iptown_gis.neg.config import NEGConfig
-from iptown_gis.neg.diagrams import bifurcation, write_diagram
+from iptown_gis.neg.diagrams import write_diagram
 from iptown_gis.neg.model import FloatArray, observed_shares
 from iptown_gis.neg.scenarios import run_scenarios, scenario_table, write_scenarios
+from iptown_gis.neg.sweeps import neg_bifurcation
 from iptown_gis.progress import Progress
 
 __all__ = ["region_costs", "run", "seat_costs"]
@@ -131,14 +132,9 @@ def run(ctx: Any, progress: Progress) -> None:
     cost = region_costs(ctx, cfg, seats)
     layers = {s.links_layer: ctx.layer(s.links_layer) for s in cfg.scenarios if s.links_layer}
     ex = getattr(ctx, "executor", None)
-    if ex is None:
-        results = run_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
-                                layers=layers, progress=progress.sub(0.05, 0.8))
-    else:  # one Dask task per scenario (iptown run --workers N); the same results
-        from iptown_gis.parallel.sweeps import neg_scenarios
-
-        results = neg_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
-                                layers=layers, executor=ex, progress=progress.sub(0.05, 0.8))
+    # with an executor (iptown run --workers N) one task per scenario; the same results
+    results = run_scenarios(cost, region_ids=ids, config=cfg, lam0=lam0, phi=phi, seats=seats,
+                            layers=layers, executor=ex, progress=progress.sub(0.05, 0.8))
     table = scenario_table(results, region_ids=ids, names=names, lam0=lam0)
     out = ctx.path("neg", "x").parent
     polys = ctx.layer(cfg.polygons) if cfg.polygons else None
@@ -146,14 +142,9 @@ def run(ctx: Any, progress: Progress) -> None:
                                       title=f"NEG scenarios: {ctx.scenario.study.name}"):
         ctx.add_output(path, stage="neg", kind=kind, description="NEG scenario results")
     if cfg.bifurcation_taus:
-        if ex is None:
-            df = bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                             region_ids=ids, progress=progress.sub(0.8, 0.98))
-        else:  # one Dask task per tau
-            from iptown_gis.parallel.sweeps import neg_bifurcation
-
-            df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                                 region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
+        # with an executor one task per tau (neg_bifurcation calls bifurcation itself without one)
+        df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
+                             region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
         for p in write_diagram(df, out, "bifurcation", kind="bifurcation"):
             ctx.add_output(p, stage="neg", kind="diagram", description="long-run shares over tau")
 

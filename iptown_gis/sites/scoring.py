@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from iptown_gis.errors import ColumnError, InfeasibleError, ParameterError
-from iptown_gis.progress import Progress, ProgressCallback, as_progress
+from iptown_gis.parallel.executor import Executor, as_executor
+from iptown_gis.progress import Progress, ProgressCallback
 
 __all__ = [
     "Normalisation",
@@ -351,6 +352,13 @@ class RobustnessResult:
         )
 
 
+def _rank_draws(span: tuple[int, int], shared: dict[str, Any]) -> np.ndarray:
+    """Ranks of the candidates under the weight draws ``span`` (one task of :func:`robustness`)."""
+    start, stop = span
+    s = shared["sampled"][start:stop] @ shared["normalised"].T  # weights sum to 1 already
+    return np.asarray(rank_scores(s, shared["ids"]))
+
+
 def robustness(
     normalised: np.ndarray,
     weights: np.ndarray | Sequence[float],
@@ -361,13 +369,15 @@ def robustness(
     concentration: float = 50.0,
     seed: int | None = 0,
     batch: int = 2000,
+    executor: Executor | None = None,
     progress: ProgressCallback | Progress | None = None,
 ) -> RobustnessResult:
     """Perturb the weights (Dirichlet around the given ones) and report rank statistics.
 
     Weights are drawn as ``Dirichlet(concentration * w / sum(w))``, whose mean is the given
     weights; a criterion with weight 0 stays 0. Each draw re-scores and re-ranks all candidates
-    (vectorised in batches).
+    (vectorised in batches of ``batch`` draws, one task per batch). The draws are made here,
+    before any task runs, so the result does not depend on the executor.
 
     Parameters
     ----------
@@ -385,13 +395,24 @@ def robustness(
         Dirichlet concentration (larger = less perturbation).
     seed
         Random seed (reproducible results).
+    batch
+        Draws re-ranked at once (one task each).
+    executor
+        An :class:`iptown_gis.parallel.Executor` (e.g. Dask) for the batches; ``None``: here.
+        Identical results.
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress` (cancellation between batches).
 
     Returns
     -------
     RobustnessResult
         ``p_top_k`` and 5 / 50 / 95 % rank quantiles per candidate.
+
+    Raises
+    ------
+    ParameterError
+        ``draws`` < 1, ``concentration`` <= 0, ``k`` out of range, or weights negative or all 0.
     """
-    prog = as_progress(progress)
     n_mat = np.asarray(normalised, dtype=float)
     w = np.asarray(weights, dtype=float)
     if draws < 1:
@@ -402,17 +423,23 @@ def robustness(
         raise ParameterError(f"k = {k} must be between 1 and the number of candidates ({n_mat.shape[0]})")
     if (w < 0).any() or w.sum() <= 0:
         raise ParameterError("weights must be non-negative with a positive sum")
+    if batch < 1:
+        raise ParameterError(f"batch must be at least 1, got {batch}")
     rng = np.random.default_rng(seed)
     pos = w > 0
     alpha = concentration * w[pos] / w.sum()
     sampled = np.zeros((draws, w.size))
     sampled[:, pos] = rng.dirichlet(alpha, size=draws)
     ranks = np.empty((draws, n_mat.shape[0]), dtype=np.int32)
-    for start in range(0, draws, batch):
-        stop = min(start + batch, draws)
-        s = sampled[start:stop] @ n_mat.T  # weights sum to 1 already
-        ranks[start:stop] = rank_scores(s, ids)
-        prog.update(stop / draws, f"robustness: {stop}/{draws} draws")
+    spans = [(start, min(start + batch, draws)) for start in range(0, draws, batch)]
+
+    def put(i: int, block: np.ndarray) -> None:
+        ranks[spans[i][0]:spans[i][1]] = block
+
+    ex = as_executor(executor)
+    shared = ex.scatter({"sampled": sampled, "normalised": n_mat, "ids": np.asarray(ids)})
+    ex.map_tasks(_rank_draws, spans, shared, progress=progress, message="robustness: batches of draws",
+                 on_result=put)
     q = np.percentile(ranks, [5.0, 50.0, 95.0], axis=0, method="linear")
     return RobustnessResult(
         p_top_k=(ranks <= k).mean(axis=0),

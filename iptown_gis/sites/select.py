@@ -111,8 +111,8 @@ def rank_sites(
     draws, concentration, seed
         Dirichlet weight perturbation (``draws = 0`` skips it).
     executor
-        An :mod:`iptown_gis.parallel` Dask executor: the draws are re-ranked in batches as
-        tasks (:func:`iptown_gis.parallel.sweeps.sites_robustness`; identical results).
+        An :class:`iptown_gis.parallel.Executor` (e.g. Dask): the draws are re-ranked in batches
+        as tasks (:func:`iptown_gis.sites.scoring.robustness`; identical results).
 
     Returns
     -------
@@ -156,14 +156,8 @@ def rank_sites(
     out["rank"] = rank_scores(s, ids)
     prog.update(0.2, "ranked candidates")
     if draws > 0:
-        if executor is None:
-            rob = robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
-                             progress=prog.sub(0.2, 1.0))
-        else:
-            from iptown_gis.parallel.sweeps import sites_robustness
-
-            rob = sites_robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
-                                   executor=executor, progress=prog.sub(0.2, 1.0))
+        rob = robustness(norm, wv, ids=ids, k=k, draws=draws, concentration=concentration, seed=seed,
+                         executor=executor, progress=prog.sub(0.2, 1.0))
         out["p_top_k"] = rob.p_top_k
         out["rank_p05"] = rob.rank_p05
         out["rank_median"] = rob.rank_median

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.parallel.sweeps import neg_bifurcation
+from iptown_gis.neg.sweeps import neg_bifurcation
 
 pytestmark = pytest.mark.dask
 
@@ -47,7 +47,7 @@ def test_neg_stage_scenarios_equal(scenario_path, executor, tmp_path):
 
 def test_bifurcation_equal_and_cli(executor, tmp_path):
     """`iptown neg diagram --ring` in-process (neg.diagrams.bifurcation) and with --scheduler
-    (parallel.sweeps.neg_bifurcation, one task per tau) write the same table."""
+    (neg.sweeps.neg_bifurcation, one task per tau) write the same table."""
     from iptown_gis.cli.main import cli
 
     with pytest.raises(ParameterError, match="positive"):

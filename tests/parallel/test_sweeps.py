@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.parallel.sweeps import monte_carlo, neg_sweep, sites_robustness
+from iptown_gis.neg.sweeps import neg_sweep
+from iptown_gis.parallel.sweeps import monte_carlo
+from iptown_gis.sites.scoring import robustness as sites_robustness
 
 pytestmark = pytest.mark.dask
 
