@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.neg.model import FloatArray
+from iptown_gis.neg.model import FloatArray, check_cost_matrix
 
 __all__ = ["Mobility", "flows", "utility"]
 
@@ -89,8 +89,6 @@ class Mobility:
         ParameterError
             Wrong shapes, NaN / negative entries, non-zero diagonals, an asymmetric barrier.
         """
-        from iptown_gis.neg.model import check_cost_matrix
-
         if self.barrier is not None:
             b = check_cost_matrix(self.barrier, name="barrier matrix")
             if b.shape[0] != n:

@@ -25,7 +25,7 @@ from scipy.optimize import brentq
 
 from iptown_gis.errors import ParameterError
 from iptown_gis.neg.equilibrium import short_run
-from iptown_gis.neg.model import FloatArray, NEGModel, NEGParams
+from iptown_gis.neg.model import NEGModel, NEGParams, ring_distance  # ring_distance: its old home
 from iptown_gis.neg.stability import stability
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
@@ -44,16 +44,6 @@ log = logging.getLogger(__name__)
 
 #: Search range of log T for the two-region points.
 _LOG_T_RANGE = (1e-5, 30.0)
-
-
-def ring_distance(n: int) -> FloatArray:
-    """``(n, n)`` ring distances: steps on the shorter arc between ``n`` equally spaced regions."""
-    n = int(n)
-    if n < 1:
-        raise ParameterError(f"ring = {n}: give at least 1 region")
-    i = np.arange(n)
-    d = np.abs(i[:, None] - i[None, :])
-    return np.minimum(d, n - d).astype(np.float64)
 
 
 def two_region_model(T: float, *, sigma: float, mu: float) -> NEGModel:

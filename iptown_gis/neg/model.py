@@ -35,6 +35,7 @@ __all__ = [
     "check_cost_matrix",
     "check_shares",
     "observed_shares",
+    "ring_distance",
     "trade_cost_matrix",
 ]
 
@@ -44,6 +45,16 @@ FloatArray = NDArray[np.float64]
 
 #: Tolerance for "sums to one".
 SHARE_TOL = 1e-6
+
+
+def ring_distance(n: int) -> FloatArray:
+    """``(n, n)`` ring distances: steps on the shorter arc between ``n`` equally spaced regions."""
+    n = int(n)
+    if n < 1:
+        raise ParameterError(f"ring = {n}: give at least 1 region")
+    i = np.arange(n)
+    d = np.abs(i[:, None] - i[None, :])
+    return np.minimum(d, n - d).astype(np.float64)
 
 
 class NoBlackHoleWarning(UserWarning):
@@ -308,10 +319,7 @@ class NEGModel:
             See :class:`NEGParams`, :func:`check_cost_matrix`, :func:`check_shares`.
         """
         params = NEGParams(sigma=sigma, mu=mu, strict=strict)
-        t = check_cost_matrix(T, name="trade-cost matrix T", diagonal=1.0)
-        n = t.shape[0]
-        ph = np.full(n, 1.0 / n) if phi is None else np.asarray(phi, dtype=np.float64)
-        return cls(params=params, T=t, phi=ph, region_ids=list(region_ids) if region_ids is not None else [])
+        return cls._assemble(params, check_cost_matrix(T, name="trade-cost matrix T", diagonal=1.0), phi, region_ids)
 
     @classmethod
     def from_costs(
@@ -333,7 +341,12 @@ class NEGModel:
             Bad parameters, cost matrix (not square, NaN, negative, non-zero diagonal) or shares.
         """
         params = NEGParams(sigma=sigma, mu=mu, strict=strict)
-        T = trade_cost_matrix(cost, tau)
+        return cls._assemble(params, trade_cost_matrix(cost, tau), phi, region_ids)
+
+    @classmethod
+    def _assemble(cls, params: NEGParams, T: FloatArray, phi: ArrayLike | None,
+                  region_ids: Sequence[Any] | None) -> NEGModel:
+        """The model from checked parts (``phi`` default: uniform)."""
         n = T.shape[0]
         ph = np.full(n, 1.0 / n) if phi is None else np.asarray(phi, dtype=np.float64)
         return cls(params=params, T=T, phi=ph, region_ids=list(region_ids) if region_ids is not None else [])
@@ -346,8 +359,6 @@ class NEGModel:
 
         Agricultural shares are uniform.
         """
-        from iptown_gis.neg.breakpoints import ring_distance
-
         return cls.from_costs(ring_distance(n), tau=tau, sigma=sigma, mu=mu, strict=strict)
 
     def with_trade_costs(self, T: ArrayLike) -> NEGModel:

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from iptown_gis.neg.barriers import Mobility, flows_jacobian, utility, utility_jacobian
-from iptown_gis.neg.equilibrium import ShortRun, short_run
 from iptown_gis.neg.model import FloatArray, NEGModel, blas_limit, check_shares
+from iptown_gis.neg.shortrun import ShortRun, short_run
 
 __all__ = ["Stability", "dynamics_jacobian", "real_wage_jacobian", "simplex_basis", "stability"]
 

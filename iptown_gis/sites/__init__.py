@@ -8,12 +8,22 @@ Function-first API (the stage, the CLI and the QGIS plugin call these):
 - :func:`choose_sites`: k towns greedily by rank under constraints, or jointly with the exact
   p-median (:class:`PMedian`) / maximal covering (:class:`MCLP`) integer programs (HiGHS);
 - :func:`write_site_outputs`, :func:`plot_sites`: GeoPackage / GeoJSON / CSV / PNG outputs.
+
+The ``[sites]`` scenario section (``SitesConfig``, ``CriterionSpec``, ``AnchorSpec``) is in
+:mod:`iptown_gis.sites.config` (the study layer); the kernel functions take any objects with
+the same attributes (:class:`~iptown_gis.sites.criteria.CriterionLike`,
+:class:`~iptown_gis.sites.criteria.AnchorLike`).
 """
 
+import importlib
+import warnings
+from typing import Any
+
 from iptown_gis.sites.candidates import SITE_ID, candidates_from_layer, candidates_from_raster
-from iptown_gis.sites.config import AnchorSpec, CriterionSpec, SitesConfig
 from iptown_gis.sites.criteria import (
+    AnchorLike,
     CriteriaResult,
+    CriterionLike,
     access_costs,
     anchors_from_layer,
     anchors_from_specs,
@@ -40,14 +50,13 @@ from iptown_gis.sites.select import Selection, choose_sites, plot_sites, rank_si
 __all__ = [
     "MCLP",
     "SITE_ID",
-    "AnchorSpec",
+    "AnchorLike",
     "CriteriaResult",
-    "CriterionSpec",
+    "CriterionLike",
     "LocationModel",
     "PMedian",
     "RobustnessResult",
     "Selection",
-    "SitesConfig",
     "access_costs",
     "anchors_from_layer",
     "anchors_from_specs",
@@ -73,3 +82,16 @@ __all__ = [
     "select_anchors",
     "write_site_outputs",
 ]
+
+#: Section models once re-exported here, now only in :mod:`iptown_gis.sites.config`.
+_MOVED = ("AnchorSpec", "CriterionSpec", "SitesConfig")
+
+
+def __getattr__(name: str) -> Any:
+    """``iptown_gis.sites.SitesConfig`` and co., deprecated: import them from ``iptown_gis.sites.config``."""
+    if name in _MOVED:
+        warnings.warn(f"iptown_gis.sites.{name} is deprecated: import it from iptown_gis.sites.config "
+                      "(the scenario section; the kernel functions need no pydantic model)",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("iptown_gis.sites.config"), name)
+    raise AttributeError(f"module 'iptown_gis.sites' has no attribute {name!r}")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from iptown_gis.crs.metric import require_crs
 from iptown_gis.errors import ColumnError, GeometryError, ParameterError
+from iptown_gis.sites._raster import as_raster
 
 __all__ = ["SITE_ID", "candidates_from_layer", "candidates_from_raster"]
 
@@ -126,8 +127,6 @@ def candidates_from_raster(
     ParameterError
         Neither or both of ``threshold`` / ``quantile``; no or too many cells selected.
     """
-    from iptown_gis.sites.criteria import as_raster
-
     if (threshold is None) == (quantile is None):
         raise ParameterError("give exactly one of threshold or quantile for raster candidates")
     data, transform, crs = as_raster(raster, name=name)

@@ -29,7 +29,7 @@ Example (the bundled Anhui study)::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -57,19 +57,6 @@ __all__ = [
 #: - ``neg_share``: NEG equilibrium share of the site's prefecture (joined by ``prefecture_field``).
 #: - ``neg_share_change``: change of that share under the NEG scenario named in ``scenario``.
 #: - ``column``: any numeric column of the candidate layer (``column``).
-CRITERION_SOURCES = (
-    "market_potential",
-    "neg_market_access",
-    "kde",
-    "gi_z",
-    "gi_p",
-    "gi_significant",
-    "access",
-    "neg_share",
-    "neg_share_change",
-    "column",
-)
-
 CriterionSource = Literal[
     "market_potential",
     "neg_market_access",
@@ -82,6 +69,7 @@ CriterionSource = Literal[
     "neg_share_change",
     "column",
 ]
+CRITERION_SOURCES: tuple[str, ...] = get_args(CriterionSource)
 
 
 class CriterionSpec(Section):

@@ -17,11 +17,9 @@ skipped with a logged warning unless the scenario marks it ``required``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -36,11 +34,13 @@ from iptown_gis.errors import (
     ParameterError,
 )
 from iptown_gis.progress import Progress, ProgressCallback
+from iptown_gis.sites._raster import as_raster
 from iptown_gis.sites.candidates import SITE_ID
-from iptown_gis.sites.config import AnchorSpec, CriterionSpec
 
 __all__ = [
+    "AnchorLike",
     "CriteriaResult",
+    "CriterionLike",
     "access_costs",
     "anchors_from_layer",
     "anchors_from_specs",
@@ -60,27 +60,52 @@ _P_COLUMNS = ("gi_p", "p", "p_sim", "p_value", "p_norm", "p_z_sim", "p_fdr", "q"
 _SIG_COLUMNS = ("hot_spot", "significant", "gi_significant", "hot", "hotspot", "sig")
 
 
+class AnchorLike(Protocol):
+    """A named anchor in WGS84, as :func:`anchors_from_specs` reads it.
+
+    The ``[[sites.anchors]]`` entries of a scenario (``iptown_gis.sites.config.AnchorSpec``) are
+    such objects; any object with these attributes will do.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def lat(self) -> float: ...
+
+
+class CriterionLike(Protocol):
+    """One criterion, as :func:`compute_criteria` reads it (``iptown_gis.sites.config.CriterionSpec``
+    is one): where its values come from (``source``) and the keys that source needs."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def direction(self) -> Literal["benefit", "cost"]: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def anchors(self) -> Sequence[str]: ...
+    @property
+    def aggregate(self) -> str: ...
+    @property
+    def scenario(self) -> str | None: ...
+    @property
+    def transform(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+
+
 # -- rasters ----------------------------------------------------------------------------------
-def as_raster(obj: Any, *, name: str = "raster") -> tuple[np.ma.MaskedArray, Any, pyproj.CRS]:
-    """``(masked values, affine transform, CRS)`` of a surface, a Raster or a GeoTIFF path."""
-    if isinstance(obj, Mapping):
-        for key in ("surface", "raster", "path"):
-            if obj.get(key) is not None:
-                return as_raster(obj[key], name=name)
-        raise ParameterError(f"{name}: a mapping needs a 'surface', 'raster' or 'path' entry")
-    if isinstance(obj, str | os.PathLike):
-        from iptown_gis.io.raster import read_raster
-
-        r = read_raster(Path(obj))
-        return np.ma.asarray(r.data), r.transform, pyproj.CRS.from_user_input(r.crs)
-    grid = getattr(obj, "grid", None)
-    if grid is not None and hasattr(obj, "values"):  # surfaces.Surface
-        return np.ma.asarray(obj.values), grid.transform, pyproj.CRS.from_user_input(grid.crs)
-    if hasattr(obj, "data") and hasattr(obj, "transform") and hasattr(obj, "crs"):  # io.raster.Raster
-        return np.ma.asarray(obj.data), obj.transform, pyproj.CRS.from_user_input(obj.crs)
-    raise ParameterError(f"{name}: cannot read a raster from {type(obj).__name__}")
-
-
 def _xy_in(points: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
     pts = points.geometry
     if points.crs is not None and pyproj.CRS.from_user_input(points.crs) != pyproj.CRS.from_user_input(crs):
@@ -181,7 +206,7 @@ def hotspot_values(
 
 
 # -- anchors and network access ---------------------------------------------------------------
-def anchors_from_specs(specs: Sequence[AnchorSpec], *, crs: Any = None) -> gpd.GeoDataFrame:
+def anchors_from_specs(specs: Sequence[AnchorLike], *, crs: Any = None) -> gpd.GeoDataFrame:
     """Anchors given as WGS84 coordinates (``[[sites.anchors]]``) as points, in ``crs`` if given."""
     if not specs:
         raise DataNotFoundError("no anchors given: add [[sites.anchors]] entries or anchors_layer")
@@ -398,7 +423,7 @@ class CriteriaResult:
     """Raw criterion values per candidate, and what was skipped (and why)."""
 
     values: pd.DataFrame
-    specs: list[CriterionSpec]
+    specs: list[CriterionLike]
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -417,7 +442,7 @@ def _surface(results: Mapping[str, Any], key: str) -> Any:
 
 def compute_criteria(
     candidates: gpd.GeoDataFrame,
-    specs: Sequence[CriterionSpec],
+    specs: Sequence[CriterionLike],
     *,
     results: Mapping[str, Any] | None = None,
     network: Any = None,
@@ -451,9 +476,9 @@ def compute_criteria(
     res = results or {}
     values: dict[str, np.ndarray] = {}
     skipped: dict[str, str] = {}
-    kept: list[CriterionSpec] = []
+    kept: list[CriterionLike] = []
 
-    def missing(spec: CriterionSpec, why: str) -> None:
+    def missing(spec: CriterionLike, why: str) -> None:
         if spec.required:
             raise DataNotFoundError(f"criterion {spec.name!r} (source = {spec.source!r}) is required but {why}")
         log.warning("criterion %r skipped: %s", spec.name, why)

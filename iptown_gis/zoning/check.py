@@ -7,16 +7,14 @@ components, none of the optimisers' bookkeeping, so a solver bug cannot hide her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from iptown_gis.errors import ParameterError
-
-if TYPE_CHECKING:
-    from iptown_gis.zoning.model import ZoningModel
+from iptown_gis.zoning.instance import ZoningInstance
 
 __all__ = ["Check", "check_layout"]
 
@@ -47,7 +45,7 @@ def _connected(edges: np.ndarray, members: np.ndarray, n: int) -> int:
     return int(k)
 
 
-def check_layout(model: ZoningModel, labels: np.ndarray) -> list[Check]:
+def check_layout(model: ZoningInstance, labels: np.ndarray) -> list[Check]:
     """Check ``labels`` against every hard constraint of ``model``.
 
     Returns

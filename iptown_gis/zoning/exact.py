@@ -51,17 +51,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from iptown_gis.errors import InfeasibleError, SolverError
 from iptown_gis.progress import as_progress
+from iptown_gis.zoning.instance import ZoningInstance as ZoningModel  # the model's interface (it imports us)
 from iptown_gis.zoning.result import SolveResult
-
-if TYPE_CHECKING:
-    from iptown_gis.zoning.model import ZoningModel
 
 __all__ = ["build_mip", "solve_exact"]
 

@@ -26,17 +26,15 @@ import heapq
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from iptown_gis.errors import InfeasibleError
 from iptown_gis.progress import Progress, as_progress
+from iptown_gis.zoning.instance import ZoningInstance
 from iptown_gis.zoning.result import SolveResult  # re-exported: its old home
-
-if TYPE_CHECKING:
-    from iptown_gis.zoning.model import ZoningModel
 
 __all__ = ["SolveResult", "lp_bound", "solve_heuristic"]
 
@@ -116,7 +114,7 @@ def _grid_rings(cells: Any, nbr: list[list[int]]) -> list[tuple[int, ...]] | Non
 class _Search:
     """Mutable layout state with O(degree) moves (plain Python lists: fastest for scalar work)."""
 
-    def __init__(self, model: ZoningModel) -> None:
+    def __init__(self, model: ZoningInstance) -> None:
         cs = model.cells
         self.m = model
         self.n = cs.n
@@ -317,7 +315,7 @@ class _Search:
 
 
 # ---------------------------------------------------------------- construction
-def _smoothed(model: ZoningModel, d: int, radius: int) -> np.ndarray:
+def _smoothed(model: ZoningInstance, d: int, radius: int) -> np.ndarray:
     """Suitability of zone ``d`` averaged over ``radius`` adjacency steps (usable cells only)."""
     cs = model.cells
     use = (~cs.excluded).astype("float64")
@@ -590,7 +588,7 @@ def _temperature(st: _Search, rng: np.random.Generator) -> float:
 
 
 # ---------------------------------------------------------------------- bound
-def lp_bound(model: ZoningModel) -> float:
+def lp_bound(model: ZoningInstance) -> float:
     """Upper bound: LP relaxation without contiguity/touching/orientation plus term bounds."""
     import highspy
 
@@ -634,7 +632,7 @@ def lp_bound(model: ZoningModel) -> float:
     return bound + _term_bounds(model)
 
 
-def _term_bounds(model: ZoningModel) -> float:
+def _term_bounds(model: ZoningInstance) -> float:
     """Upper bounds of the compactness (minus) and affinity (plus) terms, in objective units."""
     cs = model.cells
     side = cs.side
@@ -666,7 +664,7 @@ def _term_bounds(model: ZoningModel) -> float:
 
 # ----------------------------------------------------------------------- main
 def solve_heuristic(
-    model: ZoningModel,
+    model: ZoningInstance,
     *,
     seed: int = 0,
     time_limit: float | None = None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,10 @@ import numpy as np
 from iptown_gis.errors import ColumnError, InfeasibleError, ParameterError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.zoning.cells import CellSet, cells_from_polygons
+from iptown_gis.zoning.check import check_layout
+from iptown_gis.zoning.exact import solve_exact
+from iptown_gis.zoning.heuristic import solve_heuristic
+from iptown_gis.zoning.result import Evaluation  # re-exported: its old home
 
 __all__ = [
     "DEFAULT_MODULE_AFFINITY",
@@ -54,16 +57,6 @@ def axis_vector(bearing_deg: float) -> np.ndarray:
     """Unit vector (x east, y north) of a compass bearing in degrees (90 = towards east)."""
     b = np.deg2rad(float(bearing_deg))
     return np.array([np.sin(b), np.cos(b)])
-
-
-@dataclass
-class Evaluation:
-    """Objective terms of a labelling."""
-
-    objective: float
-    suitability: float
-    compactness: float  # total perimeter in cell sides (the term is -weight * this)
-    affinity: float  # weighted contact length in cell sides (the term is +weight * this)
 
 
 class ZoningModel:
@@ -437,8 +430,6 @@ class ZoningModel:
         SolverError
             The solver stopped without a layout (e.g. time limit before any was found).
         """
-        from iptown_gis.zoning.check import check_layout
-
         prog = as_progress(progress)
         if method not in ("auto", "exact", "heuristic"):
             raise ParameterError(f"method must be 'auto', 'exact' or 'heuristic', got {method!r}")
@@ -451,18 +442,12 @@ class ZoningModel:
         t0 = time.perf_counter()
         self.seed_ = int(seed)
         if method == "heuristic":
-            from iptown_gis.zoning.heuristic import solve_heuristic
-
             res = solve_heuristic(self, seed=seed, time_limit=time_limit, iterations=iterations,
                                   restarts=restarts, progress=prog)
         else:
-            from iptown_gis.zoning.exact import solve_exact
-
             start = None
             p_ex = prog
             if warm_start:
-                from iptown_gis.zoning.heuristic import solve_heuristic
-
                 try:
                     hres = solve_heuristic(self, seed=seed, time_limit=None if time_limit is None
                                            else max(time_limit * 0.3, 0.5),

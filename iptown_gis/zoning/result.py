@@ -1,4 +1,5 @@
-"""The result a zoning solver (exact or heuristic) hands back to :meth:`ZoningModel.solve`."""
+"""What a zoning solver (exact or heuristic) hands back to :meth:`ZoningModel.solve`, and the
+objective terms of a labelling (:class:`Evaluation`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SolveResult"]
+__all__ = ["Evaluation", "SolveResult"]
 
 
 @dataclass
@@ -19,3 +20,13 @@ class SolveResult:
     bound: float
     objective: float
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """Objective terms of a labelling."""
+
+    objective: float
+    suitability: float
+    compactness: float  # total perimeter in cell sides (the term is -weight * this)
+    affinity: float  # weighted contact length in cell sides (the term is +weight * this)
