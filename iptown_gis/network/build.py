@@ -111,6 +111,13 @@ def _explode_lines(gdf: gpd.GeoDataFrame) -> tuple[NDArray[Any], NDArray[np.int6
     return parts[keep], idx[keep].astype(np.int64)
 
 
+def _apportion(attr: np.ndarray, row: np.ndarray, piece_len: np.ndarray, n: int, factor: float) -> np.ndarray:
+    """``attr * factor`` of each piece's feature (``row``) times the piece's share of that feature's length."""
+    tot = np.bincount(row, weights=piece_len, minlength=n)
+    share = np.divide(piece_len, tot[row], out=np.ones_like(piece_len), where=tot[row] > 0)
+    return np.asarray(attr[row] * factor * share)
+
+
 def _split_at_shared_vertices(
     parts: NDArray[Any], tol: float
 ) -> tuple[NDArray[Any], NDArray[np.int64]]:
@@ -202,20 +209,10 @@ def _line_edges(
         parts, owner = _split_at_shared_vertices(parts, snap_tolerance)
         row = row[owner]
         piece_len = shapely.length(parts)
-        # apportion an attribute length by geometric share of the original feature
-        if attr is not None:
-            tot = np.bincount(row, weights=piece_len, minlength=len(gdf))
-            share = np.divide(piece_len, tot[row], out=np.ones_like(piece_len), where=tot[row] > 0)
-            length = attr[row] * _LENGTH_UNITS[length_unit] * share
-        else:
-            length = piece_len
     else:
-        if attr is not None:
-            tot = np.bincount(row, weights=geom_len, minlength=len(gdf))
-            share = np.divide(geom_len, tot[row], out=np.ones_like(geom_len), where=tot[row] > 0)
-            length = attr[row] * _LENGTH_UNITS[length_unit] * share
-        else:
-            length = geom_len
+        piece_len = geom_len
+    # an attribute length is apportioned by each piece's geometric share of its feature
+    length = piece_len if attr is None else _apportion(attr, row, piece_len, len(gdf), _LENGTH_UNITS[length_unit])
     if np.isnan(length).any():
         raise ColumnError(f"{name}: NaN lengths in {int(np.isnan(length).sum())} line(s): repair the geometries")
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).iloc[row].reset_index(drop=True)
