@@ -164,8 +164,26 @@ class MemoryBudget:
                       maximum: int = 4096) -> int:
         """Sources per OD batch so that ``batch x n_columns`` result rows fit the budget.
 
-        ``copies`` counts the arrays of that size alive at once (search output, expansion
-        to all nodes, the gathered result slice).
+        Parameters
+        ----------
+        n_columns
+            Costs per source row (targets, or all nodes).
+        bytes_per_value
+            Size of one cost.
+        copies
+            Arrays of that size alive at once (search output, expansion to all nodes, the
+            gathered result slice).
+        maximum
+            Upper limit of the batch.
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        ParameterError
+            ``n_columns`` < 1, or not even one row fits the budget.
         """
         if n_columns <= 0:
             raise ParameterError(f"n_columns must be positive, got {n_columns}")
@@ -185,6 +203,23 @@ class MemoryBudget:
         A tile evaluates ``cells x min(n_masses, mass_block)`` distances at once with ``copies``
         temporaries; the edge is rounded down to a multiple of 64 (GeoTIFF blocks are 256 or
         a divisor of the tile edge).
+
+        Parameters
+        ----------
+        n_masses
+            Points each cell sums over.
+        bytes_per_value
+            Size of one distance.
+        copies
+            Temporaries of the ``cells x points`` block alive at once.
+        mass_block
+            Points evaluated at once.
+        minimum, maximum
+            Bounds of the edge (cells).
+
+        Returns
+        -------
+        int
         """
         k = max(1, min(int(n_masses), mass_block))
         cells = self.working_bytes // (k * bytes_per_value * max(copies, 1))

@@ -81,7 +81,29 @@ class Executor(Protocol):
     def map_tasks(self, func: Callable[..., Any], items: Sequence[Any], *args: Any,
                   progress: ProgressCallback | Progress | None = None, message: str = "tasks",
                   on_result: Callable[[int, Any], None] | None = None, **kwargs: Any) -> list[Any]:
-        """``[func(item, *args, **kwargs) for item in items]``, in the order of ``items``."""
+        """``[func(item, *args, **kwargs) for item in items]``, in the order of ``items``.
+
+        Parameters
+        ----------
+        func
+            The task (a module-level function: a Dask executor pickles it by reference).
+        items
+            One task per item.
+        *args, **kwargs
+            Passed to every task (``args`` may hold what :meth:`scatter` returned).
+        progress
+            Callback or :class:`~iptown_gis.progress.Progress`: fraction of tasks done;
+            cancelling raises :class:`~iptown_gis.errors.CancelledError`.
+        message
+            Progress message prefix.
+        on_result
+            Called as ``on_result(i, result)`` when task ``i`` is done; the result is then not kept.
+
+        Returns
+        -------
+        list
+            The results in the order of ``items`` (``None`` where ``on_result`` took them).
+        """
         ...
 
 
@@ -114,9 +136,17 @@ class SerialExecutor:
                   on_result: Callable[[int, Any], None] | None = None, **kwargs: Any) -> list[Any]:
         """Run ``func(item, *args, **kwargs)`` for every item here, in order.
 
-        As :meth:`DaskExecutor.map_tasks`: ``on_result(i, result)`` is called after each task
-        (the result is then not kept); ``progress`` is checked before each task, so
-        cancelling raises :class:`CancelledError` between tasks.
+        ``progress`` is checked before each task, so cancelling raises
+        :class:`CancelledError` between tasks.
+
+        Parameters
+        ----------
+        func, items, args, kwargs, progress, message, on_result
+            As in :meth:`Executor.map_tasks`.
+
+        Returns
+        -------
+        list
         """
         prog = as_progress(progress)
         items = list(items)
@@ -249,7 +279,19 @@ class DaskExecutor:
         return self.client.scatter([_Box(obj)], broadcast=True, hash=False)[0]
 
     def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Submit one task (never cached: ``pure=False``)."""
+        """Submit one task (never cached: ``pure=False``).
+
+        Parameters
+        ----------
+        func
+            The task.
+        *args, **kwargs
+            Its arguments (futures of :meth:`scatter` are unboxed on the worker).
+
+        Returns
+        -------
+        distributed.Future
+        """
         return self.client.submit(_call, func, *args, pure=False, **kwargs)
 
     def as_completed(self, futures: Sequence[Any], *, with_results: bool = True) -> Iterator[Any]:
@@ -266,6 +308,15 @@ class DaskExecutor:
         the client as each task finishes (e.g. to write a tile), after which the executor drops
         its reference to that result when ``on_result`` is given. Cancelling through
         ``progress`` cancels the pending tasks and raises :class:`CancelledError`.
+
+        Parameters
+        ----------
+        func, items, args, kwargs, progress, message, on_result
+            As in :meth:`Executor.map_tasks`.
+
+        Returns
+        -------
+        list
         """
         prog = as_progress(progress)
         futures = [self.submit(func, item, *args, **kwargs) for item in items]

@@ -92,6 +92,22 @@ def check_memory_budget(
     """Raise :class:`ParameterError` if a ``rows x cols`` grid needs more than ``budget`` bytes.
 
     The message states the grid size so the user can choose a larger cell.
+
+    Parameters
+    ----------
+    rows, cols
+        Grid shape.
+    cell
+        Cell size (metres), for the message.
+    budget
+        Memory budget (bytes or text such as ``"4GB"``).
+    bytes_per_cell
+        Memory one cell takes in the surfaces' working arrays.
+
+    Raises
+    ------
+    ParameterError
+        The grid needs more than the budget (or the budget is not a size).
     """
     limit = parse_bytes(budget)
     need = float(rows) * float(cols) * bytes_per_cell
@@ -244,7 +260,24 @@ class Grid:
         """Write a frame-shaped array as a GeoTIFF, ``nodata`` outside the boundary.
 
         Uses :func:`iptown_gis.io.write_geotiff` (atomic, tiled, overviews, COG when GDAL has
-        the driver); ``tags`` record the parameters of the computation.
+        the driver).
+
+        Parameters
+        ----------
+        path
+            Output GeoTIFF.
+        array
+            Values, shape ``self.shape`` (masked or NaN cells become ``nodata``).
+        tags
+            GeoTIFF tags recording the parameters of the computation.
+        description
+            Band description.
+        nodata
+            Value written outside the boundary.
+
+        Returns
+        -------
+        pathlib.Path
         """
         from iptown_gis.io.raster import write_geotiff
 

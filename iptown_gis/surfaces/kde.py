@@ -62,7 +62,25 @@ GAUSSIAN_CUTOFF = 5.0
 def kernel_values(d: np.ndarray, radius: float, *, kernel: Kernel = "quartic", output: Output = "raw") -> np.ndarray:
     """Kernel value at distances ``d`` for unit weight (see the module docstring).
 
-    ``radius`` is the quartic kernel's radius or the Gaussian kernel's bandwidth.
+    Parameters
+    ----------
+    d
+        Distances (metres).
+    radius
+        The quartic kernel's radius or the Gaussian kernel's bandwidth (metres).
+    kernel
+        ``"quartic"`` or ``"gaussian"``.
+    output
+        ``"raw"``, ``"scaled"`` or ``"density"``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    ParameterError
+        Unknown kernel or output.
     """
     d = np.asarray(d, dtype="float64")
     r = float(radius)

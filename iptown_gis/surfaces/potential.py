@@ -591,9 +591,21 @@ def potential_direct(
 ) -> np.ndarray:
     """The same potential as :func:`potential_fft` by the direct ``O(N^2)`` double sum.
 
-    Only cells with a non-zero mass are summed over; ``targets`` (boolean mask) restricts
-    the cells where the potential is computed (others are NaN). Slow: meant for checks and
-    benchmarks.
+    Only cells with a non-zero mass are summed over. Slow: meant for checks and benchmarks.
+
+    Parameters
+    ----------
+    mass, cell, decay, min_distance
+        As in :func:`potential_fft`.
+    targets
+        Boolean mask of the cells where the potential is computed (others are NaN; default all).
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Potential, same shape as ``mass``.
     """
     dec = parse_decay(decay)
     positive(cell, "cell")
@@ -618,7 +630,27 @@ def raster_potential(
     min_distance: float | None = None,
     workers: int | None = None,
 ) -> Surface:
-    """All-cells potential (FFT) of a mass raster on ``grid``; masses outside the mask ignored."""
+    """All-cells potential (FFT) of a mass raster on ``grid``; masses outside the mask ignored.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    mass
+        Mass raster of shape ``grid.shape`` (masked or NaN cells count as 0).
+    decay, min_distance, workers
+        As in :func:`potential_fft` (``min_distance`` default: half a cell).
+
+    Returns
+    -------
+    Surface
+        Name ``"raster_potential"``.
+
+    Raises
+    ------
+    ParameterError
+        ``mass`` is not of the grid's shape, or a bad decay.
+    """
     if np.shape(mass) != grid.shape:
         raise ParameterError(f"mass raster has shape {np.shape(mass)}, the grid {grid.shape}")
     dec = parse_decay(decay)
@@ -632,7 +664,24 @@ def raster_potential(
 def rasterize_masses(
     grid: Grid, points: gpd.GeoDataFrame, *, field: str | None, reproject: bool = False
 ) -> np.ndarray:
-    """Sum point masses into the grid's cells (points outside the frame are dropped, logged)."""
+    """Sum point masses into the grid's cells (points outside the frame are dropped, logged).
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    points
+        Point layer in the grid's CRS.
+    field
+        Column of masses; ``None`` counts points.
+    reproject
+        Reproject ``points`` to the grid's CRS instead of raising :class:`CRSError`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Masses per cell, shape ``grid.shape``.
+    """
     mx, my, m = _masses(grid, points, field, reproject=reproject, name="points")
     r, c = grid.rowcol(mx, my)
     ok = grid.contains_rowcol(r, c)

@@ -95,14 +95,47 @@ def tile_centres(spec: TileSpec, mask: NDArray[np.bool_]) -> tuple[NDArray[np.fl
 
 def tile_fill(spec: TileSpec, mask: NDArray[np.bool_], vals: NDArray[np.float64], nodata: float,
               dtype: str) -> NDArray[Any]:
-    """The tile's block: ``vals`` at the cells inside ``mask``, ``nodata`` elsewhere and for non-finite values."""
+    """The tile's block: ``vals`` at the cells inside ``mask``, ``nodata`` elsewhere and for non-finite values.
+
+    Parameters
+    ----------
+    spec
+        The tile.
+    mask
+        Its cells inside the grid's mask.
+    vals
+        One value per cell inside ``mask`` (row-major).
+    nodata
+        Value of the other cells.
+    dtype
+        Data type of the block.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(spec.height, spec.width)``.
+    """
     out = np.full((spec.height, spec.width), nodata, dtype="float64")
     out[mask] = np.where(np.isfinite(vals), vals, nodata)
     return out.astype(dtype)
 
 
 def tile_edge(n_points: int, executor: Executor | None, tile_size: int | None) -> int:
-    """Tile edge (cells, a multiple of :data:`BLOCK`): ``tile_size``, the executor's, or from its budget."""
+    """Tile edge (cells, a multiple of :data:`BLOCK`): ``tile_size``, the executor's, or from its budget.
+
+    Parameters
+    ----------
+    n_points
+        Points each cell sums over (sizes the tile to the budget).
+    executor
+        The executor (its ``tile_size`` and ``budget``); ``None``: the default budget.
+    tile_size
+        Explicit edge (rounded down to a multiple of :data:`BLOCK`, at least one block).
+
+    Returns
+    -------
+    int
+    """
     ex = as_executor(executor)
     edge = tile_size or ex.tile_size or ex.budget.tile_size(n_points)
     return max(BLOCK, (int(edge) // BLOCK) * BLOCK)

@@ -127,7 +127,24 @@ def write_zonal(
     table: gpd.GeoDataFrame, gpkg: str | os.PathLike[str], *, layer: str = "zonal",
     csv: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Write zonal statistics as a GeoPackage layer (and a CSV table without geometry)."""
+    """Write zonal statistics as a GeoPackage layer (and a CSV table without geometry).
+
+    Parameters
+    ----------
+    table
+        The zones with their statistics (:func:`zonal_stats`).
+    gpkg
+        Output GeoPackage.
+    layer
+        Layer name in it.
+    csv
+        Also write this CSV (no geometry).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     from iptown_gis.io.vector import write_vector
 
     paths = [write_vector(table, gpkg, layer=layer)]
