@@ -67,12 +67,18 @@ class Executor(Protocol):
     """What a topic function needs of an executor (:class:`SerialExecutor`, :class:`DaskExecutor`).
 
     Attributes ``budget`` (memory per worker), ``od_batch`` and ``tile_size`` (optional size
-    overrides) size the tasks; ``scatter`` and ``map_tasks`` run them.
+    overrides) and ``n_threads`` (task slots) size the tasks; ``scatter`` and ``map_tasks`` run
+    them.
     """
 
     budget: MemoryBudget
     od_batch: int | None
     tile_size: int | None
+
+    @property
+    def n_threads(self) -> int:
+        """Tasks that can run at once (sizes the batches)."""
+        ...
 
     def scatter(self, obj: Any) -> Any:
         """Make ``obj`` available to every task once; returns what to pass to the tasks."""
@@ -126,6 +132,11 @@ class SerialExecutor:
 
     def __repr__(self) -> str:
         return f"SerialExecutor(budget={self.budget.describe()})"
+
+    @property
+    def n_threads(self) -> int:
+        """One task at a time."""
+        return 1
 
     def scatter(self, obj: Any) -> Any:
         """In-process: the object itself."""

@@ -20,6 +20,7 @@ def test_serial_is_the_default_and_an_executor() -> None:
     assert ex.budget.bytes_per_worker == MemoryBudget().bytes_per_worker
     assert ex.tile_size is None
     assert ex.od_batch is None
+    assert ex.n_threads == 1
     assert as_executor(ex) is ex
 
 
