@@ -8,7 +8,9 @@ Short run (FKV eqs. 5.1-5.4), for a given distribution ``lam`` of mobile workers
     omega_r = w_r * G_r^(-mu)
 
 solved by a damped fixed point on ``log w`` with Anderson acceleration (vectorised: two
-matrix-vector products per iteration), stopped when ``max |log w_new - log w| < tol``.
+matrix-vector products per iteration), stopped when ``max |log w_new - log w| < tol``
+(:func:`short_run` lives in :mod:`iptown_gis.neg.shortrun`, below
+:mod:`~iptown_gis.neg.stability`; it is re-exported here).
 
 Long run: the replicator dynamics ``d lam_r / dt = (omega_r - omega_bar) * lam_r`` with
 ``omega_bar = sum_s lam_s omega_s`` (or their heterogeneous-mobility variant, see
