@@ -35,6 +35,7 @@ from iptown_gis.errors import (
     NetworkError,
     ParameterError,
 )
+from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.progress import Progress, ProgressCallback
 from iptown_gis.sites.candidates import SITE_ID
 from iptown_gis.sites.config import AnchorSpec, CriterionSpec
@@ -245,11 +246,15 @@ def network_costs(
     check_reach: bool = True,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    snap_key: str = "[sites] max_snap_distance / sites select --max-snap",
 ) -> np.ndarray:
     """``(origins, destinations)`` network cost matrix (NaN = unreachable) with the network package.
 
-    Points are snapped to the network (within ``max_snap_distance`` metres, else
-    :class:`NetworkError`); ``largest_component`` snaps them to the largest connected part.
+    Points join the network under its one snapping policy
+    (:class:`iptown_gis.network.SnapPolicy`): at road nodes (rail is boarded only at
+    stations, with the transfer penalty), within ``max_snap_distance`` metres, else a
+    :class:`NetworkError` naming ``snap_key``; ``largest_component`` snaps them to the largest
+    connected part.
     ``executor`` (an :mod:`iptown_gis.parallel` Dask executor) runs the shortest paths on Dask
     (identical costs).
 
@@ -264,6 +269,10 @@ def network_costs(
         from iptown_gis.network import od_matrix
     except ImportError as exc:
         raise DependencyError(f"network travel costs need iptown_gis.network.od_matrix ({exc})") from exc
+    policy = SnapPolicy(max_distance=max_snap_distance, largest_component=largest_component, key=snap_key)
+    for pts, label in ((origins, origin_name), (destinations, destination_name)):
+        if pts is not None:  # the policy's check, with the scenario key in the message
+            snap_access(network, pts, policy=policy, name=label)
     try:
         od = od_matrix(network, origins.reset_index(drop=True),
                        None if destinations is None else destinations.reset_index(drop=True),

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from iptown_gis.errors import ScenarioError
+from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.progress import Progress
 from iptown_gis.surfaces.config import SurfacesConfig
 from iptown_gis.surfaces.grid import Surface, make_grid
@@ -47,6 +48,14 @@ __all__ = ["run"]
 log = logging.getLogger(__name__)
 
 SURFACE_NAMES = ("market_potential", "neg_market_access", "potential_all_cells", "kde")
+
+
+def _snap_policy(ctx: Any, cfg: SurfacesConfig) -> SnapPolicy:
+    """The network's snapping policy for cells and masses: ``[network] max_snap_distance``."""
+    ncfg = ctx.scenario.section("network")
+    limit = DEFAULT_MAX_SNAP_DISTANCE if ncfg is None else float(ncfg.max_snap_distance)
+    return SnapPolicy(max_distance=limit, access_speed_kmh=cfg.access_speed_kmh,
+                      key="[network] max_snap_distance")
 
 
 def _network(ctx: Any, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
@@ -112,9 +121,10 @@ def run(ctx: Any, progress: Progress) -> None:
 
     net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
     ex = getattr(ctx, "executor", None)  # Dask (iptown run --workers N) or None: same values
+    snap = _snap_policy(ctx, cfg)
     mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
                           network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
-                          min_distance=cfg.min_distance, executor=ex, progress=steps[1])
+                          min_distance=cfg.min_distance, executor=ex, progress=steps[1], snap_policy=snap)
     _register(ctx, out, "market_potential", mp,
               f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
 
@@ -127,13 +137,14 @@ def run(ctx: Any, progress: Progress) -> None:
             ma = market_access(grid, regions, income=income, price_index=g, sigma=sigma, tau=tau,
                                mode="network", network=net if net is not None else _network(ctx, cfg),
                                cost="time", access_speed_kmh=cfg.access_speed_kmh, executor=ex,
-                               progress=steps[2])
+                               progress=steps[2], snap_policy=snap)
             source = "neg"
         else:
             sigma, tau = cfg.sigma, cfg.tau
             ma = market_access(grid, masses, income_field=cfg.income_field or cfg.mass_field, sigma=sigma,
                                tau=tau, mode=cfg.mode, network=net, cost=cfg.cost,
-                               access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2])
+                               access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2],
+                               snap_policy=snap)
             source = f"{cfg.masses}.{cfg.income_field or cfg.mass_field}, G = 1"
         ma.tags["iptown_income_source"] = source
         _register(ctx, out, "neg_market_access", ma,
