@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from iptown_gis.errors import ScenarioError
+from iptown_gis.errors import ColumnError, GeometryError, ScenarioError
 from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.progress import Progress
 from iptown_gis.surfaces.config import SurfacesConfig
@@ -56,6 +56,29 @@ def _snap_policy(ctx: Any, cfg: SurfacesConfig) -> SnapPolicy:
     limit = DEFAULT_MAX_SNAP_DISTANCE if ncfg is None else float(ncfg.max_snap_distance)
     return SnapPolicy(max_distance=limit, access_speed_kmh=cfg.access_speed_kmh,
                       key="[network] max_snap_distance")
+
+
+def _density(zones: Any, column: str, name: str) -> tuple[Any, str]:
+    """``zones`` with ``COLUMN_per_km2`` = column / zone area (km2, in the study's metric CRS)."""
+    if column not in zones.columns:
+        have = ", ".join(str(c) for c in zones.columns if c != zones.geometry.name)
+        raise ColumnError(f"[surfaces] hotspot_variable = 'density:{column}': {name} has no column {column!r}; "
+                          f"columns are: {have}")
+    area_km2 = zones.geometry.area.to_numpy(dtype="float64") / 1e6
+    if not (area_km2 > 0).all():
+        raise GeometryError(f"[surfaces] hotspot_variable = 'density:{column}': {name} has zones without area")
+    field = f"{column}_per_km2"
+    zones = zones.copy()
+    zones[field] = np.asarray(zones[column], dtype="float64") / area_km2
+    return zones, field
+
+
+def _warn_smoothed(var: str, cfg: SurfacesConfig) -> None:
+    if var in ("kde", "market_potential", "neg_market_access", "potential_all_cells"):
+        log.warning("[surfaces] hotspot_variable = %r is a smoothed surface: neighbouring zones share its kernel, "
+                    "so the smoothing itself creates autocorrelation and the permutation p-values overstate the "
+                    "hot spots; use a raw variable, e.g. hotspot_variable = 'density:pop_2020' (docs/surfaces.md)",
+                    var)
 
 
 def _network(ctx: Any, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
@@ -189,12 +212,19 @@ def run(ctx: Any, progress: Progress) -> None:
             if var not in out:
                 raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: hot spots on cells need a surface "
                                     f"({', '.join(n for n in SURFACE_NAMES if n in out)})")
+            _warn_smoothed(var, cfg)
             hs = hotspots(out[var]["surface"], statistic=cfg.hotspot_statistic,
                           weights=cfg.hotspot_weights if cfg.hotspot_weights in ("queen", "rook") else "queen",
                           permutations=cfg.permutations, seed=ctx.scenario.study.seed, alpha=cfg.alpha,
                           correction="fdr" if cfg.fdr else "none")
         else:
-            if var in SURFACE_NAMES:
+            if var.startswith("density:"):
+                # the raw variable per km2 of zone area: no smoothing that would itself create the
+                # autocorrelation the permutation test then finds significant
+                zones, field = _density(ctx.layer(cfg.hotspot_zones, geom_types=("Polygon",)),
+                                        var.removeprefix("density:"), cfg.hotspot_zones)
+            elif var in SURFACE_NAMES:
+                _warn_smoothed(var, cfg)
                 if var not in out:
                     raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: that surface was not computed")
                 zones = zonal.get(cfg.hotspot_zones)

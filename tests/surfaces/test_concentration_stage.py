@@ -147,6 +147,9 @@ def test_stage_outputs(study):
     assert z.market_potential_mean.notna().all()
     hs = gpd.read_file(out / "surfaces" / "hotspots.gpkg")
     assert {"gi_z", "p", "q", "hot_spot", "significance"} <= set(hs.columns)
+    # Gi* on the raw variable (census persons per km2), not on the smoothed KDE
+    assert "pop_2020_per_km2" in hs.columns
+    np.testing.assert_allclose(hs.pop_2020_per_km2, hs.pop_2020 / (hs.geometry.area / 1e6), rtol=1e-9)
 
 
 def test_cli_market_potential_any_region(tmp_path, sample_gpkg):
@@ -157,6 +160,14 @@ def test_cli_market_potential_any_region(tmp_path, sample_gpkg):
     r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
                                  "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
                                  "--roads", f"{g}:roads", "--decay", "exp:50000", "--out", str(out)])
+    # the sample has major roads only: some 5 km cells lie beyond the default 10 km snap limit
+    assert r.exit_code == 2
+    assert "grid cells: " in r.output
+    assert "--max-snap" in r.output
+    r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
+                                 "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
+                                 "--roads", f"{g}:roads", "--decay", "exp:50000", "--max-snap", "30000",
+                                 "--out", str(out)])
     assert r.exit_code == 0, r.output
     info = json.loads(r.output.strip().splitlines()[-1])
     assert info["crs"] == "EPSG:32650"  # the data is in degrees: UTM zone of its extent
