@@ -254,5 +254,6 @@ def test_stage_uses_neg_results(tmp_path, scenario_path):
     order = [pos[str(v)] for v in regions.adcode]
     grid = make_grid(ctx.layer("boundary"), cell=10000.0)
     want = market_access(grid, regions, income=income[order], price_index=g[order], sigma=4.0, tau=0.01,
-                         mode="network", network=net, cost="time")
+                         mode="network", network=net, cost="time",
+                         max_snap_distance=scen.section("network").max_snap_distance)
     np.testing.assert_allclose(ma.inside_values(), want.inside_values(), rtol=1e-12)
