@@ -184,3 +184,13 @@ def test_network_without_road_nodes_is_an_error(one_road):
     with pytest.raises(NetworkError, match="no road nodes for points to join"):
         snap_points(net, pts)
     assert snap_points(net, pts, modes=None).distance_m[0] < 10_001.0
+
+
+def test_zoning_times_refuse_far_cells_and_drop_far_access_points(one_road):
+    net = build_network(one_road, crs=CRS)
+    near = np.array([[505_000.0, 3_500_200.0]])
+    with pytest.raises(NetworkError, match=r"study-area cells: 1 of 1 .*zoning falls back to straight lines"):
+        _network_times(net, np.array([[505_000.0, 3_560_000.0]]), near, CRS)
+    # a far access point is dropped (warned); the near one serves: 5 km of road at 60 km/h + two legs
+    t = _network_times(net, near, np.array([[510_000.0, 3_500_000.0], [510_000.0, 3_600_000.0]]), CRS)
+    assert t[0] == pytest.approx(5.0 + 0.2 / 30 * 60 + 0.0, rel=1e-9)

@@ -113,7 +113,8 @@ def test_direct_form_usage_errors(region: dict[str, Path], tmp_path: Path) -> No
 
 def test_scenario_rank_and_select(tmp_path: Path, sample_gpkg: Path) -> None:
     scen = write_scenario(tmp_path, sample_gpkg)
-    r = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "r"), "--weight", "population=0.8"])
+    r = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "r"),
+                                 "--weight", "population=0.8"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert out["candidates"] == 104

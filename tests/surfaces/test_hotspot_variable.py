@@ -11,7 +11,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 
 from iptown_gis.datasets import anhui_layer
 from iptown_gis.errors import ColumnError
