@@ -93,6 +93,8 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
     With --workers/--scheduler the Euclidean surface is computed tile by tile on Dask and
     written as a tiled GeoTIFF directly (network mode: shortest paths on Dask).
     """
+    import numpy as np
+
     from iptown_gis.surfaces.potential import market_potential, parse_decay
 
     dec = parse_decay(decay)
@@ -125,9 +127,12 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
                              min_distance=min_distance, executor=ex, progress=cb, snap_policy=policy)
     s.write(out)
     v = s.inside_values()
+    ok = v[np.isfinite(v)]  # --drop-far leaves far cells without a value
+    if ok.size == 0:
+        raise click.UsageError("no cell got a value: every cell lies beyond --max-snap from the roads")
     echo_json({"out": str(out), "crs": grid.crs.to_string(), "rows": grid.rows, "cols": grid.cols,
-               "cells_inside": grid.n_inside, "min": float(v.min()), "max": float(v.max()),
-               "mean": float(v.mean()), **s.tags})
+               "cells_inside": grid.n_inside, "cells_without_value": int(v.size - ok.size),
+               "min": float(ok.min()), "max": float(ok.max()), "mean": float(ok.mean()), **s.tags})
 
 
 @group.command("kde")

@@ -171,8 +171,20 @@ def test_cli_market_potential_any_region(tmp_path, sample_gpkg):
     assert r.exit_code == 0, r.output
     info = json.loads(r.output.strip().splitlines()[-1])
     assert info["crs"] == "EPSG:32650"  # the data is in degrees: UTM zone of its extent
+    assert info["cells_without_value"] == 0
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32650
+        n_all = src.read(1, masked=True).count()
+    # --drop-far: the far cells get no value (nodata), the summary counts them
+    r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
+                                 "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
+                                 "--roads", f"{g}:roads", "--decay", "exp:50000", "--drop-far",
+                                 "--out", str(tmp_path / "drop.tif")])
+    assert r.exit_code == 0, r.output
+    dropped = json.loads(r.output.strip().splitlines()[-1])["cells_without_value"]
+    assert 0 < dropped < info["cells_inside"]
+    with rasterio.open(tmp_path / "drop.tif") as src:
+        assert src.read(1, masked=True).count() == n_all - dropped
 
 
 def test_cli_bad_inputs_exit_2(tmp_path, sample_gpkg):
