@@ -77,18 +77,24 @@ def group() -> None:
               help="Distances below it are raised to it (default: half a cell).")
 @click.option("--cost", type=click.Choice(["length", "time"]), default="length", show_default=True,
               help="Network cost: metres, or minutes (then D0 and --min-distance are minutes).")
+@click.option("--max-snap", type=float, default=10_000.0, show_default=True, metavar="METRES",
+              help="Network mode: cells or masses farther than this from a road node are an error.")
+@click.option("--drop-far", is_flag=True,
+              help="Network mode: leave cells beyond --max-snap without a value (and far masses out) instead.")
 @click.option("--crs", default=None, help="Metric CRS when the boundary is in degrees (default: UTM zone).")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output GeoTIFF.")
 @_REPROJECT
 @_MEMORY
 @executor_options
-def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay, min_distance, cost, crs, out,
-                         reproject, memory_budget, scheduler, workers):
+def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay, min_distance, cost, max_snap,
+                         drop_far, crs, out, reproject, memory_budget, scheduler, workers):
     """Harris market potential of mass points over a grid, as a GeoTIFF.
 
     With --workers/--scheduler the Euclidean surface is computed tile by tile on Dask and
     written as a tiled GeoTIFF directly (network mode: shortest paths on Dask).
     """
+    import numpy as np
+
     from iptown_gis.surfaces.potential import market_potential, parse_decay
 
     dec = parse_decay(decay)
@@ -112,13 +118,21 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
                                    min_distance=min_distance, executor=ex, progress=cb)
             echo_json({"out": str(out), **_tiled_summary(out)})
             return
+        policy = None
+        if mode == "network":
+            from iptown_gis.network import SnapPolicy
+
+            policy = SnapPolicy(max_distance=max_snap, far="drop" if drop_far else "raise", key="--max-snap")
         s = market_potential(grid, m, mass_field=mass_field, decay=dec, mode=mode, network=net, cost=cost,
-                             min_distance=min_distance, executor=ex, progress=cb)
+                             min_distance=min_distance, executor=ex, progress=cb, snap_policy=policy)
     s.write(out)
     v = s.inside_values()
+    ok = v[np.isfinite(v)]  # --drop-far leaves far cells without a value
+    if ok.size == 0:
+        raise click.UsageError("no cell got a value: every cell lies beyond --max-snap from the roads")
     echo_json({"out": str(out), "crs": grid.crs.to_string(), "rows": grid.rows, "cols": grid.cols,
-               "cells_inside": grid.n_inside, "min": float(v.min()), "max": float(v.max()),
-               "mean": float(v.mean()), **s.tags})
+               "cells_inside": grid.n_inside, "cells_without_value": int(v.size - ok.size),
+               "min": float(ok.min()), "max": float(ok.max()), "mean": float(ok.mean()), **s.tags})
 
 
 @group.command("kde")

@@ -6,13 +6,24 @@ along the edge. The straight access leg from the point to the network is kept (m
 minutes at ``access_speed_kmh``) so that costs can include it. Points farther than
 ``max_distance`` from the network are reported in a :class:`NetworkError` listing them,
 never silently snapped (``drop_far=True`` drops them with a warning instead).
+
+**Where modes join.** In a road + rail network (built with ``railways`` and ``stations``)
+the rail nodes are reachable only through the transfer edges at the stations, which carry
+the boarding penalty. A point therefore joins the network at a *road* node (or road edge),
+never directly at a rail node: a cell beside a railway but far from a station gets road
+time. This is the one snapping policy of the package (:data:`ACCESS_MODES`,
+:class:`SnapPolicy`, :func:`snap_access`); every stage that puts points on the network
+(seat OD matrix, network market potential, site criteria, zoning travel times, isochrones)
+calls it. ``modes=None`` lifts it (any node, the old behaviour) for networks whose modes
+really are open everywhere.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +35,16 @@ from iptown_gis.crs.metric import require_crs
 from iptown_gis.errors import CRSError, GeometryError, NetworkError, ParameterError
 from iptown_gis.network.model import Network
 
-__all__ = ["DEFAULT_ACCESS_SPEED_KMH", "DEFAULT_MAX_SNAP_DISTANCE", "SnapResult", "snap_points"]
+__all__ = [
+    "ACCESS_MODES",
+    "DEFAULT_ACCESS_SPEED_KMH",
+    "DEFAULT_MAX_SNAP_DISTANCE",
+    "SnapPolicy",
+    "SnapResult",
+    "access_node_mask",
+    "snap_access",
+    "snap_points",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +52,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ACCESS_SPEED_KMH = 30.0
 #: Points farther than this from the network (metres) are reported.
 DEFAULT_MAX_SNAP_DISTANCE = 10_000.0
+#: Modes a point may board directly; other modes (rail) only via the station transfers.
+ACCESS_MODES: tuple[str, ...] = ("road",)
 
 
 @dataclass
@@ -108,6 +130,146 @@ class SnapResult:
         return nodes, out, inn
 
 
+def access_node_mask(
+    net: Network, *, modes: Sequence[str] | None = ACCESS_MODES, largest_component: bool = False
+) -> NDArray[np.bool_] | None:
+    """Nodes where a point may join the network, or ``None`` for every node.
+
+    Parameters
+    ----------
+    net
+        The network.
+    modes
+        Modes a point boards directly (default: roads). Nodes of other modes (rail) are
+        reached only through the transfer edges at stations. ``None``: no restriction. A
+        network without a node ``mode`` attribute (one mode) is not restricted.
+    largest_component
+        Also restrict to the largest connected component.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Boolean mask over the nodes; ``None`` when every node may be boarded.
+
+    Raises
+    ------
+    NetworkError
+        The network has no node of ``modes`` (in its largest component).
+    """
+    if isinstance(modes, str):
+        modes = (modes,)
+    mask: NDArray[np.bool_] | None = None
+    if largest_component:
+        k, lab = net.components()
+        if k > 1:
+            mask = lab == 0
+    node_mode = net.node_attrs.get("mode")
+    if modes is not None and node_mode is not None:
+        want = np.isin(np.asarray(node_mode).astype(str), list(modes))
+        if not want.any():
+            have = ", ".join(sorted(set(np.asarray(node_mode).astype(str).tolist())))
+            raise NetworkError(f"the network has no {'/'.join(modes)} nodes for points to join (its node modes: "
+                               f"{have}); build it with roads, or snap with modes=None")
+        if not want.all():
+            mask = want if mask is None else (mask & want)
+    if mask is not None and not mask.any():
+        raise NetworkError(f"the network's largest component has no {'/'.join(modes or ('',))} node to join")
+    return mask
+
+
+def _access_edges(net: Network, modes: Sequence[str] | None) -> NDArray[np.int64] | None:
+    """Edges a point may join by edge snapping (``None``: all)."""
+    if modes is None or net.mode is None:
+        return None
+    want = np.isin(np.asarray(net.mode).astype(str), list(modes))
+    if want.all():
+        return None
+    if not want.any():
+        raise NetworkError(f"the network has no {'/'.join(modes)} edges for points to join; snap with modes=None")
+    return np.flatnonzero(want).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class SnapPolicy:
+    """How the stages put points on the network: the package's one snapping policy.
+
+    Attributes
+    ----------
+    max_distance
+        Largest straight access leg (metres); farther points are an error or dropped.
+    far
+        ``"raise"`` (a :class:`NetworkError` listing the far points and naming ``key``) or
+        ``"drop"`` (leave them out with a warning: a far grid cell gets no value, a far mass
+        adds nothing).
+    access_speed_kmh
+        Speed on the access leg.
+    largest_component
+        Join only the largest connected component (no point stranded on an islet).
+    modes
+        Modes boarded directly (default roads: rail only at stations, with the transfer
+        penalty); ``None`` for any node.
+    key
+        The scenario key or CLI flag that sets ``max_distance``, named in the error.
+    """
+
+    max_distance: float = DEFAULT_MAX_SNAP_DISTANCE
+    far: Literal["raise", "drop"] = "raise"
+    access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH
+    largest_component: bool = True
+    modes: tuple[str, ...] | None = ACCESS_MODES
+    key: str = "max_snap_distance / --max-snap"
+
+    def __post_init__(self) -> None:
+        if not (self.max_distance > 0):
+            raise ParameterError(f"{self.key}: the snap distance must be > 0 metres, got {self.max_distance}")
+        if self.far not in ("raise", "drop"):
+            raise ParameterError(f"far must be 'raise' or 'drop', got {self.far!r}")
+
+
+def snap_access(
+    net: Network,
+    points: gpd.GeoDataFrame,
+    *,
+    policy: SnapPolicy | None = None,
+    ids: Any = None,
+    name: str = "points",
+) -> SnapResult:
+    """Snap points to their access nodes under ``policy`` (see :class:`SnapPolicy`).
+
+    Node snapping to road nodes (rail boarded only at stations) of the largest component,
+    access legs within ``policy.max_distance``. With ``policy.far == "drop"`` the result's
+    ``kept`` lists the points that remain.
+
+    Parameters
+    ----------
+    net
+        The network.
+    points
+        Points (any CRS; transformed to the network's).
+    policy
+        The snapping policy (default :class:`SnapPolicy()`).
+    ids
+        Point ids for messages (default: the index).
+    name
+        What to call the points in messages.
+
+    Returns
+    -------
+    SnapResult
+
+    Raises
+    ------
+    NetworkError
+        Points beyond ``policy.max_distance`` (``far="raise"``; the message names
+        ``policy.key``), every point beyond it, or no road node to join.
+    """
+    pol = SnapPolicy() if policy is None else policy
+    mask = access_node_mask(net, modes=pol.modes, largest_component=pol.largest_component)
+    return snap_points(net, points, snap="node", max_distance=pol.max_distance,
+                       access_speed_kmh=pol.access_speed_kmh, ids=ids, drop_far=pol.far == "drop",
+                       node_mask=mask, modes=pol.modes, hint=pol.key, name=name)
+
+
 def _point_xy(points: gpd.GeoDataFrame, net: Network, name: str) -> NDArray[np.float64]:
     if not isinstance(points, gpd.GeoDataFrame):
         raise TypeError(f"{name} should be a GeoDataFrame, got {type(points).__name__}")
@@ -140,6 +302,8 @@ def snap_points(
     ids: Any = None,
     drop_far: bool = False,
     node_mask: NDArray[np.bool_] | None = None,
+    modes: Sequence[str] | None = ACCESS_MODES,
+    hint: str | None = None,
     name: str = "points",
 ) -> SnapResult:
     """Snap points to the network.
@@ -162,6 +326,13 @@ def snap_points(
         Drop points beyond ``max_distance`` (with a warning) instead of raising.
     node_mask
         Only snap to these nodes (e.g. the largest component); node snapping only.
+    modes
+        Modes a point may join directly (default :data:`ACCESS_MODES`: roads; rail is then
+        reached only via the station transfer edges). ``None``: any node or edge. A network
+        without modes (single-mode) is not restricted.
+    hint
+        How to raise the snap limit, named in the error (default: ``max_distance / --max-snap``);
+        callers pass their scenario key or CLI flag.
     name
         What to call the points in messages.
 
@@ -172,12 +343,15 @@ def snap_points(
     Raises
     ------
     NetworkError
-        Points lie farther than ``max_distance`` from the network (listed with distances).
+        Points lie farther than ``max_distance`` from the network (listed with distances), or
+        the network has no node of ``modes``.
     ParameterError
         Unknown ``snap``, non-positive access speed or negative ``max_distance``.
     CRSError, GeometryError
         The points have no CRS, are empty, or are not points.
     """
+    if isinstance(modes, str):
+        modes = (modes,)
     if snap not in ("node", "edge"):
         raise ParameterError(f"snap must be 'node' or 'edge', got {snap!r}")
     if not (np.isfinite(access_speed_kmh) and access_speed_kmh > 0):
@@ -190,9 +364,13 @@ def snap_points(
         raise ParameterError(f"{name}: {len(id_arr)} ids for {len(xy)} points")
     edge = frac = twin = None
     if snap == "node":
+        board = access_node_mask(net, modes=modes)
+        if board is not None:
+            node_mask = board if node_mask is None else (np.asarray(node_mask, dtype=bool) & board)
         cand = np.arange(net.n_nodes) if node_mask is None else np.flatnonzero(node_mask)
         if len(cand) == 0:
-            raise NetworkError("the network has no nodes to snap to")
+            raise NetworkError(f"{name}: the network has no nodes to snap to"
+                               f"{'' if modes is None else ' among its ' + '/'.join(modes) + ' nodes'}")
         key = ("kdtree", None if node_mask is None else hash(cand.tobytes()))
         tree = net._cache.get(key)
         if tree is None:
@@ -203,7 +381,7 @@ def snap_points(
     else:
         if node_mask is not None:
             raise ParameterError("node_mask works with snap='node' only")
-        edge, frac, twin, dist, node = _snap_edges(net, xy)
+        edge, frac, twin, dist, node = _snap_edges(net, xy, _access_edges(net, modes))
     far = dist > max_distance
     kept = np.arange(len(xy), dtype=np.int64)
     if far.any():
@@ -215,14 +393,16 @@ def snap_points(
         )
         more = f" and {int(far.sum()) - 10} more" if far.sum() > 10 else ""
         msg = (f"{name}: {int(far.sum())} of {len(xy)} point(s) lie farther than {max_distance:.0f} m from the "
-               f"network: {listing}{more}. Check their CRS / coordinates, extend the roads, or raise the "
-               "snap distance (max_distance / --max-snap)")
+               f"network{'' if modes is None else ' (' + '/'.join(modes) + ' nodes; rail is boarded at stations)'}: "
+               f"{listing}{more}. Check their CRS / coordinates, extend the roads, or raise the "
+               f"snap distance ({hint or 'max_distance / --max-snap'})")
         if not drop_far:
             raise NetworkError(msg)
         log.warning("%s; dropping them", msg)
         kept = np.flatnonzero(~far).astype(np.int64)
         if len(kept) == 0:
-            raise NetworkError(f"{name}: no point lies within {max_distance:.0f} m of the network")
+            raise NetworkError(f"{name}: no point lies within {max_distance:.0f} m of the network; raise the snap "
+                               f"distance ({hint or 'max_distance / --max-snap'}) or check the CRS")
     log.info("%s: snapped %d point(s) to %ss; access legs median %.0f m, max %.0f m", name, len(kept), snap,
              float(np.median(dist[kept])), float(dist[kept].max()))
     speed = access_speed_kmh * 1000.0 / 60.0
@@ -246,17 +426,18 @@ def _edge_geoms(net: Network) -> NDArray[Any]:
 
 
 def _snap_edges(
-    net: Network, xy: NDArray[np.float64]
+    net: Network, xy: NDArray[np.float64], subset: NDArray[np.int64] | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
     geoms = _edge_geoms(net)
-    if "strtree" not in net._cache:
-        net._cache["strtree"] = shapely.STRtree(geoms)
-    tree: shapely.STRtree = net._cache["strtree"]
+    key = ("strtree", None if subset is None else hash(subset.tobytes()))
+    if key not in net._cache:
+        net._cache[key] = shapely.STRtree(geoms if subset is None else geoms[subset])
+    tree: shapely.STRtree = net._cache[key]
     pts = shapely.points(xy)
     (pi, ei), dist_all = tree.query_nearest(pts, return_distance=True, all_matches=False)
     edge = np.empty(len(xy), dtype=np.int64)
     dist = np.empty(len(xy))
-    edge[pi] = ei
+    edge[pi] = ei if subset is None else subset[ei]
     dist[pi] = dist_all
     frac = shapely.line_locate_point(geoms[edge], pts, normalized=True)
     frac = np.nan_to_num(frac, nan=0.0)

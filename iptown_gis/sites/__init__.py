@@ -33,6 +33,7 @@ from iptown_gis.sites.criteria import (
     network_costs,
     sample_raster,
     select_anchors,
+    station_access,
 )
 from iptown_gis.sites.location import MCLP, LocationModel, PMedian, max_cover, p_median
 from iptown_gis.sites.scoring import (
@@ -45,7 +46,14 @@ from iptown_gis.sites.scoring import (
     robustness,
     score,
 )
-from iptown_gis.sites.select import Selection, choose_sites, plot_sites, rank_sites, write_site_outputs
+from iptown_gis.sites.select import (
+    Selection,
+    choose_sites,
+    collinear_criteria,
+    plot_sites,
+    rank_sites,
+    write_site_outputs,
+)
 
 __all__ = [
     "MCLP",
@@ -64,6 +72,7 @@ __all__ = [
     "candidates_from_raster",
     "check_weights",
     "choose_sites",
+    "collinear_criteria",
     "compute_criteria",
     "greedy_select",
     "hotspot_values",
@@ -80,6 +89,7 @@ __all__ = [
     "sample_raster",
     "score",
     "select_anchors",
+    "station_access",
     "write_site_outputs",
 ]
 

@@ -54,9 +54,12 @@ __all__ = [
 #:   significant hot spot, from the surfaces stage's ``hotspots`` layer (joined by location).
 #: - ``access``: network travel cost from the site to the anchors named in ``anchors`` (nearest,
 #:   or mean, by ``aggregate``).
+#: - ``station_access``: network travel cost from the site to the nearest rail station of the
+#:   network (every road<->rail transfer point the network stage built, province-wide).
 #: - ``neg_share``: NEG equilibrium share of the site's prefecture (joined by ``prefecture_field``).
 #: - ``neg_share_change``: change of that share under the NEG scenario named in ``scenario``.
-#: - ``column``: any numeric column of the candidate layer (``column``).
+#: - ``column``: any numeric column of the candidate layer (``column``), optionally divided by
+#:   another (``per``, e.g. GDP per resident).
 CriterionSource = Literal[
     "market_potential",
     "neg_market_access",
@@ -65,6 +68,7 @@ CriterionSource = Literal[
     "gi_p",
     "gi_significant",
     "access",
+    "station_access",
     "neg_share",
     "neg_share_change",
     "column",
@@ -82,6 +86,7 @@ class CriterionSpec(Section):
     )
     weight: float = Field(ge=0.0, description="non-negative; weights are rescaled to sum to 1")
     column: str | None = Field(default=None, description="candidate column (source = 'column')")
+    per: str | None = Field(default=None, description="divide column by this candidate column (source = 'column')")
     anchors: list[str] = Field(default_factory=list, description="anchor names or kinds (source = 'access')")
     aggregate: Literal["min", "mean"] = Field(default="min", description="over anchors (source = 'access')")
     scenario: str | None = Field(default=None, description="NEG scenario name (source = 'neg_share_change')")
@@ -94,6 +99,8 @@ class CriterionSpec(Section):
     def _check_source_keys(self) -> CriterionSpec:
         if self.source == "column" and not self.column:
             raise ValueError(f"criterion {self.name!r}: source = 'column' needs column = \"NAME\"")
+        if self.per is not None and self.source != "column":
+            raise ValueError(f"criterion {self.name!r}: per = {self.per!r} works with source = 'column' only")
         if self.source == "access" and not self.anchors:
             raise ValueError(f"criterion {self.name!r}: source = 'access' needs anchors = [\"NAME\", ...]")
         return self
@@ -219,6 +226,8 @@ class SitesConfig(Section):
         for i, c in enumerate(self.criteria):
             if c.source == "column":
                 refs.append((self.candidates, c.column, f"criteria[{i}].column"))
+                if c.per is not None:
+                    refs.append((self.candidates, c.per, f"criteria[{i}].per"))
         if self.demand is not None:
             refs.append((self.demand, self.demand_weight, "demand_weight"))
         if self.anchors_layer is not None:

@@ -33,6 +33,8 @@ from iptown_gis.errors import (
     NetworkError,
     ParameterError,
 )
+from iptown_gis.network.od import node_costs
+from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.progress import Progress, ProgressCallback
 from iptown_gis.sites._raster import as_raster
 from iptown_gis.sites.candidates import SITE_ID
@@ -270,11 +272,15 @@ def network_costs(
     check_reach: bool = True,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    snap_key: str = "[sites] max_snap_distance / sites select --max-snap",
 ) -> np.ndarray:
     """``(origins, destinations)`` network cost matrix (NaN = unreachable) with the network package.
 
-    Points are snapped to the network (within ``max_snap_distance`` metres, else
-    :class:`NetworkError`); ``largest_component`` snaps them to the largest connected part.
+    Points join the network under its one snapping policy
+    (:class:`iptown_gis.network.SnapPolicy`): at road nodes (rail is boarded only at
+    stations, with the transfer penalty), within ``max_snap_distance`` metres, else a
+    :class:`NetworkError` naming ``snap_key``; ``largest_component`` snaps them to the largest
+    connected part.
     ``executor`` (an :mod:`iptown_gis.parallel` Dask executor) runs the shortest paths on Dask
     (identical costs).
 
@@ -289,6 +295,10 @@ def network_costs(
         from iptown_gis.network import od_matrix
     except ImportError as exc:
         raise DependencyError(f"network travel costs need iptown_gis.network.od_matrix ({exc})") from exc
+    policy = SnapPolicy(max_distance=max_snap_distance, largest_component=largest_component, key=snap_key)
+    for pts, label in ((origins, origin_name), (destinations, destination_name)):
+        if pts is not None:  # the policy's check, with the scenario key in the message
+            snap_access(network, pts, policy=policy, name=label)
     try:
         od = od_matrix(network, origins.reset_index(drop=True),
                        None if destinations is None else destinations.reset_index(drop=True),
@@ -350,6 +360,87 @@ def access_costs(
             raise NetworkError(f"{int(bad.sum())} candidate(s) cannot reach every anchor; use aggregate = 'min'")
         return np.asarray(c.mean(axis=1), dtype=float)
     raise ParameterError(f"aggregate {aggregate!r}: use 'min' or 'mean'")
+
+
+def has_stations(network: Any) -> bool:
+    """Whether the network has road<->rail transfer edges (stations)."""
+    return network.mode is not None and bool((np.asarray(network.mode) == "transfer").any())
+
+
+def station_nodes(network: Any) -> np.ndarray:
+    """Road nodes where the network's road<->rail transfers start (the stations' road side)."""
+    tr = np.asarray(network.mode) == "transfer"
+    ends = np.unique(np.r_[network.tails[tr], network.indices[tr]])
+    node_mode = network.node_attrs.get("mode")
+    if node_mode is not None:
+        ends = ends[np.asarray(node_mode)[ends] == "road"]
+    return np.asarray(ends, dtype=np.int64)
+
+
+def station_access(
+    network: Any,
+    candidates: gpd.GeoDataFrame,
+    *,
+    weight: str = "time",
+    max_snap_distance: float = 10_000.0,
+    largest_component: bool = True,
+    executor: Any = None,
+    progress: ProgressCallback | Progress | None = None,
+    snap_key: str = "[sites] max_snap_distance / sites select --max-snap",
+) -> np.ndarray:
+    """Network cost from each candidate to its nearest rail station (road<->rail transfer).
+
+    The stations are the network's own transfer points (built from ``[network] stations``
+    where a rail node lies within the transfer distance), so the criterion covers the whole
+    province rather than a few hand-picked stations. Costs are to the station's road node
+    (the transfer penalty is not added: it is the same at every station). Candidates join
+    the network under :class:`iptown_gis.network.SnapPolicy` (road nodes, ``max_snap_distance``).
+
+    Raises
+    ------
+    DataNotFoundError
+        The network has no stations.
+    NetworkError
+        Candidates beyond ``max_snap_distance`` (message names ``snap_key``), or a candidate
+        that reaches no station.
+    """
+    if not has_stations(network):
+        raise DataNotFoundError("the network has no rail stations (road<->rail transfers): build it with "
+                                "railways and stations ([network] railways, stations)")
+    policy = SnapPolicy(max_distance=max_snap_distance, largest_component=largest_component, key=snap_key)
+    snap = snap_access(network, candidates, policy=policy, name="candidates")
+    stations = station_nodes(network)
+    uniq, inv = np.unique(snap.node, return_inverse=True)
+    if executor is None:
+        c = node_costs(network, uniq, weight=weight, targets=stations, progress=progress)
+    else:
+        from iptown_gis.parallel.od import node_costs as dask_node_costs
+
+        c = dask_node_costs(network, uniq, weight=weight, targets=stations, executor=executor, progress=progress)
+    with np.errstate(all="ignore"):
+        best = np.where(np.isfinite(c).any(axis=1), np.nanmin(np.where(np.isnan(c), np.inf, c), axis=1), np.nan)
+    out = best[inv.ravel()] + snap.access(weight)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        labels = candidates[SITE_ID].to_numpy() if SITE_ID in candidates.columns else np.arange(len(candidates))
+        raise NetworkError(f"{int(bad.sum())} candidate(s) reach no rail station over the network, e.g. "
+                           f"{labels[bad][:10].tolist()}; extend the roads or drop the station_access criterion")
+    log.info("station access: %d stations; median %.1f, max %.1f %s", len(stations), float(np.median(out)),
+             float(out.max()), "min" if weight == "time" else weight)
+    return np.asarray(out, dtype=float)
+
+
+def _denominator(candidates: gpd.GeoDataFrame, name: str, per: str) -> np.ndarray:
+    if per not in candidates.columns:
+        cols = ", ".join(str(c) for c in candidates.columns if c != candidates.geometry.name)
+        raise ColumnError(f"criterion {name!r}: per = {per!r}: candidates have no such column; columns are: {cols}")
+    try:
+        d = pd.to_numeric(candidates[per], errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ColumnError(f"criterion {name!r}: per = {per!r} is not numeric") from None
+    if not (d[np.isfinite(d)] > 0).all():
+        raise ColumnError(f"criterion {name!r}: per = {per!r} must be > 0 (it divides the column)")
+    return d
 
 
 # -- NEG --------------------------------------------------------------------------------------
@@ -484,7 +575,7 @@ def compute_criteria(
         log.warning("criterion %r skipped: %s", spec.name, why)
         skipped[spec.name] = why
 
-    access_cache: dict[tuple[str, ...], np.ndarray] = {}
+    access_cache: dict[tuple[str, ...] | str, np.ndarray] = {}
     for spec in specs:
         v: np.ndarray | None = None
         src = spec.source
@@ -514,6 +605,17 @@ def compute_criteria(
                 access_cache[key] = access_costs(network, candidates, sel, weight=cost, aggregate=spec.aggregate,
                                                   **dict(network_options or {}))
             v = access_cache[key]
+        elif src == "station_access":
+            if network is None:
+                missing(spec, "there is no network (run the network stage or give --roads)")
+                continue
+            if not has_stations(network):
+                missing(spec, "the network has no rail stations (build it with railways and stations)")
+                continue
+            if "stations" not in access_cache:
+                access_cache["stations"] = station_access(network, candidates, weight=cost,
+                                                          **dict(network_options or {}))
+            v = access_cache["stations"]
         elif src in ("neg_share", "neg_share_change"):
             neg = res.get("neg")
             if not isinstance(neg, Mapping) or "shares" not in neg:
@@ -537,6 +639,8 @@ def compute_criteria(
                 v = pd.to_numeric(candidates[col], errors="raise").to_numpy(dtype=float)
             except (TypeError, ValueError):
                 raise ColumnError(f"criterion {spec.name!r}: column {col!r} is not numeric") from None
+            if spec.per is not None:
+                v = v / _denominator(candidates, spec.name, spec.per)
         else:  # pragma: no cover - the config model restricts sources
             raise ParameterError(f"unknown criterion source {src!r}")
         if spec.transform == "log1p":

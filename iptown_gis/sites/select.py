@@ -35,7 +35,16 @@ from iptown_gis.sites.scoring import (
     score,
 )
 
-__all__ = ["Selection", "choose_sites", "fill_missing", "plot_sites", "rank_sites", "write_site_outputs"]
+__all__ = [
+    "COLLINEAR_RHO",
+    "Selection",
+    "choose_sites",
+    "collinear_criteria",
+    "fill_missing",
+    "plot_sites",
+    "rank_sites",
+    "write_site_outputs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +128,8 @@ def rank_sites(
     geopandas.GeoDataFrame
         Sorted by rank (first row = best site): the candidates' columns, each criterion, its
         normalised value ``norm_<name>``, ``score``, ``rank``, ``p_top_k``, ``rank_p05``,
-        ``rank_median``, ``rank_p95``.
+        ``rank_median`` (also as ``rank_p50``), ``rank_p95``. ``attrs["sites"]["collinear"]``
+        lists criteria that rank the candidates alike (:func:`collinear_criteria`).
 
     Raises
     ------
@@ -162,10 +172,51 @@ def rank_sites(
         out["rank_p05"] = rob.rank_p05
         out["rank_median"] = rob.rank_median
         out["rank_p95"] = rob.rank_p95
+        out["rank_p50"] = rob.rank_median  # the same as rank_median, named like its p05 / p95 band
     out = out.sort_values("rank", kind="stable")
+    collinear = collinear_criteria(filled)
     out.attrs["sites"] = {"weights": w, "directions": dict(zip(names, dirs)), "normalisation": normalisation,
-                          "k": k, "draws": draws, "concentration": concentration, "seed": seed}
+                          "k": k, "draws": draws, "concentration": concentration, "seed": seed,
+                          "collinear": collinear}
     return out
+
+
+#: Criteria whose Spearman rank correlation over the candidates reaches this are reported as
+#: one criterion counted twice (see :func:`collinear_criteria`).
+COLLINEAR_RHO = 0.8
+
+
+def collinear_criteria(values: pd.DataFrame, *, threshold: float = COLLINEAR_RHO) -> list[list[Any]]:
+    """Pairs of criteria that rank the candidates nearly alike: ``[[a, b, rho], ...]``.
+
+    Two criteria with a Spearman correlation ``|rho| >= threshold`` over the candidates
+    measure much the same thing: their weights add up and that one dimension counts twice.
+    Each pair is logged as a warning so the recipe can drop or replace one of them.
+
+    Parameters
+    ----------
+    values
+        Raw criterion values (one column per criterion, no NaN).
+    threshold
+        The ``|rho|`` from which a pair is reported.
+
+    Returns
+    -------
+    list
+        ``[name_a, name_b, rho]`` per pair, strongest first.
+    """
+    cols = [c for c in values.columns if values[c].nunique() > 1]
+    if len(cols) < 2:
+        return []
+    rho = values[cols].rank().corr().to_numpy()
+    pairs: list[list[Any]] = [[str(cols[i]), str(cols[j]), round(float(rho[i, j]), 3)]
+                              for i in range(len(cols)) for j in range(i + 1, len(cols))
+                              if abs(rho[i, j]) >= threshold]
+    pairs.sort(key=lambda p: -abs(p[2]))
+    for a, b, r in pairs:
+        log.warning("sites: criteria %r and %r rank the candidates alike (Spearman rho = %.2f): the same "
+                    "dimension counts twice; drop or replace one of them (docs/sites.md)", a, b, r)
+    return pairs
 
 
 @dataclass

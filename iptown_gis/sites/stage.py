@@ -118,7 +118,7 @@ def rank_stage(
     if cfg.k > len(cands):
         raise ParameterError(f"[sites] k = {cfg.k} is larger than the number of candidates ({len(cands)}); lower k")
     anchors = _anchors(ctx, cfg, cands.crs)
-    needs_net = any(c.source == "access" for c in cfg.criteria)
+    needs_net = any(c.source in ("access", "station_access") for c in cfg.criteria)
     net = get_network(ctx, build=needs_net)
     prog.update(0.05, f"criteria for {len(cands)} candidates")
     crit = compute_criteria(cands, cfg.criteria, results=results, network=net, anchors=anchors,

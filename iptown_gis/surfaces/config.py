@@ -50,7 +50,9 @@ class SurfacesConfig(Section):
     hotspot_zones: str | None = Field(default="counties", description="input of zones, or 'cells'")
     hotspot_variable: str = Field(
         default="kde",
-        description="'kde', 'market_potential', 'neg_market_access' (zonal mean) or a column of the zones",
+        description="a column of the zones, 'density:COLUMN' (COLUMN per km2 of zone area: the raw "
+                    "variable, recommended), or 'kde', 'market_potential', 'neg_market_access' (zonal mean of "
+                    "a smoothed surface: its autocorrelation is partly the smoothing's)",
     )
     hotspot_statistic: Literal["gi*", "moran"] = "gi*"
     hotspot_weights: Literal["queen", "rook", "knn", "distance"] = "queen"
@@ -103,7 +105,7 @@ class SurfacesConfig(Section):
             refs.append((self.kde_points, self.kde_weight, "kde_weight"))
         if self.hotspot_zones not in (None, "cells"):
             col = None if self.hotspot_variable in ("kde", "market_potential", "neg_market_access") \
-                else self.hotspot_variable
+                else self.hotspot_variable.removeprefix("density:")
             refs.append((self.hotspot_zones, col, "hotspot_variable"))
         refs.extend((z, None, "zonal_zones") for z in self.zonal_zones)
         return refs

@@ -10,8 +10,11 @@ NEG (real) market access (Redding and Venables 2004; Fujita, Krugman and Venable
 
 Distances are in metres from the cell centre to the mass point: straight lines
 (``mode="euclidean"``) or over a road network (``mode="network"``: the cell centre is snapped
-to its nearest network node, the straight access leg is added, then the shortest-path cost
-to the node of each mass plus that mass's own access leg).
+to its nearest road node, the straight access leg is added, then the shortest-path cost
+to the node of each mass plus that mass's own access leg). Snapping follows the network
+package's one policy (:class:`iptown_gis.network.SnapPolicy`): rail is boarded only at
+stations, with the transfer penalty; access legs longer than the snap limit (10 km unless
+set) are an error, or dropped with ``far="drop"``.
 
 **Minimum distance.** A mass in (or next to) a cell would give an infinite or absurd power
 potential, so every distance below ``min_distance`` is raised to it. The default is half the
@@ -27,6 +30,7 @@ of :func:`potential_direct`, with the same result to rounding error.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -39,6 +43,7 @@ import geopandas as gpd
 import numpy as np
 
 from iptown_gis.errors import ColumnError, ParameterError
+from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.parallel.executor import Executor
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.surfaces._validate import point_xy, positive, weights_from
@@ -226,6 +231,7 @@ def network_distances(
     max_snap_distance: float | None = None,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    snap_policy: SnapPolicy | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Network cost pieces for targets and masses.
 
@@ -236,21 +242,25 @@ def network_distances(
     Costs are metres (``cost="length"``) or minutes (``cost="time"``; access legs at
     ``access_speed_kmh``). Unreachable pairs are NaN. With an :mod:`iptown_gis.parallel`
     ``executor`` the shortest paths run on Dask in batches of masses (identical costs).
+
+    Cells and masses join the network under the package's snapping policy
+    (:class:`iptown_gis.network.SnapPolicy`, ``snap_policy``; default: road nodes of the
+    largest component, rail boarded only at stations, access legs up to ``max_snap_distance``
+    or 10 km). With ``far="drop"`` a far cell gets NaN costs (no value) and a far mass NaN
+    access (it adds nothing).
     """
     from iptown_gis import network as nw
 
     prog = as_progress(progress)
     tgt = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=crs)
     src = gpd.GeoDataFrame(geometry=gpd.points_from_xy(mass_x, mass_y), crs=crs)
-    # Snap to the largest connected part only, so no cell or mass is stranded on an islet.
-    n_comp, labels = network.components()
-    node_mask = (labels == 0) if n_comp > 1 else None
-    limit = np.inf if max_snap_distance is None else float(max_snap_distance)
+    pol = snap_policy if snap_policy is not None else SnapPolicy(
+        max_distance=DEFAULT_MAX_SNAP_DISTANCE if max_snap_distance is None else float(max_snap_distance))
+    if pol.access_speed_kmh != access_speed_kmh:
+        pol = dataclasses.replace(pol, access_speed_kmh=access_speed_kmh)
     prog.update(0.0, "snapping cells to the network")
-    t_snap = nw.snap_points(network, tgt, snap="node", max_distance=limit, access_speed_kmh=access_speed_kmh,
-                            node_mask=node_mask, name="grid cells")
-    m_snap = nw.snap_points(network, src, snap="node", max_distance=limit, access_speed_kmh=access_speed_kmh,
-                            node_mask=node_mask, name="masses")
+    t_snap = nw.snap_access(network, tgt, policy=pol, name="grid cells")
+    m_snap = nw.snap_access(network, src, policy=pol, name="masses")
     prog.update(0.2, "shortest paths from the masses")
     uniq, inv = np.unique(t_snap.node, return_inverse=True)
     if executor is None:
@@ -259,10 +269,13 @@ def network_distances(
         from iptown_gis.parallel.od import node_costs as dask_node_costs
 
         costs = dask_node_costs(network, m_snap.node, weight=cost, targets=uniq, executor=executor)
-    node_cost = costs[:, inv.ravel()]
+    t_acc = np.full(x.size, np.nan)
+    m_acc = np.full(np.size(mass_x), np.nan)
+    t_acc[t_snap.kept] = t_snap.distance_m if cost == "length" else t_snap.time_min
+    m_acc[m_snap.kept] = m_snap.distance_m if cost == "length" else m_snap.time_min
+    node_cost = np.full((m_acc.size, t_acc.size), np.nan)
+    node_cost[np.ix_(m_snap.kept, t_snap.kept)] = costs[:, inv.ravel()]
     prog.update(1.0, "network costs")
-    t_acc = t_snap.distance_m if cost == "length" else t_snap.time_min
-    m_acc = m_snap.distance_m if cost == "length" else m_snap.time_min
     return t_acc, m_acc, node_cost
 
 
@@ -313,6 +326,7 @@ def market_potential(
     reproject: bool = False,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    snap_policy: SnapPolicy | None = None,
 ) -> Surface:
     """Harris market potential of every grid cell from mass points.
 
@@ -336,7 +350,9 @@ def market_potential(
     access_speed_kmh
         Speed on the straight access legs when ``cost="time"``.
     max_snap_distance
-        Cells farther than this from the network are an error (default: no limit).
+        Cells or masses farther than this (metres) from the network's road nodes are a
+        :class:`~iptown_gis.errors.NetworkError` naming them (default 10 km; ignored when
+        ``snap_policy`` is given).
     min_distance
         Distances below it are raised to it; default half the cell size.
     reproject
@@ -345,6 +361,10 @@ def market_potential(
         An :mod:`iptown_gis.parallel` Dask executor: Euclidean potentials run tile by tile
         as tasks, network shortest paths in batches of masses. Same values (costs exactly,
         sums to 1e-12 relative). ``None``: in-process.
+    snap_policy
+        How cells and masses join the network (:class:`iptown_gis.network.SnapPolicy`): road
+        nodes only (rail boarded at stations), the largest component, the access-leg limit
+        and ``far="drop"`` (far cells get no value, far masses add nothing; with a warning).
 
     Returns
     -------
@@ -381,8 +401,8 @@ def market_potential(
     else:
         net = _load_network(roads, network, grid.crs, reproject)
         vals = _network_potential(net, x, y, mx, my, m, grid=grid, dec=dec, dmin=dmin, cost=cost,
-                                  access_speed_kmh=access_speed_kmh,
-                                  max_snap_distance=max_snap_distance, prog=prog, executor=executor)
+                                  access_speed_kmh=access_speed_kmh, max_snap_distance=max_snap_distance,
+                                  prog=prog, executor=executor, snap_policy=snap_policy)
     tags = {"iptown_decay": str(dec), "iptown_mode": mode, "iptown_mass_field": str(mass_field),
             "iptown_min_distance": f"{dmin:g}", "iptown_cost": cost, "iptown_n_masses": str(m.size),
             "iptown_formula": "MP_i = sum_j M_j f(max(d_ij, min_distance))"}
@@ -392,11 +412,12 @@ def market_potential(
 def _network_potential(
     net: Any, x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, m: np.ndarray, *,
     grid: Grid, dec: Decay, dmin: float, cost: Literal["length", "time"], access_speed_kmh: float,
-    max_snap_distance: float | None, prog: Progress, executor: Any = None,
+    max_snap_distance: float | None, prog: Progress, executor: Any = None, snap_policy: SnapPolicy | None = None,
 ) -> np.ndarray:
     t_acc, m_acc, node_cost = network_distances(
         net, x, y, mx, my, crs=grid.crs, cost=cost, access_speed_kmh=access_speed_kmh,
-        max_snap_distance=max_snap_distance, executor=executor, progress=prog.sub(0.0, 0.6))
+        max_snap_distance=max_snap_distance, executor=executor, progress=prog.sub(0.0, 0.6),
+        snap_policy=snap_policy)
     n = x.size
     out = np.zeros(n, dtype="float64")
     step = max(CHUNK_ELEMENTS // max(m.size, 1), 1)
@@ -405,7 +426,8 @@ def _network_potential(
         c = t_acc[s:s + step, None] + node_cost[:, s:s + step].T + m_acc[None, :]
         out[s:s + step] = _potential_from_costs(c, m, dec, dmin)
         sub.update(min(s + step, n) / n, "network potential")
-    unreachable = np.isnan(node_cost).all(axis=0)
+    out[np.isnan(t_acc)] = np.nan  # cells dropped by the snap policy (far="drop"): no value
+    unreachable = np.isnan(node_cost).all(axis=0) & np.isfinite(t_acc)
     if unreachable.any():
         log.warning("%d cells reach no mass over the network (potential 0 there)", int(unreachable.sum()))
     return out
@@ -428,6 +450,8 @@ def market_access(
     reproject: bool = False,
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
+    max_snap_distance: float | None = None,
+    snap_policy: SnapPolicy | None = None,
 ) -> Surface:
     """NEG market access ``MA_i = sum_j Y_j G_j^(sigma-1) T_ij^(1-sigma)`` on the grid.
 
@@ -448,7 +472,7 @@ def market_access(
         Elasticity of substitution (> 1).
     tau
         Transport cost per kilometre (or per minute).
-    mode, network, roads, cost, access_speed_kmh, reproject, executor
+    mode, network, roads, cost, access_speed_kmh, reproject, executor, max_snap_distance, snap_policy
         As in :func:`market_potential`.
 
     Raises
@@ -494,7 +518,8 @@ def market_access(
         net = _load_network(roads, network, grid.crs, reproject)
         vals = _network_potential(net, x, yy, mx, my, weight, grid=grid, dec=Decay("exp", 1.0 / rate),
                                   dmin=0.0, cost=cost, access_speed_kmh=access_speed_kmh,
-                                  max_snap_distance=None, prog=prog, executor=executor)
+                                  max_snap_distance=max_snap_distance, prog=prog, executor=executor,
+                                  snap_policy=snap_policy)
     else:
         raise ParameterError(f"mode must be 'euclidean' or 'network', got {mode!r}")
     tags = {"iptown_sigma": f"{sigma:g}", "iptown_tau": f"{tau:g}", "iptown_cost": cost, "iptown_mode": mode,

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from iptown_gis.errors import ScenarioError
+from iptown_gis.errors import ColumnError, GeometryError, ScenarioError
+from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.progress import Progress
 from iptown_gis.surfaces.config import SurfacesConfig
 from iptown_gis.surfaces.grid import Surface, make_grid
@@ -47,6 +48,37 @@ __all__ = ["run"]
 log = logging.getLogger(__name__)
 
 SURFACE_NAMES = ("market_potential", "neg_market_access", "potential_all_cells", "kde")
+
+
+def _snap_policy(ctx: Any, cfg: SurfacesConfig) -> SnapPolicy:
+    """The network's snapping policy for cells and masses: ``[network] max_snap_distance``."""
+    ncfg = ctx.scenario.section("network")
+    limit = DEFAULT_MAX_SNAP_DISTANCE if ncfg is None else float(ncfg.max_snap_distance)
+    return SnapPolicy(max_distance=limit, access_speed_kmh=cfg.access_speed_kmh,
+                      key="[network] max_snap_distance")
+
+
+def _density(zones: Any, column: str, name: str) -> tuple[Any, str]:
+    """``zones`` with ``COLUMN_per_km2`` = column / zone area (km2, in the study's metric CRS)."""
+    if column not in zones.columns:
+        have = ", ".join(str(c) for c in zones.columns if c != zones.geometry.name)
+        raise ColumnError(f"[surfaces] hotspot_variable = 'density:{column}': {name} has no column {column!r}; "
+                          f"columns are: {have}")
+    area_km2 = zones.geometry.area.to_numpy(dtype="float64") / 1e6
+    if not (area_km2 > 0).all():
+        raise GeometryError(f"[surfaces] hotspot_variable = 'density:{column}': {name} has zones without area")
+    field = f"{column}_per_km2"
+    zones = zones.copy()
+    zones[field] = np.asarray(zones[column], dtype="float64") / area_km2
+    return zones, field
+
+
+def _warn_smoothed(var: str, cfg: SurfacesConfig) -> None:
+    if var in ("kde", "market_potential", "neg_market_access", "potential_all_cells"):
+        log.warning("[surfaces] hotspot_variable = %r is a smoothed surface: neighbouring zones share its kernel, "
+                    "so the smoothing itself creates autocorrelation and the permutation p-values overstate the "
+                    "hot spots; use a raw variable, e.g. hotspot_variable = 'density:pop_2020' (docs/surfaces.md)",
+                    var)
 
 
 def _network(ctx: Any, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
@@ -112,9 +144,10 @@ def run(ctx: Any, progress: Progress) -> None:
 
     net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
     ex = getattr(ctx, "executor", None)  # Dask (iptown run --workers N) or None: same values
+    snap = _snap_policy(ctx, cfg)
     mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
                           network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
-                          min_distance=cfg.min_distance, executor=ex, progress=steps[1])
+                          min_distance=cfg.min_distance, executor=ex, progress=steps[1], snap_policy=snap)
     _register(ctx, out, "market_potential", mp,
               f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
 
@@ -127,13 +160,14 @@ def run(ctx: Any, progress: Progress) -> None:
             ma = market_access(grid, regions, income=income, price_index=g, sigma=sigma, tau=tau,
                                mode="network", network=net if net is not None else _network(ctx, cfg),
                                cost="time", access_speed_kmh=cfg.access_speed_kmh, executor=ex,
-                               progress=steps[2])
+                               progress=steps[2], snap_policy=snap)
             source = "neg"
         else:
             sigma, tau = cfg.sigma, cfg.tau
             ma = market_access(grid, masses, income_field=cfg.income_field or cfg.mass_field, sigma=sigma,
                                tau=tau, mode=cfg.mode, network=net, cost=cfg.cost,
-                               access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2])
+                               access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2],
+                               snap_policy=snap)
             source = f"{cfg.masses}.{cfg.income_field or cfg.mass_field}, G = 1"
         ma.tags["iptown_income_source"] = source
         _register(ctx, out, "neg_market_access", ma,
@@ -178,12 +212,19 @@ def run(ctx: Any, progress: Progress) -> None:
             if var not in out:
                 raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: hot spots on cells need a surface "
                                     f"({', '.join(n for n in SURFACE_NAMES if n in out)})")
+            _warn_smoothed(var, cfg)
             hs = hotspots(out[var]["surface"], statistic=cfg.hotspot_statistic,
                           weights=cfg.hotspot_weights if cfg.hotspot_weights in ("queen", "rook") else "queen",
                           permutations=cfg.permutations, seed=ctx.scenario.study.seed, alpha=cfg.alpha,
                           correction="fdr" if cfg.fdr else "none")
         else:
-            if var in SURFACE_NAMES:
+            if var.startswith("density:"):
+                # the raw variable per km2 of zone area: no smoothing that would itself create the
+                # autocorrelation the permutation test then finds significant
+                zones, field = _density(ctx.layer(cfg.hotspot_zones, geom_types=("Polygon",)),
+                                        var.removeprefix("density:"), cfg.hotspot_zones)
+            elif var in SURFACE_NAMES:
+                _warn_smoothed(var, cfg)
                 if var not in out:
                     raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: that surface was not computed")
                 zones = zonal.get(cfg.hotspot_zones)

@@ -23,6 +23,7 @@ shore, or inside the user mask; only the largest connected usable area is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import pandas as pd
 import shapely
 
 from iptown_gis.errors import GeometryError, IptownError, ParameterError
+from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.zoning.cells import CellSet, grid_cells
 
 __all__ = ["StudyArea", "build_study_area", "combine_factors", "transform_factor"]
@@ -132,13 +134,15 @@ def _slope(dem_path: Any, xy: np.ndarray, crs: Any) -> np.ndarray:
 
 def _network_times(net: Any, xy: np.ndarray, sources_xy: np.ndarray, crs: Any) -> np.ndarray:
     """Minutes from the nearest of ``sources_xy`` to each cell centre on the network."""
-    from iptown_gis.network import node_costs, snap_points
+    from iptown_gis.network import node_costs
 
-    far = 1e7
+    # the network's snapping policy: road nodes (rail boarded at stations), 10 km access legs;
+    # a NetworkError makes the caller fall back to straight-line times with a warning
+    policy = SnapPolicy(key="[network] max_snap_distance (zoning falls back to straight lines)")
     cells = gpd.GeoDataFrame(geometry=shapely.points(xy), crs=crs)
     src = gpd.GeoDataFrame(geometry=shapely.points(sources_xy), crs=crs)
-    sc = snap_points(net, cells, max_distance=far, name="study-area cells")
-    ss = snap_points(net, src, max_distance=far, name="access points")
+    sc = snap_access(net, cells, policy=policy, name="study-area cells")
+    ss = snap_access(net, src, policy=dataclasses.replace(policy, far="drop"), name="access points")
     nodes = np.unique(np.asarray(ss.node))
     cost = node_costs(net, nodes, weight="time", targets=np.unique(np.asarray(sc.node)), method="plain")
     tg = np.unique(np.asarray(sc.node))

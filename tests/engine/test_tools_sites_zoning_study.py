@@ -286,7 +286,7 @@ def test_planstudy_picked_layers_and_overrides(picked, tmp_path):
     from iptown_gis.study.layers import output_layers
 
     base = tomllib.loads(default_scenario_path().read_text(encoding="utf-8"))
-    crits = [dict(c, weight=0.5) if c["name"] == "gdp" else c for c in base["sites"]["criteria"]]
+    crits = [dict(c, weight=0.5) if c["name"] == "population" else c for c in base["sites"]["criteria"]]
     run_dir = tmp_path / "run 1"
     res = outputs("planstudy", {
         "RUN_DIR": str(run_dir), "NAME": "panel run", "STAGES": ["network"],

@@ -108,14 +108,22 @@ def test_marketpotential_network_time(tmp_path: Path, g: str, files: dict[str, s
 
     boundary = read_vector(f"{g}:prefectures", crs=CRS).query("adcode == 340100")
     pyogrio.write_dataframe(boundary, tmp_path / "hefei.gpkg", layer="hefei")
-    out = outputs("marketpotential", {
+    params = {
         "BOUNDARY": f"{tmp_path / 'hefei.gpkg'}:hefei", "CELL": CELL, "MASSES": files["four"],
         "MODE": "network", "ROADS": files["four_roads"], "COST": "time", "ACCESS_SPEED": 20.0, "DECAY": "power:2",
-        "OUTPUT": str(tmp_path / "mpn.tif")})
+        "OUTPUT": str(tmp_path / "mpn.tif")}
+    # four roads do not reach every cell of Hefei within the default 10 km: a typed error naming the parameter
+    code, msgs = run("marketpotential", params)
+    assert code != 0
+    assert msgs[-1]["error"] == "NetworkError"
+    assert msgs[-1]["user_error"] is True
+    assert "grid cells: " in msgs[-1]["message"]
+    assert "(MAX_SNAP_DISTANCE)" in msgs[-1]["message"]
+    out = outputs("marketpotential", {**params, "MAX_SNAP_DISTANCE": 40_000.0})
     grid = make_grid(boundary, cell=CELL, crs=boundary.crs)
     want = market_potential(grid, read_vector(files["four"], crs=grid.crs), mass_field=None, decay="power:2",
                             mode="network", roads=read_vector(files["four_roads"], crs=grid.crs), cost="time",
-                            access_speed_kmh=20.0)
+                            access_speed_kmh=20.0, max_snap_distance=40_000.0)
     assert_same_surface(surface_from_geotiff(out["OUTPUT"]), want)
 
 

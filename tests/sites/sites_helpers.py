@@ -24,19 +24,27 @@ map = {map}
 {extra}
 
 [[sites.criteria]]
-name = "time_to_knowledge"
+name = "time_to_innovation_hub"
 source = "access"
-anchors = ["science_centre", "university"]
-aggregate = "mean"
+anchors = ["science_centre", "university", "ip_demonstration_city", "innovation_zone"]
+aggregate = "min"
 direction = "cost"
 weight = 0.4
 
 [[sites.criteria]]
-name = "gdp"
+name = "gdp_per_capita"
 source = "column"
 column = "gdp_2022"
+per = "pop_2020"
 transform = "log1p"
-weight = 0.4
+weight = 0.2
+
+[[sites.criteria]]
+name = "population"
+source = "column"
+column = "pop_2020"
+transform = "log1p"
+weight = 0.2
 
 [[sites.criteria]]
 name = "market_potential"
@@ -54,6 +62,18 @@ name = "ustc"
 kind = "university"
 lon = 117.264
 lat = 31.839
+
+[[sites.anchors]]
+name = "wuhu"
+kind = "ip_demonstration_city"
+lon = 118.42755
+lat = 31.354704
+
+[[sites.anchors]]
+name = "bengbu"
+kind = "innovation_zone"
+lon = 117.382671
+lat = 32.918339
 """
 
 

@@ -113,14 +113,15 @@ def test_direct_form_usage_errors(region: dict[str, Path], tmp_path: Path) -> No
 
 def test_scenario_rank_and_select(tmp_path: Path, sample_gpkg: Path) -> None:
     scen = write_scenario(tmp_path, sample_gpkg)
-    r = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "r"), "--weight", "gdp=0.8"])
+    r = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "r"),
+                                 "--weight", "population=0.8"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert out["candidates"] == 104
     assert out["top"][0]["rank"] == 1
     assert (tmp_path / "r" / "sites" / "ranked.geojson").exists()
     assert not (tmp_path / "r" / "sites" / "selected.csv").exists()
-    bad = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "b"), "--weight", "gdp"])
+    bad = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "b"), "--weight", "population"])
     assert bad.exit_code == 2
     assert "NAME=NUMBER" in bad.output
     r2 = CliRunner().invoke(cli, ["sites", "select", str(scen), "--k", "2", "--model", "mclp", "--standard", "60",

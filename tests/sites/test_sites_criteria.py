@@ -199,3 +199,55 @@ def test_compute_criteria_skips_missing_stages(caplog: pytest.LogCaptureFixture)
     with pytest.raises(ColumnError, match="prefecture_field"):
         compute_criteria(cands, specs[2:3], results=results, prefecture_field=None)
     assert isinstance(res2.values, pd.DataFrame)
+
+
+def _rail_network():
+    """A 40 km road (10 km segments) with a railway beside it, stations at x = 0 and 40 km."""
+    from iptown_gis.network import build_network
+
+    roads = gpd.GeoDataFrame(geometry=[LineString([(x, 0), (x + 10_000, 0)]) for x in range(0, 40_000, 10_000)],
+                             crs=CRS)
+    rail = gpd.GeoDataFrame(geometry=[LineString([(0, 500), (20_000, 500)]), LineString([(20_000, 500),
+                                                                                        (40_000, 500)])], crs=CRS)
+    stations = _points([(0, 250), (40_000, 250)], name=["w", "e"])
+    return build_network(roads, railways=rail, stations=stations, default_speed_kmh=60.0, rail_speed_kmh=120.0)
+
+
+def test_station_access_to_the_nearest_station() -> None:
+    from iptown_gis.sites.criteria import station_access, station_nodes
+
+    net = _rail_network()
+    assert len(station_nodes(net)) == 2
+    # beside the railway at 20 km (a rail node 500 m away): 20 km of road to a station, not a ride
+    cands = _points([(0, 0), (10_000, 0), (20_000, 100)], **{SITE_ID: ["a", "b", "c"]})
+    t = station_access(net, cands, weight="time")
+    np.testing.assert_allclose(t, [0.0, 10.0, 20.0 + 0.1 / 30.0 * 60.0])
+    res = compute_criteria(cands, [CriterionSpec(name="rail", source="station_access", direction="cost",
+                                                 weight=1)], network=net)
+    np.testing.assert_allclose(res.values["rail"], t)
+    # a roads-only network has no stations: skipped (or an error when required)
+    roads_only = _toy_network()
+    res2 = compute_criteria(cands, [CriterionSpec(name="rail", source="station_access", weight=1)],
+                            network=roads_only)
+    assert res2.skipped == {"rail": "the network has no rail stations (build it with railways and stations)"}
+    with pytest.raises(DataNotFoundError, match=r"'rail'.*required but the network has no rail stations"):
+        compute_criteria(cands, [CriterionSpec(name="rail", source="station_access", weight=1, required=True)],
+                         network=roads_only)
+    with pytest.raises(DataNotFoundError, match="no rail stations"):
+        station_access(roads_only, cands)
+    far = _points([(0, 0), (20_000, 25_000)], **{SITE_ID: ["ok", "far"]})
+    with pytest.raises(NetworkError, match=r"candidates: 1 of 2 .*\[sites\] max_snap_distance"):
+        station_access(net, far)
+
+
+def test_column_per_column() -> None:
+    cands = _points([(0, 0), (1, 0), (2, 0)], **{SITE_ID: [1, 2, 3], "gdp": [10.0, 20.0, 90.0],
+                                                   "pop": [1.0, 4.0, 3.0], "zero": [1.0, 0.0, 1.0]})
+    spec = CriterionSpec(name="gpc", source="column", column="gdp", per="pop", weight=1)
+    np.testing.assert_allclose(compute_criteria(cands, [spec]).values["gpc"], [10.0, 5.0, 30.0])
+    with pytest.raises(ColumnError, match=r"per = 'nope': candidates have no such column"):
+        compute_criteria(cands, [CriterionSpec(name="x", source="column", column="gdp", per="nope", weight=1)])
+    with pytest.raises(ColumnError, match=r"per = 'zero' must be > 0"):
+        compute_criteria(cands, [CriterionSpec(name="x", source="column", column="gdp", per="zero", weight=1)])
+    with pytest.raises(ValueError, match="per = 'pop' works with source = 'column' only"):
+        CriterionSpec(name="x", source="kde", per="pop", weight=1)

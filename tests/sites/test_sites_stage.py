@@ -40,10 +40,22 @@ def test_stage_writes_every_output(stage_run: tuple[Path, dict]) -> None:
 
     ranked = gpd.read_file(out / "sites" / "ranked.gpkg")
     assert len(ranked) == 104
-    for col in ("time_to_knowledge", "norm_gdp", "score", "rank", "p_top_k", "rank_p05", "rank_p95"):
+    for col in ("time_to_innovation_hub", "norm_gdp_per_capita", "score", "rank", "p_top_k", "rank_p05",
+                "rank_median", "rank_p50", "rank_p95"):
         assert col in ranked.columns
     assert ranked["rank"].tolist() == list(range(1, 105))
-    assert ranked["p_top_k"].sum() == pytest.approx(3.0)
+    assert ranked["p_top_k"].sum() == pytest.approx(3.0)  # every draw has exactly k = 3 in its top 3
+    # rank bands: ordered, inside 1..n, p50 the median's new name
+    assert (ranked.rank_p05 <= ranked.rank_p50).all()
+    assert (ranked.rank_p50 <= ranked.rank_p95).all()
+    assert ranked.rank_p05.min() >= 1
+    assert ranked.rank_p95.max() <= 104
+    np.testing.assert_array_equal(ranked.rank_p50, ranked.rank_median)
+    # the rank under the given weights lies inside its own 90 % band for nearly every candidate
+    inside = (ranked["rank"] >= ranked.rank_p05) & (ranked["rank"] <= ranked.rank_p95)
+    assert inside.mean() >= 0.9
+    # no two criteria of the recipe rank the candidates alike
+    assert summary["ranking"]["collinear"] == []
     png = (out / "sites" / "map.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -58,8 +70,18 @@ def test_ranked_first_row_is_top_and_selection_is_optimal(tmp_path: Path, sample
     ranked = res["ranked"]
     assert ranked["rank"].iloc[0] == 1
     assert ranked["score"].is_monotonic_decreasing
-    # Shushan district (Hefei) is next to the science centre and universities and richest
-    assert ranked[SITE_ID].iloc[0] == 340104
+    # ranking invariants: a candidate at least as good on every criterion ranks no worse
+    norm = ranked[[c for c in ranked.columns if c.startswith("norm_")]].to_numpy()
+    rank = ranked["rank"].to_numpy()
+    ge = (norm[:, None, :] >= norm[None, :, :]).all(axis=2)
+    gt = (norm[:, None, :] > norm[None, :, :]).any(axis=2)
+    dom = ge & gt
+    assert dom.any()
+    assert (rank[:, None] < rank[None, :])[dom].all()
+    # the score is the weighted mean of the normalised criteria (weights rescaled to 1)
+    w = np.array([ranked.attrs["sites"]["weights"][c.removeprefix("norm_")] for c in ranked.columns
+                  if c.startswith("norm_")])
+    np.testing.assert_allclose(ranked["score"], norm @ w, rtol=1e-12)
     sel = select_stage(ctx)
     chosen = sel.selected
     assert len(chosen) == 3
@@ -89,18 +111,50 @@ def test_ranked_first_row_is_top_and_selection_is_optimal(tmp_path: Path, sample
     # greedy by rank respects the constraints too
     sel3 = select_stage(ctx, model="rank", k=3)
     assert sel3.selected["parent_adcode"].is_unique
-    assert sel3.selected[SITE_ID].iloc[0] == 340104
+    assert sel3.selected[SITE_ID].iloc[0] == ranked[SITE_ID].iloc[0]  # greedy takes the best-ranked first
 
 
 def test_weight_override_and_bad_weights(tmp_path: Path, sample_gpkg: Path) -> None:
     ctx = _ctx(write_scenario(tmp_path, sample_gpkg), tmp_path)
     base = rank_stage(ctx)["ranked"].set_index(SITE_ID)
-    only_gdp = rank_stage(ctx, weights={"time_to_knowledge": 0.0})["ranked"]
-    assert only_gdp[SITE_ID].iloc[0] == base["gdp"].idxmax()
+    only_pop = rank_stage(ctx, weights={"time_to_innovation_hub": 0.0, "gdp_per_capita": 0.0})["ranked"]
+    assert only_pop[SITE_ID].iloc[0] == base["population"].idxmax()
+    # raising one weight moves every score towards that criterion's normalised value (exact)
+    up = rank_stage(ctx, weights={"population": 0.6})["ranked"].set_index(SITE_ID).loc[base.index]
+    # kept weights 0.4, 0.2, 0.2 (market_potential is skipped): W = 0.8, population 0.2 -> 0.6
+    want = (0.8 * base["score"] + (0.6 - 0.2) * base["norm_population"]) / (0.8 + 0.6 - 0.2)
+    np.testing.assert_allclose(up["score"], want, rtol=1e-12)
     with pytest.raises(ParameterError, match=r"unknown criteria \['typo'\]"):
         rank_stage(ctx, weights={"typo": 1.0})
     with pytest.raises(ParameterError, match="non-negative"):
-        rank_stage(ctx, weights={"gdp": -1.0})
+        rank_stage(ctx, weights={"population": -1.0})
+
+
+def test_criteria_reach_beyond_hefei(tmp_path: Path, sample_gpkg: Path) -> None:
+    """Knowledge access is to the nearest hub of Hefei, Wuhu and Bengbu, not to Hefei alone."""
+    from iptown_gis.sites.criteria import access_costs
+
+    ctx = _ctx(write_scenario(tmp_path, sample_gpkg), tmp_path)
+    res = rank_stage(ctx)
+    ranked = res["ranked"]
+    hefei = res["anchors"][res["anchors"]["name"].isin(["science_island", "ustc"])]
+    t_hefei = access_costs(ctx.results["network"], ranked, hefei, aggregate="min", max_snap_distance=30_000.0)
+    t_hub = ranked["time_to_innovation_hub"].to_numpy()
+    assert (t_hub <= t_hefei + 1e-9).all()
+    closer = t_hub < t_hefei - 1.0
+    pref = ranked["parent_adcode"].astype(str)
+    assert closer[pref.eq("340200").to_numpy()].all()  # every Wuhu county: Wuhu is nearer than Hefei
+    assert closer[pref.eq("340300").to_numpy()].all()  # every Bengbu county
+    # GDP per capita is the prefecture's (county GDP is prefecture GDP split by population) ...
+    gpc = ranked.groupby(pref)["gdp_per_capita"].agg(lambda v: v.max() - v.min())
+    assert gpc.max() < 1e-4
+    # ... and does not repeat population, while the split county GDP did
+    old = ranked.assign(gdp=np.log1p(ranked["gdp_2022"].to_numpy(dtype=float)))
+    from iptown_gis.sites.select import collinear_criteria
+
+    pairs = collinear_criteria(old[["gdp", "population", "gdp_per_capita"]])
+    assert [p[:2] for p in pairs] == [["gdp", "population"]]
+    assert ranked.attrs["sites"]["collinear"] == []
 
 
 def test_bad_scenarios(tmp_path: Path, sample_gpkg: Path) -> None:
@@ -111,7 +165,7 @@ def test_bad_scenarios(tmp_path: Path, sample_gpkg: Path) -> None:
     with pytest.raises(ScenarioError, match=r"\[sites\] criteria.0.weight"):
         load_scenario(bad)
     dup = tmp_path / "dup.toml"
-    dup.write_text(text.replace('name = "gdp"', 'name = "time_to_knowledge"'))
+    dup.write_text(text.replace('name = "population"', 'name = "time_to_innovation_hub"'))
     with pytest.raises(ScenarioError, match="unique"):
         load_scenario(dup)
     no_std = tmp_path / "no_std.toml"

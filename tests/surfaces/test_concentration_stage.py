@@ -147,6 +147,9 @@ def test_stage_outputs(study):
     assert z.market_potential_mean.notna().all()
     hs = gpd.read_file(out / "surfaces" / "hotspots.gpkg")
     assert {"gi_z", "p", "q", "hot_spot", "significance"} <= set(hs.columns)
+    # Gi* on the raw variable (census persons per km2), not on the smoothed KDE
+    assert "pop_2020_per_km2" in hs.columns
+    np.testing.assert_allclose(hs.pop_2020_per_km2, hs.pop_2020 / (hs.geometry.area / 1e6), rtol=1e-9)
 
 
 def test_cli_market_potential_any_region(tmp_path, sample_gpkg):
@@ -157,11 +160,31 @@ def test_cli_market_potential_any_region(tmp_path, sample_gpkg):
     r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
                                  "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
                                  "--roads", f"{g}:roads", "--decay", "exp:50000", "--out", str(out)])
+    # the sample has major roads only: some 5 km cells lie beyond the default 10 km snap limit
+    assert r.exit_code == 2
+    assert "grid cells: " in r.output
+    assert "--max-snap" in r.output
+    r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
+                                 "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
+                                 "--roads", f"{g}:roads", "--decay", "exp:50000", "--max-snap", "30000",
+                                 "--out", str(out)])
     assert r.exit_code == 0, r.output
     info = json.loads(r.output.strip().splitlines()[-1])
     assert info["crs"] == "EPSG:32650"  # the data is in degrees: UTM zone of its extent
+    assert info["cells_without_value"] == 0
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32650
+        n_all = src.read(1, masked=True).count()
+    # --drop-far: the far cells get no value (nodata), the summary counts them
+    r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{g}:seats", "--mass-field",
+                                 "pop_2020", "--boundary", f"{g}:province", "--cell", "5000", "--mode", "network",
+                                 "--roads", f"{g}:roads", "--decay", "exp:50000", "--drop-far",
+                                 "--out", str(tmp_path / "drop.tif")])
+    assert r.exit_code == 0, r.output
+    dropped = json.loads(r.output.strip().splitlines()[-1])["cells_without_value"]
+    assert 0 < dropped < info["cells_inside"]
+    with rasterio.open(tmp_path / "drop.tif") as src:
+        assert src.read(1, masked=True).count() == n_all - dropped
 
 
 def test_cli_bad_inputs_exit_2(tmp_path, sample_gpkg):
@@ -243,5 +266,6 @@ def test_stage_uses_neg_results(tmp_path, scenario_path):
     order = [pos[str(v)] for v in regions.adcode]
     grid = make_grid(ctx.layer("boundary"), cell=10000.0)
     want = market_access(grid, regions, income=income[order], price_index=g[order], sigma=4.0, tau=0.01,
-                         mode="network", network=net, cost="time")
+                         mode="network", network=net, cost="time",
+                         max_snap_distance=scen.section("network").max_snap_distance)
     np.testing.assert_allclose(ma.inside_values(), want.inside_values(), rtol=1e-12)

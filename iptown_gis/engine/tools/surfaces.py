@@ -15,6 +15,7 @@ from typing import Any
 
 from iptown_gis.engine.params import Params
 from iptown_gis.engine.tools import tool
+from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.surfaces.zonal import STATS
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _write_surface(p: Params, surface: Any) -> str:
 
 
 @tool("marketpotential", defaults={**GRID_DEFAULTS, "DECAY": "power:1", "MODE": "euclidean", "COST": "length",
-                                   "ACCESS_SPEED": 30.0})
+                                   "ACCESS_SPEED": 30.0, "MAX_SNAP_DISTANCE": DEFAULT_MAX_SNAP_DISTANCE})
 def marketpotential(p: Params) -> dict[str, Any]:
     """Harris market potential of every grid cell: the mass within reach, discounted by distance.
 
@@ -107,11 +108,13 @@ def marketpotential(p: Params) -> dict[str, Any]:
     masses = p.vector("MASSES", crs=grid.crs, geom_types=("Point",))
     roads = p.vector("ROADS", crs=grid.crs, geom_types=("LineString",)) if mode == "network" else None
     steps[0].update(1.0, "layers read")
+    policy = SnapPolicy(max_distance=p.need_number("MAX_SNAP_DISTANCE", minimum=0.0),
+                        key="'Largest access leg (m)' (MAX_SNAP_DISTANCE)")
     surface = market_potential(
         grid, masses, mass_field=p.text("MASS_FIELD"), decay=p.text("DECAY") or "power:1",
         mode=mode, roads=roads, cost=cost,  # type: ignore[arg-type]
         access_speed_kmh=p.need_number("ACCESS_SPEED", minimum=0.1),
-        min_distance=p.number("MIN_DISTANCE", minimum=0.0), progress=steps[1])
+        min_distance=p.number("MIN_DISTANCE", minimum=0.0), progress=steps[1], snap_policy=policy)
     return {"OUTPUT": _write_surface(p, surface)}
 
 

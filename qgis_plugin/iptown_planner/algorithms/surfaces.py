@@ -60,6 +60,7 @@ class MarketPotentialAlgorithm(SurfaceAlgorithm):
     COST = "COST"
     ACCESS_SPEED = "ACCESS_SPEED"
     MIN_DISTANCE = "MIN_DISTANCE"
+    MAX_SNAP_DISTANCE = "MAX_SNAP_DISTANCE"
 
     NAME = "marketpotential"
     DISPLAY = "Market potential"
@@ -68,7 +69,9 @@ class MarketPotentialAlgorithm(SurfaceAlgorithm):
         "reach discounted by distance. Decay 'power:BETA' is M / d^BETA, 'exp:D0' is M exp(-d/D0). "
         "Distances are straight lines (euclidean) or over the road network (network; give the "
         "roads), in metres, or minutes with cost 'time'. Distances below the minimum (default half "
-        "a cell) are raised to it. Mass field empty: every point weighs 1."
+        "a cell) are raised to it. Mass field empty: every point weighs 1. Network distances join "
+        "cells and masses at road nodes (rail only at stations); a cell or mass farther than the "
+        "largest access leg (default 10 km) from a road node is an error."
         + SurfaceAlgorithm.GRID_HELP
     )
 
@@ -88,6 +91,8 @@ class MarketPotentialAlgorithm(SurfaceAlgorithm):
                                  is_advanced=True))
         self.addParameter(number(self.MIN_DISTANCE, "Minimum distance (empty: half a cell)", None, minimum=0.0,
                                  optional=True, is_advanced=True))
+        self.addParameter(number(self.MAX_SNAP_DISTANCE, "Largest access leg (m, network distances)", None,
+                                 minimum=0.0, is_advanced=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Market potential")))
 
 class KernelDensityAlgorithm(SurfaceAlgorithm):
