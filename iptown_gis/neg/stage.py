@@ -23,7 +23,7 @@ from iptown_gis.errors import ColumnError, DependencyError, NetworkError, Parame
 from iptown_gis.neg.config import NEGConfig
 from iptown_gis.neg.diagrams import bifurcation, write_diagram
 from iptown_gis.neg.model import FloatArray, observed_shares
-from iptown_gis.neg.scenarios import run_scenarios, scenario_table, write_scenarios
+from iptown_gis.neg.scenarios import run_scenarios, scenario_mobility, scenario_table, write_scenarios
 from iptown_gis.progress import Progress
 
 __all__ = ["region_costs", "run", "seat_costs"]
@@ -146,14 +146,16 @@ def run(ctx: Any, progress: Progress) -> None:
                                       title=f"NEG scenarios: {ctx.scenario.study.name}"):
         ctx.add_output(path, stage="neg", kind=kind, description="NEG scenario results")
     if cfg.bifurcation_taus:
+        # the diagram runs the baseline scenario's dynamics (moving costs, barriers, congestion)
+        mob = scenario_mobility(cfg, next(s for s in cfg.scenarios if s.name == "baseline"), cost, ids)
         if ex is None:
             df = bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                             region_ids=ids, progress=progress.sub(0.8, 0.98))
+                             mobility=mob, region_ids=ids, progress=progress.sub(0.8, 0.98))
         else:  # one Dask task per tau
             from iptown_gis.parallel.sweeps import neg_bifurcation
 
             df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                                 region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
+                                 mobility=mob, region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
         for p in write_diagram(df, out, "bifurcation", kind="bifurcation"):
             ctx.add_output(p, stage="neg", kind="diagram", description="long-run shares over tau")
 
