@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from iptown_gis.neg.barriers import Mobility, flows_jacobian, utility, utility_jacobian
 from iptown_gis.neg.equilibrium import ShortRun, short_run
@@ -86,7 +86,7 @@ def real_wage_jacobian(model: NEGModel, sr: ShortRun) -> FloatArray:
     return sr.real_wage[:, None] * (dw / w[:, None] + (mu / (s - 1.0)) * dP / P[:, None])
 
 
-def band_pairs(lam: ArrayLike, u: ArrayLike, mobility: Mobility | None) -> tuple[FloatArray, FloatArray]:
+def band_pairs(lam: ArrayLike, u: ArrayLike, mobility: Mobility | None) -> tuple[NDArray[np.bool_], FloatArray]:
     """Region pairs whose utility gap lies strictly inside the moving-cost band.
 
     Parameters
@@ -118,7 +118,7 @@ def band_pairs(lam: ArrayLike, u: ArrayLike, mobility: Mobility | None) -> tuple
     return inside, slack
 
 
-def _status(stable: bool, inside: FloatArray, lam: FloatArray) -> str:
+def _status(stable: bool, inside: NDArray[np.bool_], lam: FloatArray) -> str:
     n = lam.shape[0]
     relevant = ((lam[:, None] > 0) | (lam[None, :] > 0)) & ~np.eye(n, dtype=bool)
     if not stable:
