@@ -55,7 +55,8 @@ def tomahawk(
     -------
     pandas.DataFrame
         Columns ``T``, ``lambda1``, ``kind`` (``symmetric``, ``core``, ``interior``),
-        ``stable`` (bool), ``max_eigenvalue``.
+        ``stable`` (bool), ``max_eigenvalue``, ``stability`` (``"stable"`` / ``"unstable"``: the
+        two-region economy has no moving costs).
 
     Raises
     ------
@@ -83,7 +84,7 @@ def tomahawk(
         for l1, kind in points:
             st = stability(m, [l1, 1.0 - l1])
             rows.append({"T": float(T), "lambda1": l1, "kind": kind, "stable": bool(st.stable),
-                         "max_eigenvalue": st.max_eigenvalue})
+                         "max_eigenvalue": st.max_eigenvalue, "stability": st.stability})
     prog.update(1.0, "tomahawk")
     return pd.DataFrame(rows)
 
@@ -105,10 +106,36 @@ def bifurcation(
     Each run starts from ``lam0`` (default: uniform with a tiny deterministic tilt, so that
     symmetric but unstable equilibria are left).
 
+    Parameters
+    ----------
+    cost
+        ``(R, R)`` travel costs.
+    taus
+        Positive trade-cost rates.
+    sigma, mu, phi
+        The economy (``phi``: immobile shares, default uniform).
+    lam0
+        Start of every run.
+    mobility
+        Barriers, moving costs, amenities and congestion of the dynamics (the pipeline passes
+        the baseline scenario's, so that the diagram and the scenarios share one model);
+        ``None`` is the plain FKV replicator.
+    region_ids
+        Region labels of the ``region`` column.
+    progress
+        Progress / cancellation callback.
+
     Returns
     -------
     pandas.DataFrame
-        Columns ``tau``, ``region``, ``share``, ``real_wage``, ``stable``, ``max_eigenvalue``.
+        Columns ``tau``, ``region``, ``share``, ``real_wage``, ``stable`` (eigenvalue verdict),
+        ``max_eigenvalue``, ``stability`` (``"stable"``, ``"unstable"``, ``"inside moving-cost
+        band"`` or ``"partly inside moving-cost band"``).
+
+    Raises
+    ------
+    ParameterError
+        Bad costs or ``taus``.
     """
     c = check_cost_matrix(cost)
     n = c.shape[0]
@@ -127,7 +154,7 @@ def bifurcation(
         lr = long_run(m, lam0, mobility=mobility, progress=sub)
         rows.extend({"tau": float(tau), "region": ids[r], "share": float(lr.lam[r]),
                      "real_wage": float(lr.short.real_wage[r]), "stable": bool(lr.stable),
-                     "max_eigenvalue": lr.max_eigenvalue} for r in range(n))
+                     "max_eigenvalue": lr.max_eigenvalue, "stability": lr.stability} for r in range(n))
     return pd.DataFrame(rows)
 
 

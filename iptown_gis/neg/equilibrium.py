@@ -55,7 +55,9 @@ class LongRun:
     eigenvalues
         Eigenvalues of the dynamics' Jacobian on the simplex at ``lam``.
     stable
-        Whether every eigenvalue has a negative real part (up to ``1e-9``).
+        The eigenvalue verdict: no eigenvalue with a positive real part (above ``1e-9``), so no
+        small perturbation grows. Under moving costs it is also ``True`` at a rest point inside
+        the band (zero Jacobian): read ``stability``.
     time
         Model time integrated.
     steps
@@ -64,6 +66,11 @@ class LongRun:
         Times an unstable rest point was perturbed and integration resumed.
     path
         ``(time, lam)`` samples along the trajectory.
+    stability
+        ``"stable"``, ``"unstable"``, ``"inside moving-cost band"`` or ``"partly inside
+        moving-cost band"`` (see :data:`iptown_gis.neg.stability.STATUSES`).
+    frozen_pairs
+        Region pairs whose utility gap lies inside their moving-cost band.
     """
 
     lam: FloatArray
@@ -75,6 +82,8 @@ class LongRun:
     steps: int
     restarts: int
     path: list[tuple[float, FloatArray]] = field(default_factory=list, repr=False)
+    stability: str = "stable"
+    frozen_pairs: int = 0
 
     @property
     def max_eigenvalue(self) -> float:
@@ -225,4 +234,5 @@ def long_run(
         log.info("unstable rest point (max eigenvalue %.3g): perturbed, restart %d", st.max_eigenvalue, restarts)
     prog.update(1.0, "long-run equilibrium")
     return LongRun(lam=lam, short=sr, utility=u, eigenvalues=st.eigenvalues, stable=st.stable, time=t,
-                   steps=int(cache["evals"]), restarts=restarts, path=path)
+                   steps=int(cache["evals"]), restarts=restarts, path=path, stability=st.stability,
+                   frozen_pairs=st.frozen_pairs)

@@ -383,6 +383,7 @@ def scenario_table(results: Mapping[str, ScenarioResult], *, region_ids: Sequenc
             "d_share": lr.lam - b.lam,
             "d_real_wage_pct": 100.0 * (sr.real_wage / b.short.real_wage - 1.0),
             "stable": lr.stable,
+            "stability": lr.stability,
             "tau": res.tau,
         }))
     return pd.concat(frames, ignore_index=True)

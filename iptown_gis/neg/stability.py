@@ -6,6 +6,15 @@ equilibrium; it is computed exactly by implicit differentiation of the wage equa
 orthonormal basis of the sum-zero directions (the tangent space of the simplex), so the
 trivial direction that would change ``sum(lam)`` is excluded. Without a speed factor: the
 dynamics are exactly ``d lam_r/dt = (omega_r - omega_bar) lam_r``.
+
+Moving costs make the dynamics piecewise: a pair of regions whose utility gap lies strictly
+inside its moving-cost band (``-C[r, s] < u_r - u_s < C[s, r]``) exchanges no workers, and
+neither does any nearby distribution, so its Jacobian entries are exactly zero. A rest point
+with *every* pair inside the band has a zero Jacobian: its eigenvalues (all 0) say nothing
+about returning to it. :attr:`Stability.stability` therefore reports, beside the eigenvalue
+verdict ``stable``, where the point lies with respect to the band (:data:`STATUSES`), and
+:attr:`Stability.band_slack` how far (in utility units) the closest frozen gap is from its
+band edge.
 """
 
 from __future__ import annotations
@@ -13,16 +22,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from iptown_gis.neg.barriers import Mobility, flows_jacobian, utility, utility_jacobian
 from iptown_gis.neg.model import FloatArray, NEGModel, blas_limit, check_shares
 from iptown_gis.neg.shortrun import ShortRun, short_run
 
-__all__ = ["Stability", "dynamics_jacobian", "real_wage_jacobian", "simplex_basis", "stability"]
+__all__ = ["STATUSES", "Stability", "band_pairs", "dynamics_jacobian", "real_wage_jacobian", "simplex_basis",
+           "stability"]
 
 #: Eigenvalues with real part below this count as negative (stable).
 STABLE_TOL = 1e-9
+#: A utility gap this close to its band edge counts as on the edge (not inside).
+BAND_TOL = 1e-9
+
+#: The values of :attr:`Stability.stability`, from the eigenvalues and the moving-cost band:
+#:
+#: * ``"stable"``: no region pair inside a moving-cost band and no eigenvalue with a positive
+#:   real part: a small perturbation dies out (to first order);
+#: * ``"unstable"``: an eigenvalue has a positive real part: a perturbation along it grows;
+#: * ``"inside moving-cost band"``: every pair of regions (one of them populated) has a utility
+#:   gap strictly inside its band: no worker moves here nor at any distribution whose gaps move
+#:   by less than ``band_slack``; a small perturbation is neither undone nor amplified, the
+#:   perturbed distribution is itself a rest point (neutral, "frozen" stability);
+#: * ``"partly inside moving-cost band"``: some pairs are frozen as above, the others are
+#:   active and no eigenvalue grows: perturbations across active pairs die out, those across
+#:   frozen pairs stay.
+STATUSES: tuple[str, ...] = ("stable", "unstable", "inside moving-cost band", "partly inside moving-cost band")
 
 
 def simplex_basis(n: int) -> FloatArray:
@@ -60,6 +86,50 @@ def real_wage_jacobian(model: NEGModel, sr: ShortRun) -> FloatArray:
     return sr.real_wage[:, None] * (dw / w[:, None] + (mu / (s - 1.0)) * dP / P[:, None])
 
 
+def band_pairs(lam: ArrayLike, u: ArrayLike, mobility: Mobility | None) -> tuple[NDArray[np.bool_], FloatArray]:
+    """Region pairs whose utility gap lies strictly inside the moving-cost band.
+
+    Parameters
+    ----------
+    lam
+        Mobile shares (pairs of two empty regions are ignored).
+    u
+        Migration utilities at ``lam``.
+    mobility
+        The mobility settings; without moving costs no pair is inside a band.
+
+    Returns
+    -------
+    (inside, slack)
+        ``(R, R)`` symmetric boolean mask of the frozen pairs (``-C[r, s] < u_r - u_s < C[s, r]``
+        by more than ``BAND_TOL``), and the slack ``min(C[s, r] - (u_r - u_s), C[r, s] + (u_r -
+        u_s))`` of every pair (utility units; negative outside the band).
+    """
+    lam_a = np.asarray(lam, dtype=np.float64)
+    u_a = np.asarray(u, dtype=np.float64)
+    n = lam_a.shape[0]
+    if mobility is None or mobility.moving_cost is None:
+        return np.zeros((n, n), dtype=bool), np.full((n, n), -np.inf)
+    C = np.asarray(mobility.moving_cost, dtype=np.float64)
+    D = u_a[:, None] - u_a[None, :]  # u_r - u_s
+    slack = np.minimum(C.T - D, C + D)  # C.T[r, s] = C[s, r]: the cost of moving s -> r
+    relevant = (lam_a[:, None] > 0) | (lam_a[None, :] > 0)
+    inside = (slack > BAND_TOL) & relevant & ~np.eye(n, dtype=bool)
+    return inside, slack
+
+
+def _status(stable: bool, inside: NDArray[np.bool_], lam: FloatArray) -> str:
+    n = lam.shape[0]
+    relevant = ((lam[:, None] > 0) | (lam[None, :] > 0)) & ~np.eye(n, dtype=bool)
+    if not stable:
+        return "unstable"
+    if not inside.any():
+        return "stable"
+    if inside[relevant].all():
+        return "inside moving-cost band"
+    return "partly inside moving-cost band"
+
+
 def dynamics_jacobian(
     model: NEGModel, lam: ArrayLike, *, mobility: Mobility | None = None, short: ShortRun | None = None
 ) -> FloatArray:
@@ -85,13 +155,26 @@ class Stability:
     eigenvectors
         Matching eigenvectors in region space (``V @ y``), columns.
     stable
-        All real parts below ``-1e-9``... precisely: ``max real part < STABLE_TOL``.
+        The eigenvalue verdict: ``max real part < STABLE_TOL`` (no small perturbation grows to
+        first order). Inside a moving-cost band the Jacobian is zero and this is ``True``
+        without saying that perturbations die out: read :attr:`stability`.
+    stability
+        One of :data:`STATUSES`: ``"stable"``, ``"unstable"``, ``"inside moving-cost band"``
+        or ``"partly inside moving-cost band"``.
+    frozen_pairs
+        Number of region pairs inside their moving-cost band.
+    band_slack
+        Smallest slack (utility units) of a frozen pair: utility gaps may move by less than
+        this and the point stays at rest (``inf`` when no pair is frozen).
     """
 
     lam: FloatArray
     eigenvalues: FloatArray
     eigenvectors: FloatArray
     stable: bool
+    stability: str = "stable"
+    frozen_pairs: int = 0
+    band_slack: float = float("inf")
 
     @property
     def max_eigenvalue(self) -> float:
@@ -129,6 +212,11 @@ def stability(
     short
         The short-run equilibrium at ``lam`` if already solved.
 
+    Returns
+    -------
+    Stability
+        The eigenvalues, the eigenvalue verdict ``stable`` and the band status ``stability``.
+
     Raises
     ------
     ParameterError
@@ -137,8 +225,9 @@ def stability(
         The short-run equilibrium does not converge.
     """
     lam_a = check_shares(lam, model.n, name="mobile shares lam")
+    sr = short if short is not None else short_run(model, lam_a, check=False)
     with blas_limit(model.n):
-        J = dynamics_jacobian(model, lam_a, mobility=mobility, short=short)
+        J = dynamics_jacobian(model, lam_a, mobility=mobility, short=sr)
         V = simplex_basis(model.n)
         Jr = V.T @ J @ V
         if np.allclose(Jr, Jr.T, rtol=1e-10, atol=1e-13):
@@ -149,4 +238,9 @@ def stability(
     order = np.argsort(-vals.real, kind="stable")
     vals, vecs = vals[order], vecs[:, order]
     mx = float(vals.real.max()) if vals.size else float("-inf")
-    return Stability(lam=lam_a, eigenvalues=vals, eigenvectors=V @ vecs, stable=mx < STABLE_TOL)
+    mob = mobility if mobility is not None else Mobility()
+    inside, slack = band_pairs(lam_a, utility(lam_a, sr.real_wage, mob), mob)
+    stable = mx < STABLE_TOL
+    return Stability(lam=lam_a, eigenvalues=vals, eigenvectors=V @ vecs, stable=stable,
+                     stability=_status(stable, inside, lam_a), frozen_pairs=int(np.triu(inside).sum()),
+                     band_slack=float(slack[inside].min()) if inside.any() else float("inf"))

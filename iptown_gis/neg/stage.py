@@ -23,7 +23,7 @@ from iptown_gis.errors import ColumnError, DependencyError, NetworkError, Parame
 from iptown_gis.neg.config import NEGConfig
 from iptown_gis.neg.diagrams import write_diagram
 from iptown_gis.neg.model import FloatArray, observed_shares
-from iptown_gis.neg.scenarios import run_scenarios, scenario_table, write_scenarios
+from iptown_gis.neg.scenarios import run_scenarios, scenario_mobility, scenario_table, write_scenarios
 from iptown_gis.neg.sweeps import neg_bifurcation
 from iptown_gis.progress import Progress
 
@@ -142,9 +142,11 @@ def run(ctx: Any, progress: Progress) -> None:
                                       title=f"NEG scenarios: {ctx.scenario.study.name}"):
         ctx.add_output(path, stage="neg", kind=kind, description="NEG scenario results")
     if cfg.bifurcation_taus:
+        # the diagram runs the baseline scenario's dynamics (moving costs, barriers, congestion);
         # with an executor one task per tau (neg_bifurcation calls bifurcation itself without one)
+        mob = scenario_mobility(cfg, next(s for s in cfg.scenarios if s.name == "baseline"), cost, ids)
         df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
-                             region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
+                             mobility=mob, region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
         for p in write_diagram(df, out, "bifurcation", kind="bifurcation"):
             ctx.add_output(p, stage="neg", kind="diagram", description="long-run shares over tau")
 

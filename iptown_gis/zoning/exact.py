@@ -1,5 +1,13 @@
 """Exact zoning: a mixed-integer program with cut-based contiguity, solved with HiGHS.
 
+"Exact" means that the MIP's feasible layouts are those of :class:`ZoningModel` (checked
+against brute force, with size tolerances and axis margins, in
+``tests/zoning/test_exact_brute_force.py``), so ``"optimal"`` and the bound are the model's.
+:func:`build_mip` calls one builder per constraint family (``_add_assignment``,
+``_add_sizes``, ``_add_roots``, ``_add_compactness``, ``_add_affinity``, ``_add_touching``,
+``_add_contact_bound``, ``_add_contact_flow``, ``_add_orientation``, ``_add_contact_position``,
+``_add_single_flow``).
+
 Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zone ``d``),
 ``r[i,d]`` binary (``i`` is the root of ``d``). The formulation:
 
@@ -32,10 +40,14 @@ Variables (usable cells ``i``, zones ``d``): ``x[i,d]`` binary (cell ``i`` in zo
   - an integer column per wing holds its contact's position along the axis (in cell widths),
     so that HiGHS can branch on "the contact lies west / east of here", the mixture the
     relaxation keeps longest;
-* orientation, exactly linearised: ``S_a A_b - S_b A_a >= margin * max A_a * max A_b`` where
-  ``S`` is the area-weighted projection sum and ``A`` the area of a zone; each product of a
-  binary ``x`` and a bounded zone area is a McCormick variable (exact for binaries), or a
-  constant when both areas are fixed;
+* orientation, the model's own condition ``S_a / A_a - S_b / A_b >= margin`` (``S`` the
+  area-weighted projection sum, ``A`` the area of a zone) times ``A_a A_b``:
+  ``S_a A_b - S_b A_a >= margin * A_a * A_b`` with the layout's areas. With the McCormick
+  columns ``P_i = x[i,a] A_b`` and ``Q_i = x[i,b] A_a`` (exact for binary ``x`` and bounded
+  areas) all three products are linear, ``A_a A_b = sum_i area_i P_i`` included, so the row is
+  an exact reformulation, not a relaxation or a restriction (a constant right-hand side
+  ``margin * max A_a * max A_b`` would cut off layouts with smaller zones); a plain linear row
+  when both areas are fixed;
 * compactness ``y[ij,d] = x[i,d] x[j,d]`` and affinity ``z = x[i,d] x[j,e]`` products (only
   when their weights are positive).
 
@@ -51,6 +63,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -146,234 +159,399 @@ class _MIP:
         return h
 
 
-def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
-              flow: bool = True) -> tuple[_MIP, dict[str, Any]]:
-    """Build the MIP of ``model``; ``drop`` leaves out constraint groups (for diagnosis):
-    ``"orientation"``, ``"touching"``, ``"contiguity"``."""
+@dataclass
+class _Frame:
+    """What every constraint builder shares: the model, the MIP under construction, the usable
+    cells (positions ``0..nu-1``) with their adjacency, and ``info`` (the column blocks built so
+    far, read by the cut separation and the warm start)."""
+
+    model: ZoningModel
+    mip: _MIP
+    info: dict[str, Any]
+    use: np.ndarray  # cell id of each usable position
+    edges: np.ndarray  # adjacency between usable positions, (me, 2)
+    edge_len: np.ndarray  # shared boundary of each edge in mean cell sides
+    s: np.ndarray  # suitability (nu, K)
+    w: np.ndarray  # size measure of each usable cell
+    per: np.ndarray  # perimeter of each usable cell in mean cell sides
+    amin: float
+    amax: float
+    max_cells: np.ndarray  # most cells a zone can hold (M_d)
+
+    @property
+    def nu(self) -> int:
+        return len(self.use)
+
+    @property
+    def K(self) -> int:
+        return self.model.k
+
+    @property
+    def me(self) -> int:
+        return len(self.edges)
+
+
+def _frame(model: ZoningModel) -> _Frame:
+    """The usable cells of ``model`` renumbered ``0..nu-1``, their adjacency and measures."""
     cs = model.cells
     use = np.flatnonzero(~cs.excluded)
-    nu, K = len(use), model.k
+    nu = len(use)
     pos = np.full(cs.n, -1)
     pos[use] = np.arange(nu)
     e = pos[cs.edges]
     ok = (e >= 0).all(axis=1)
-    e, elen = e[ok], cs.edge_length[ok] / cs.side
-    me = len(e)
-    s = model.suitability[use]
-    w = model.size_weight[use]
-    per = cs.perimeters[use] / cs.side
-    mip = _MIP()
-    wc, wa = model.compactness_weight, model.affinity_weight
-    xc = -s + (wc * per[:, None] if wc > 0 else 0.0)
-    X = mip.vars(nu * K, 0, 1, xc.ravel(), integer=True).reshape(nu, K)
-    info: dict[str, Any] = {"use": use, "X": X, "edges": e}
-    # one zone per cell (exactly one under cover)
-    mip.rows(nu, np.repeat(np.arange(nu), K), X.ravel(), 1.0, 1.0 if model.cover else 0.0, 1.0)
-    # sizes
-    mip.rows(K, np.tile(np.arange(K), nu), X.ravel(), np.repeat(w, K), model.lower, model.upper)
     amin, amax = float(cs.areas[use].min()), float(cs.areas[use].max())
     if model.measure == "cells":
-        Mcnt = np.minimum(np.floor(model.upper + 1e-9), nu)
+        mcnt = np.minimum(np.floor(model.upper + 1e-9), nu)
     else:
-        Mcnt = np.minimum(np.floor(model.upper / amin + 1e-9), nu)
-    if "contiguity" not in drop:
-        # the root of a zone is its lowest-numbered cell (symmetry breaking), and a zone of at most
-        # M cells lies within M - 1 adjacency steps of its root (distance-based variable fixing)
-        D = hop_distances(nu, e)
-        later = np.arange(nu)[None, :] >= np.arange(nu)[:, None]  # later[r, i]: i >= r
-        rub = np.ones((nu, K))
-        for d in range(K):
-            reach = later & (Mcnt[d] - 1 >= D)
-            if model.measure == "cells":
-                rub[:, d] = reach.sum(axis=1) >= model.lower[d] - 1e-9
-            else:
-                rub[:, d] = (reach * w[None, :]).sum(axis=1) >= model.lower[d] - 1e-9
-        R = mip.vars(nu * K, 0, 1, 0.0, integer=True).reshape(nu, K)
-        mip.ub[-1] = rub.ravel()
-        info["R"] = R
-        info["D"] = D
-        for d in range(K):
-            mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if model.lower[d] > 0 else 0.0, 1.0)
-        mip.le(R.ravel(), X.ravel())
-        # x[i,d] <= sum of r[j,d] over j <= i within M_d - 1 steps of i
-        for d in range(K):
-            rr_, ii_ = np.nonzero(later & (Mcnt[d] - 1 >= D) & (rub[:, d] > 0)[:, None])
-            mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, d], R[rr_, d]]),
-                     np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
-        # a member that is not the root has a neighbour in its zone: x_i - r_i - sum_j x_j <= 0
-        if me:
-            ends = np.concatenate([e, e[:, ::-1]])
-            for d in range(K):
-                rr = np.concatenate([np.arange(nu), np.arange(nu), ends[:, 0]])
-                cc = np.concatenate([X[:, d], R[:, d], X[ends[:, 1], d]])
-                vv = np.concatenate([np.ones(nu), -np.ones(nu), -np.ones(len(ends))])
-                mip.rows(nu, rr, cc, vv, -np.inf, 0.0)
-        arcs = np.concatenate([e, e[:, ::-1]])
-        na = len(arcs)
-        info["arcs"] = arcs
-    if wc > 0 and me:
-        Y = np.empty((me, K), dtype="int64")
-        for d in range(K):
-            Y[:, d] = mip.vars(me, 0, 1, -2.0 * wc * elen)
-            mip.le(Y[:, d], X[e[:, 0], d])
-            mip.le(Y[:, d], X[e[:, 1], d])
-        info["Y"] = Y
-    zlist = []
-    if wa > 0 and me:
-        A = model.affinity
-        for d in range(K):
-            for f in range(d + 1, K):
-                if A[d, f] == 0:
-                    continue
-                for a, b in ((d, f), (f, d)):
-                    Z = mip.vars(me, 0, 1, -wa * A[d, f] * elen)
-                    if A[d, f] > 0:
-                        mip.le(Z, X[e[:, 0], a])
-                        mip.le(Z, X[e[:, 1], b])
-                    else:  # z >= x_ia + x_jb - 1
-                        k = len(Z)
-                        rr = np.arange(k)
-                        mip.rows(k, np.concatenate([rr, rr, rr]), np.concatenate([Z, X[e[:, 0], a], X[e[:, 1], b]]),
-                                 np.concatenate([np.ones(k), -np.ones(k), -np.ones(k)]), -1.0, np.inf)
-                    zlist.append((a, b, Z))
-    info["Z"] = zlist
-    tlist = []
-    if "touching" not in drop and me:
-        for a, b in model.touches:
-            T1 = mip.vars(me, 0, 1)
-            T2 = mip.vars(me, 0, 1)
-            mip.le(T1, X[e[:, 0], a])
-            mip.le(T1, X[e[:, 1], b])
-            mip.le(T2, X[e[:, 0], b])
-            mip.le(T2, X[e[:, 1], a])
-            # exactly one contact edge: the t variables then mark *the* contact, which the
-            # contact flow and the contact-rooted cuts below treat as a unit commodity
-            mip.rows(1, np.zeros(2 * me), np.concatenate([T1, T2]), 1.0, 1.0, 1.0)
-            tlist.append((a, b, T1, T2))
-    info["T"] = tlist
-    if "contiguity" not in drop and tlist:
-        # contact flow: one unit leaves the contact's cell of b and reaches b's root through
-        # cells of b (node capacities x[., b]); its LP is as strong as every cut
-        # t(C + N(C)) <= x_b(N(C)) + r_b(C), which stops the relaxation from touching a wing
-        # with a thin fractional trail of b
-        arcs_ = info["arcs"]
-        na_ = len(arcs_)
-        # a wing scores at most the best connected set of its size through its contact cell
-        # that avoids the cell of b it touches (exact by enumeration when cheap, else a ball bound)
-        from iptown_gis.zoning._connected_sets import best_through
+        mcnt = np.minimum(np.floor(model.upper / amin + 1e-9), nu)
+    return _Frame(model=model, mip=_MIP(), info={"use": use, "edges": e[ok]}, use=use, edges=e[ok],
+                  edge_len=cs.edge_length[ok] / cs.side, s=model.suitability[use],
+                  w=model.size_weight[use], per=cs.perimeters[use] / cs.side, amin=amin, amax=amax,
+                  max_cells=mcnt)
 
-        g = cs.adjacency()[use][:, use].tocsr()
-        g.sort_indices()
-        if model.measure == "cells":
-            lo_c = np.ceil(model.lower - 1e-9)
+
+def _add_assignment(f: _Frame) -> np.ndarray:
+    """Assignment columns ``x[i,d]`` (binary) and rows ``sum_d x[i,d] <= 1`` (``= 1`` under cover).
+
+    The objective (minimised, so negated) is ``-s[i,d] x[i,d]`` plus, with a compactness
+    weight, each cell's full perimeter ``w_c per_i x[i,d]`` (the shared sides are given back by
+    :func:`_add_compactness`). Sets ``info["X"]`` ``(nu, K)``.
+    """
+    m, mip, nu, K = f.model, f.mip, f.nu, f.K
+    wc = m.compactness_weight
+    xc = -f.s + (wc * f.per[:, None] if wc > 0 else 0.0)
+    X = mip.vars(nu * K, 0, 1, xc.ravel(), integer=True).reshape(nu, K)
+    f.info["X"] = X
+    mip.rows(nu, np.repeat(np.arange(nu), K), X.ravel(), 1.0, 1.0 if m.cover else 0.0, 1.0)
+    return X
+
+
+def _add_sizes(f: _Frame) -> None:
+    """Size rows ``L_d <= sum_i m_i x[i,d] <= U_d`` (``m_i`` = 1 or the cell area)."""
+    m, X = f.model, f.info["X"]
+    f.mip.rows(f.K, np.tile(np.arange(f.K), f.nu), X.ravel(), np.repeat(f.w, f.K), m.lower, m.upper)
+
+
+def _add_roots(f: _Frame) -> None:
+    """Roots and the local contiguity rows every formulation needs.
+
+    ``r[i,d]`` binary marks the root of ``d``: exactly one per non-empty zone, ``r <= x``, and
+    the root is the zone's lowest-numbered cell within ``M_d - 1`` adjacency steps
+    (``x[i,d] <= sum r[j,d]`` over ``j <= i`` within reach; roots that cannot reach a zone's lower
+    size are fixed to 0: symmetry breaking and distance-based variable fixing). A member that is
+    not the root has a neighbour in its zone. Sets ``info["R"]``, ``info["D"]`` (hop distances)
+    and ``info["arcs"]`` (both directions of every edge).
+    """
+    m, mip, info, nu, K = f.model, f.mip, f.info, f.nu, f.K
+    X, e, w, mcnt = info["X"], f.edges, f.w, f.max_cells
+    D = hop_distances(nu, e)
+    later = np.arange(nu)[None, :] >= np.arange(nu)[:, None]  # later[r, i]: i >= r
+    rub = np.ones((nu, K))
+    for d in range(K):
+        reach = later & (mcnt[d] - 1 >= D)
+        if m.measure == "cells":
+            rub[:, d] = reach.sum(axis=1) >= m.lower[d] - 1e-9
         else:
-            lo_c = np.ceil(model.lower / amax - 1e-9)
-        for a, _b, T1, T2 in tlist:
-            best, _ = best_through(g.indptr, g.indices, s[:, a], int(max(lo_c[a], 1)), int(Mcnt[a]), info["D"])
-            # slot of e[:, 1] in e[:, 0]'s neighbour list and vice versa
-            slot01 = _slots(g, e[:, 0], e[:, 1])
-            slot10 = _slots(g, e[:, 1], e[:, 0])
-            g1 = best[e[:, 0], slot01]  # T1: the a-end is e0, the b-end e1
-            g2 = best[e[:, 1], slot10]
-            never = np.concatenate([T1[~np.isfinite(g1)], T2[~np.isfinite(g2)]])
-            if len(never):  # no connected set of a's size through this contact: it cannot be used
-                mip.rows(1, np.zeros(len(never)), never, 1.0, -np.inf, 0.0)
-            g1 = np.where(np.isfinite(g1), g1, 0.0)
-            g2 = np.where(np.isfinite(g2), g2, 0.0)
-            mip.rows(1, np.zeros(nu + 2 * me), np.concatenate([X[:, a], T1, T2]),
-                     np.concatenate([s[:, a], -g1, -g2]), -np.inf, 0.0)
-        R_ = info["R"]
-        info["TF"] = []
-        for a, b, T1, T2 in tlist:
-            Fc = mip.vars(na_, 0.0, 1.0)
-            info["TF"].append((a, b, Fc))
-            # conservation at j: in - out + t_b(j) - r_b[j] = 0 (t_b: contacts whose b-end is j)
-            rr = np.concatenate([arcs_[:, 1], arcs_[:, 0], e[:, 1], e[:, 0], np.arange(nu)])
-            cc = np.concatenate([Fc, Fc, T1, T2, R_[:, b]])
-            vv = np.concatenate([np.ones(na_), -np.ones(na_), np.ones(me), np.ones(me), -np.ones(nu)])
-            mip.rows(nu, rr, cc, vv, 0.0, 0.0)
-            # node capacity: in + t_b(j) <= x[j, b]
-            rr = np.concatenate([arcs_[:, 1], e[:, 1], e[:, 0], np.arange(nu)])
-            cc = np.concatenate([Fc, T1, T2, X[:, b]])
-            vv = np.concatenate([np.ones(na_), np.ones(me), np.ones(me), -np.ones(nu)])
+            rub[:, d] = (reach * w[None, :]).sum(axis=1) >= m.lower[d] - 1e-9
+    R = mip.vars(nu * K, 0, 1, 0.0, integer=True).reshape(nu, K)
+    mip.ub[-1] = rub.ravel()
+    info["R"] = R
+    info["D"] = D
+    for d in range(K):
+        mip.rows(1, np.zeros(nu), R[:, d], 1.0, 1.0 if m.lower[d] > 0 else 0.0, 1.0)
+    mip.le(R.ravel(), X.ravel())
+    # x[i,d] <= sum of r[j,d] over j <= i within M_d - 1 steps of i
+    for d in range(K):
+        rr_, ii_ = np.nonzero(later & (mcnt[d] - 1 >= D) & (rub[:, d] > 0)[:, None])
+        mip.rows(nu, np.concatenate([np.arange(nu), ii_]), np.concatenate([X[:, d], R[rr_, d]]),
+                 np.concatenate([np.ones(nu), -np.ones(len(ii_))]), -np.inf, 0.0)
+    # a member that is not the root has a neighbour in its zone: x_i - r_i - sum_j x_j <= 0
+    if f.me:
+        ends = np.concatenate([e, e[:, ::-1]])
+        for d in range(K):
+            rr = np.concatenate([np.arange(nu), np.arange(nu), ends[:, 0]])
+            cc = np.concatenate([X[:, d], R[:, d], X[ends[:, 1], d]])
+            vv = np.concatenate([np.ones(nu), -np.ones(nu), -np.ones(len(ends))])
             mip.rows(nu, rr, cc, vv, -np.inf, 0.0)
-    wlist = []
-    if "orientation" not in drop and model.order:
-        q = model.projection[use]
-        q = (q - q.mean()) / cs.side
-        ar = cs.areas[use] / cs.areas[use].mean()
-        aq = ar * q
-        if model.measure == "area":
-            zlo, zhi = model.lower / cs.areas[use].mean(), model.upper / cs.areas[use].mean()
-        else:
-            zlo = model.lower * amin / cs.areas[use].mean()
-            zhi = model.upper * amax / cs.areas[use].mean()
-        fixed = [bool(np.isclose(zlo[d], zhi[d])) for d in range(K)]
-        margin = model.margin / cs.side
-        AZ = mip.vars(K, 0.0, np.inf)  # zone areas (in mean cell areas)
-        for d in range(K):
-            mip.rows(1, np.zeros(nu + 1), np.concatenate([X[:, d], [AZ[d]]]),
-                     np.concatenate([ar, [-1.0]]), 0.0, 0.0)
-        info["AZ"] = AZ
-        for a, b in model.order:
-            if fixed[a] and fixed[b]:
-                # S_a / A_a - S_b / A_b >= margin with constant areas
-                mip.rows(1, np.zeros(2 * nu), np.concatenate([X[:, a], X[:, b]]),
-                         np.concatenate([aq / zlo[a], -aq / zlo[b]]), margin, np.inf)
+    info["arcs"] = np.concatenate([e, e[:, ::-1]])
+
+
+def _add_compactness(f: _Frame) -> None:
+    """Shared-side products ``y[ij,d] <= x[i,d], x[j,d]`` rewarded ``2 w_c len_ij`` (the
+    perimeter term), only with a positive compactness weight. Sets ``info["Y"]``."""
+    wc, mip, X, e = f.model.compactness_weight, f.mip, f.info["X"], f.edges
+    if not (wc > 0 and f.me):
+        return
+    Y = np.empty((f.me, f.K), dtype="int64")
+    for d in range(f.K):
+        Y[:, d] = mip.vars(f.me, 0, 1, -2.0 * wc * f.edge_len)
+        mip.le(Y[:, d], X[e[:, 0], d])
+        mip.le(Y[:, d], X[e[:, 1], d])
+    f.info["Y"] = Y
+
+
+def _add_affinity(f: _Frame) -> None:
+    """Contact products ``z[ij] = x[i,a] x[j,b]`` for zone pairs with a non-zero affinity: upper
+    McCormick rows for a reward, the lower row ``z >= x_ia + x_jb - 1`` for a penalty. Sets
+    ``info["Z"]`` (list of ``(a, b, columns)``)."""
+    m, mip, X, e = f.model, f.mip, f.info["X"], f.edges
+    wa, A, K = m.affinity_weight, m.affinity, f.K
+    zlist: list[tuple[int, int, np.ndarray]] = []
+    f.info["Z"] = zlist
+    if not (wa > 0 and f.me):
+        return
+    for d in range(K):
+        for g in range(d + 1, K):
+            if A[d, g] == 0:
                 continue
-            # S_a A_b - S_b A_a >= margin * zhi_a * zhi_b ; P = x_a * A_b, Q = x_b * A_a
-            cols, vals = [], []
-            for xa, ob, sign in ((a, b, 1.0), (b, a, -1.0)):
-                P = mip.vars(nu, 0.0, zhi[ob])
-                lo_o, hi_o = zlo[ob], zhi[ob]
-                # P <= hi x ; P >= lo x
-                mip.le(P, X[:, xa], hi_o)
-                k = nu
-                rr = np.arange(k)
-                mip.rows(k, np.concatenate([rr, rr]), np.concatenate([P, X[:, xa]]),
-                         np.concatenate([np.ones(k), np.full(k, -lo_o)]), 0.0, np.inf)
-                # P <= A_ob - lo (1 - x)  ->  P - A_ob - lo x <= -lo
-                # P >= A_ob - hi (1 - x)  ->  P - A_ob - hi x >= -hi
-                for bound_c, lo_r, hi_r in ((lo_o, -np.inf, -lo_o), (hi_o, -hi_o, np.inf)):
-                    rr2 = np.concatenate([rr, rr, rr])
-                    cc2 = np.concatenate([P, np.full(k, AZ[ob]), X[:, xa]])
-                    vv2 = np.concatenate([np.ones(k), -np.ones(k), np.full(k, -bound_c)])
-                    mip.rows(k, rr2, cc2, vv2, lo_r, hi_r)
-                cols.append(P)
-                vals.append(sign * aq)
-                wlist.append((xa, ob, P))
-            mip.rows(1, np.zeros(2 * nu), np.concatenate(cols), np.concatenate(vals),
-                     margin * zhi[a] * zhi[b], np.inf)
+            for a, b in ((d, g), (g, d)):
+                Z = mip.vars(f.me, 0, 1, -wa * A[d, g] * f.edge_len)
+                if A[d, g] > 0:
+                    mip.le(Z, X[e[:, 0], a])
+                    mip.le(Z, X[e[:, 1], b])
+                else:  # z >= x_ia + x_jb - 1
+                    k = len(Z)
+                    rr = np.arange(k)
+                    mip.rows(k, np.concatenate([rr, rr, rr]), np.concatenate([Z, X[e[:, 0], a], X[e[:, 1], b]]),
+                             np.concatenate([np.ones(k), -np.ones(k), -np.ones(k)]), -1.0, np.inf)
+                zlist.append((a, b, Z))
+
+
+def _add_touching(f: _Frame) -> None:
+    """Touching: for each pair ``(a, b)`` exactly one contact edge, ``t[ij] <= x[i,a], x[j,b]``
+    (``T1``: the ``a``-end is ``edges[:, 0]``; ``T2``: the reverse), ``sum t = 1``. The contact
+    then acts as a unit commodity for :func:`_add_contact_flow` and the contact-rooted cuts.
+    Sets ``info["T"]`` (list of ``(a, b, T1, T2)``)."""
+    mip, X, e, me = f.mip, f.info["X"], f.edges, f.me
+    tlist: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    f.info["T"] = tlist
+    if not me:
+        return
+    for a, b in f.model.touches:
+        T1 = mip.vars(me, 0, 1)
+        T2 = mip.vars(me, 0, 1)
+        mip.le(T1, X[e[:, 0], a])
+        mip.le(T1, X[e[:, 1], b])
+        mip.le(T2, X[e[:, 0], b])
+        mip.le(T2, X[e[:, 1], a])
+        mip.rows(1, np.zeros(2 * me), np.concatenate([T1, T2]), 1.0, 1.0, 1.0)
+        tlist.append((a, b, T1, T2))
+
+
+def _add_contact_bound(f: _Frame) -> None:
+    """Contact bound: ``sum_i s[i,a] x[i,a] <= sum G(i, j) t[ij]``, ``G(i, j)`` the best total
+    suitability of a connected set of ``a``'s size through its contact cell ``i`` avoiding the
+    cell ``j`` of ``b`` it touches (exact by enumeration when cheap, else a ball bound, see
+    :mod:`iptown_gis.zoning._connected_sets`); contacts with no such set are fixed to 0."""
+    from iptown_gis.zoning._connected_sets import best_through
+
+    m, mip, info, nu, me, e = f.model, f.mip, f.info, f.nu, f.me, f.edges
+    X, s, use = info["X"], f.s, f.use
+    g = m.cells.adjacency()[use][:, use].tocsr()
+    g.sort_indices()
+    if m.measure == "cells":
+        lo_c = np.ceil(m.lower - 1e-9)
+    else:
+        lo_c = np.ceil(m.lower / f.amax - 1e-9)
+    for a, _b, T1, T2 in info["T"]:
+        best, _ = best_through(g.indptr, g.indices, s[:, a], int(max(lo_c[a], 1)), int(f.max_cells[a]), info["D"])
+        # slot of e[:, 1] in e[:, 0]'s neighbour list and vice versa
+        slot01 = _slots(g, e[:, 0], e[:, 1])
+        slot10 = _slots(g, e[:, 1], e[:, 0])
+        g1 = best[e[:, 0], slot01]  # T1: the a-end is e0, the b-end e1
+        g2 = best[e[:, 1], slot10]
+        never = np.concatenate([T1[~np.isfinite(g1)], T2[~np.isfinite(g2)]])
+        if len(never):  # no connected set of a's size through this contact: it cannot be used
+            mip.rows(1, np.zeros(len(never)), never, 1.0, -np.inf, 0.0)
+        g1 = np.where(np.isfinite(g1), g1, 0.0)
+        g2 = np.where(np.isfinite(g2), g2, 0.0)
+        mip.rows(1, np.zeros(nu + 2 * me), np.concatenate([X[:, a], T1, T2]),
+                 np.concatenate([s[:, a], -g1, -g2]), -np.inf, 0.0)
+
+
+def _add_contact_flow(f: _Frame) -> None:
+    """Contact flow: one unit leaves the contact's cell of ``b`` and reaches ``b``'s root
+    through cells of ``b`` (node capacities ``x[., b]``). Its LP is as strong as every cut
+    ``t(C + N(C)) <= x_b(N(C)) + r_b(C)``, which stops the relaxation from touching a wing
+    with a thin fractional trail of ``b``. Sets ``info["TF"]`` (list of ``(a, b, columns)``)."""
+    mip, info, nu, me, e = f.mip, f.info, f.nu, f.me, f.edges
+    X, R, arcs = info["X"], info["R"], info["arcs"]
+    na = len(arcs)
+    info["TF"] = []
+    for a, b, T1, T2 in info["T"]:
+        Fc = mip.vars(na, 0.0, 1.0)
+        info["TF"].append((a, b, Fc))
+        # conservation at j: in - out + t_b(j) - r_b[j] = 0 (t_b: contacts whose b-end is j)
+        rr = np.concatenate([arcs[:, 1], arcs[:, 0], e[:, 1], e[:, 0], np.arange(nu)])
+        cc = np.concatenate([Fc, Fc, T1, T2, R[:, b]])
+        vv = np.concatenate([np.ones(na), -np.ones(na), np.ones(me), np.ones(me), -np.ones(nu)])
+        mip.rows(nu, rr, cc, vv, 0.0, 0.0)
+        # node capacity: in + t_b(j) <= x[j, b]
+        rr = np.concatenate([arcs[:, 1], e[:, 1], e[:, 0], np.arange(nu)])
+        cc = np.concatenate([Fc, T1, T2, X[:, b]])
+        vv = np.concatenate([np.ones(na), np.ones(me), np.ones(me), -np.ones(nu)])
+        mip.rows(nu, rr, cc, vv, -np.inf, 0.0)
+
+
+def _add_orientation(f: _Frame) -> None:
+    r"""Orientation, exactly: for each pair ``(a, b)`` in ``order``, the model's condition
+
+    .. math:: S_a / A_a - S_b / A_b \ge \mu
+
+    (``S`` the area-weighted projection sum, ``A`` the area of a zone, ``mu`` the margin; both
+    in cell units) multiplied by :math:`A_a A_b > 0`:
+
+    .. math:: S_a A_b - S_b A_a - \mu A_a A_b \ge 0 .
+
+    With :math:`P_i = x_{ia} A_b` and :math:`Q_i = x_{ib} A_a`, each product of a binary and a
+    zone area in :math:`[A^{lo}, A^{hi}]` is a McCormick column (exact for a binary ``x``):
+    :math:`S_a A_b = \sum_i q_i a_i P_i`, :math:`S_b A_a = \sum_i q_i a_i Q_i` and
+    :math:`A_a A_b = \sum_i a_i P_i`, so the row
+    :math:`\sum_i (q_i - \mu) a_i P_i - \sum_i q_i a_i Q_i \ge 0` is the condition itself, not
+    a stricter one. When both areas are fixed (equal bounds) it is the linear row
+    :math:`S_a / A_a - S_b / A_b \ge \mu`. A zone whose lower size is 0 is required to be
+    non-empty (its centroid must exist). Sets ``info["AZ"]`` (zone areas) and ``info["W"]``
+    (list of ``(x zone, area zone, P columns)``).
+    """
+    m, mip, info, nu, K, use = f.model, f.mip, f.info, f.nu, f.K, f.use
+    cs, X = m.cells, info["X"]
+    wlist: list[tuple[int, int, np.ndarray]] = []
     info["W"] = wlist
+    if not m.order:
+        return
+    q = m.projection[use]
+    q = (q - q.mean()) / cs.side
+    amean = cs.areas[use].mean()
+    ar = cs.areas[use] / amean
+    aq = ar * q
+    if m.measure == "area":
+        zlo, zhi = m.lower / amean, m.upper / amean
+    else:
+        zlo = m.lower * f.amin / amean
+        zhi = m.upper * f.amax / amean
+    fixed = [bool(np.isclose(zlo[d], zhi[d])) for d in range(K)]
+    margin = m.margin / cs.side
+    AZ = mip.vars(K, 0.0, np.inf)  # zone areas (in mean cell areas)
+    for d in range(K):
+        mip.rows(1, np.zeros(nu + 1), np.concatenate([X[:, d], [AZ[d]]]),
+                 np.concatenate([ar, [-1.0]]), 0.0, 0.0)
+    info["AZ"] = AZ
+    for d in sorted({z for pair in m.order for z in pair}):
+        if zlo[d] <= 0:  # the orientation needs the zone's centroid: at least one cell
+            mip.rows(1, np.zeros(nu), X[:, d], 1.0, 1.0, np.inf)
+    for a, b in m.order:
+        if fixed[a] and fixed[b]:
+            # S_a / A_a - S_b / A_b >= margin with constant areas
+            mip.rows(1, np.zeros(2 * nu), np.concatenate([X[:, a], X[:, b]]),
+                     np.concatenate([aq / zlo[a], -aq / zlo[b]]), margin, np.inf)
+            continue
+        # P = x_a * A_b, Q = x_b * A_a (McCormick, exact for binary x)
+        cols = []
+        for xa, ob in ((a, b), (b, a)):
+            P = mip.vars(nu, 0.0, zhi[ob])
+            lo_o, hi_o = zlo[ob], zhi[ob]
+            # P <= hi x ; P >= lo x
+            mip.le(P, X[:, xa], hi_o)
+            rr = np.arange(nu)
+            mip.rows(nu, np.concatenate([rr, rr]), np.concatenate([P, X[:, xa]]),
+                     np.concatenate([np.ones(nu), np.full(nu, -lo_o)]), 0.0, np.inf)
+            # P <= A_ob - lo (1 - x)  ->  P - A_ob - lo x <= -lo
+            # P >= A_ob - hi (1 - x)  ->  P - A_ob - hi x >= -hi
+            for bound_c, lo_r, hi_r in ((lo_o, -np.inf, -lo_o), (hi_o, -hi_o, np.inf)):
+                rr2 = np.concatenate([rr, rr, rr])
+                cc2 = np.concatenate([P, np.full(nu, AZ[ob]), X[:, xa]])
+                vv2 = np.concatenate([np.ones(nu), -np.ones(nu), np.full(nu, -bound_c)])
+                mip.rows(nu, rr2, cc2, vv2, lo_r, hi_r)
+            cols.append(P)
+            wlist.append((xa, ob, P))
+        # S_a A_b - S_b A_a - margin A_a A_b >= 0, with A_a A_b = sum_i ar_i P_i
+        mip.rows(1, np.zeros(2 * nu), np.concatenate(cols), np.concatenate([aq - margin * ar, -aq]),
+                 0.0, np.inf)
+
+
+def _add_contact_position(f: _Frame) -> None:
+    """The position of each contact along the axis, in cell widths, as an integer column: the
+    relaxation mixes contacts at different distances from the body's centre, and a branch on
+    this column (contact west / east of a position) splits those mixtures. Sets ``info["P"]``
+    (list of ``(a, b, column, position per cell)``); only with the contact flow."""
+    m, mip, info, e, me = f.model, f.mip, f.info, f.edges, f.me
     info["P"] = []
-    if tlist and "TF" in info:
-        # the position of each contact along the axis, in cell widths, as an integer column:
-        # the relaxation mixes contacts at different distances from the body's centre, and a
-        # branch on this column (contact west / east of a position) splits those mixtures
-        q = model.projection[use]
-        k = np.floor((q - q.min()) / cs.side + 1e-9)
-        for a, b, T1, T2 in tlist:
-            P = mip.vars(1, 0.0, float(k.max()), 0.0, integer=True)
-            mip.rows(1, np.zeros(2 * me + 1), np.concatenate([T1, T2, P]),
-                     np.concatenate([k[e[:, 1]], k[e[:, 0]], [-1.0]]), 0.0, 0.0)
-            info["P"].append((a, b, P, k))
-    # the single-commodity flow (Shirabe 2005): the complete model without cuts
-    if flow and "contiguity" not in drop:
-        arcs, R = info["arcs"], info["R"]
-        na = len(arcs)
-        F = np.empty((na, K), dtype="int64")
-        for d in range(K):
-            cap = max(Mcnt[d] - 1.0, 0.0)
-            F[:, d] = mip.vars(na, 0.0, cap)
-            mip.le(F[:, d], X[arcs[:, 0], d], cap)
-            mip.le(F[:, d], X[arcs[:, 1], d], cap)
-            # inflow - outflow - x + M r >= 0
-            rr = np.concatenate([arcs[:, 1], arcs[:, 0], np.arange(nu), np.arange(nu)])
-            cc = np.concatenate([F[:, d], F[:, d], X[:, d], R[:, d]])
-            vv = np.concatenate([np.ones(na), -np.ones(na), -np.ones(nu), np.full(nu, Mcnt[d])])
-            mip.rows(nu, rr, cc, vv, 0.0, np.inf)
-        info["F"] = F
-    return mip, info
+    if not (info["T"] and "TF" in info):
+        return
+    q = m.projection[f.use]
+    k = np.floor((q - q.min()) / m.cells.side + 1e-9)
+    for a, b, T1, T2 in info["T"]:
+        P = mip.vars(1, 0.0, float(k.max()), 0.0, integer=True)
+        mip.rows(1, np.zeros(2 * me + 1), np.concatenate([T1, T2, P]),
+                 np.concatenate([k[e[:, 1]], k[e[:, 0]], [-1.0]]), 0.0, 0.0)
+        info["P"].append((a, b, P, k))
+
+
+def _add_single_flow(f: _Frame) -> None:
+    """The single-commodity flow (Shirabe 2005), the complete contiguity model without cuts:
+    the root of ``d`` emits up to ``M_d - 1`` units, every member absorbs one, and flow runs only
+    between cells of ``d``. Sets ``info["F"]`` ``(arcs, K)``."""
+    mip, info, nu = f.mip, f.info, f.nu
+    X, arcs, R = info["X"], info["arcs"], info["R"]
+    na = len(arcs)
+    F = np.empty((na, f.K), dtype="int64")
+    for d in range(f.K):
+        cap = max(f.max_cells[d] - 1.0, 0.0)
+        F[:, d] = mip.vars(na, 0.0, cap)
+        mip.le(F[:, d], X[arcs[:, 0], d], cap)
+        mip.le(F[:, d], X[arcs[:, 1], d], cap)
+        # inflow - outflow - x + M r >= 0
+        rr = np.concatenate([arcs[:, 1], arcs[:, 0], np.arange(nu), np.arange(nu)])
+        cc = np.concatenate([F[:, d], F[:, d], X[:, d], R[:, d]])
+        vv = np.concatenate([np.ones(na), -np.ones(na), -np.ones(nu), np.full(nu, f.max_cells[d])])
+        mip.rows(nu, rr, cc, vv, 0.0, np.inf)
+    info["F"] = F
+
+
+def build_mip(model: ZoningModel, *, drop: frozenset[str] = frozenset(),
+              flow: bool = True) -> tuple[_MIP, dict[str, Any]]:
+    """Build the MIP of ``model``, one builder per constraint family (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        The zoning model.
+    drop
+        Constraint groups to leave out (for the infeasibility diagnosis): ``"orientation"``,
+        ``"touching"``, ``"contiguity"``.
+    flow
+        Add the single-commodity flow (the complete model without lazy connectivity cuts).
+
+    Returns
+    -------
+    (mip, info)
+        The MIP (a minimisation of the negated objective) and its column blocks by name
+        (``X``, ``R``, ``T``, ``AZ``, ...), used by the cut separation and the warm start.
+    """
+    f = _frame(model)
+    contiguity = "contiguity" not in drop
+    _add_assignment(f)
+    _add_sizes(f)
+    if contiguity:
+        _add_roots(f)
+    _add_compactness(f)
+    _add_affinity(f)
+    if "touching" in drop:
+        f.info["T"] = []
+    else:
+        _add_touching(f)
+    if contiguity and f.info["T"]:
+        _add_contact_bound(f)
+        _add_contact_flow(f)
+    if "orientation" in drop:
+        f.info["W"] = []
+    else:
+        _add_orientation(f)
+    _add_contact_position(f)
+    if flow and contiguity:
+        _add_single_flow(f)
+    return f.mip, f.info
 
 
 def _slots(g: sp.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ potential and KDE rasters) when present, with the fallbacks of
 ``layout.gpkg``, ``summary.json``, ``layout.png``, ``layout_*.qml``) and sets
 ``ctx.results["zoning"]``: ``cells`` (:class:`CellSet`), ``model`` (solved districts),
 ``module_model``, ``labels`` / ``module_labels`` (per cell), ``summary`` (dict), ``paths``,
-``site`` (metric x, y) and ``site_source``, ``sources`` (factor -> where it came from).
+``site`` (metric x, y) and ``site_source``, ``sources`` (factor -> where it came from),
+``left_out`` (factor -> why it was left out of the suitability, e.g. slope from a too coarse DEM).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def run(ctx: Any, progress: Progress) -> None:
     lon, lat = tr.transform(*site)
     extra = {"site": {"x": site[0], "y": site[1], "lon": lon, "lat": lat, "source": site_src},
              "radius_m": cfg.radius_m, "cell_size_m": cfg.cell_size_m, "factor_sources": area.sources,
-             "recipe": cfg.recipe, "transforms": cfg.transforms}
+             "factors_left_out": area.left_out, "recipe": cfg.recipe, "transforms": cfg.transforms}
     out_dir = ctx.path("zoning", "layout.geojson").parent
     paths = write_layout(out_dir, cells, model, module_model=mm, module_labels=mlab, extra=extra, site=site,
                          title=f"One body, two wings: {site_src}")
@@ -128,7 +129,7 @@ def run(ctx: Any, progress: Progress) -> None:
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
     ctx.results["zoning"] = {"cells": cells, "model": model, "module_model": mm, "labels": model.labels_,
                              "module_labels": mlab, "summary": summary, "paths": paths, "site": site,
-                             "site_source": site_src, "sources": area.sources,
+                             "site_source": site_src, "sources": area.sources, "left_out": area.left_out,
                              "districts": DISTRICTS, "modules": MODULES}
     log.info("zoning: %s, objective %.3f (%s), %d cells", site_src, model.objective_, model.status_, cells.n)
 

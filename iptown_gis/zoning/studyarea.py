@@ -13,7 +13,14 @@ Factors per cell (raw values kept in the cell table, prefixed ``f_``):
 * ``agglomeration``: the surfaces stage's ``kde`` raster; fallback: a quartic kernel density
   (bandwidth 5 km) of the places weighted by population;
 * ``water_distance`` (metres): distance to rivers and lake shores;
-* ``slope`` (degrees): from the DEM (finite differences in metres, bilinear sampling).
+* ``slope`` (degrees): from the DEM (finite differences in metres, bilinear sampling), **only
+  when the DEM is fine enough for the cells**: its pixel (the longer side, in metres at the
+  site) must not exceed the cell size (:data:`SLOPE_MAX_PIXEL_RATIO` x ``cell_size``). A
+  coarser DEM (e.g. the sample's 0.2 degree, ~20 km, grid under 250 m cells) has no slope at
+  the cells' scale: bilinear sampling would stretch one or two pixel differences over the whole
+  study area and weigh noise. The factor is then left out of every recipe (the other weights
+  are renormalised), ``f_slope`` is NaN, a warning is logged, and
+  :attr:`StudyArea.sources` / :attr:`StudyArea.left_out` say why.
 
 Each factor is transformed (``minmax``, ``cost`` = 1 - minmax, ``decay:S`` = exp(-v/S)) and
 combined with the recipe's weights (normalised to sum to one) into ``suit_<zone>``.
@@ -38,9 +45,13 @@ from iptown_gis.errors import GeometryError, IptownError, ParameterError
 from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.zoning.cells import CellSet, grid_cells
 
-__all__ = ["StudyArea", "build_study_area", "combine_factors", "transform_factor"]
+__all__ = ["SLOPE_MAX_PIXEL_RATIO", "StudyArea", "build_study_area", "combine_factors", "dem_pixel_m",
+           "transform_factor"]
 
 log = logging.getLogger(__name__)
+
+#: Slope is used only from a DEM whose pixel is at most this many cell sizes.
+SLOPE_MAX_PIXEL_RATIO = 1.0
 
 
 @dataclass
@@ -50,6 +61,8 @@ class StudyArea:
     cells: CellSet
     site: tuple[float, float]
     sources: dict[str, str] = field(default_factory=dict)
+    #: Factors left out of the suitability (factor -> why), e.g. slope from a too coarse DEM.
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def transform_factor(values: np.ndarray, how: str) -> np.ndarray:
@@ -102,6 +115,28 @@ def _line_distance(lines: gpd.GeoDataFrame | None, pts: np.ndarray) -> np.ndarra
     p = shapely.points(pts)
     _, dist = tree.query_nearest(p, return_distance=True, all_matches=False)
     return np.asarray(dist, dtype="float64")
+
+
+def dem_pixel_m(dem_path: Any, site: tuple[float, float], crs: Any) -> tuple[float, float]:
+    """The DEM's pixel size ``(x, y)`` in metres at ``site`` (metric x, y in ``crs``).
+
+    A geographic DEM's degrees are converted at the site's latitude (111,320 m x cos(lat) per
+    degree of longitude, 110,540 m per degree of latitude); a projected DEM's units by the
+    CRS's linear unit factor.
+    """
+    import rasterio
+    from pyproj import Transformer
+
+    with rasterio.open(dem_path) as src:
+        dx, dy = abs(src.transform.a), abs(src.transform.e)
+        dcrs = src.crs
+    if dcrs is None:
+        raise GeometryError(f"DEM {dem_path}: no CRS; assign one (e.g. gdal_edit.py -a_srs)")
+    if dcrs.is_geographic:
+        _, lat = Transformer.from_crs(crs, dcrs, always_xy=True).transform(float(site[0]), float(site[1]))
+        return dx * 111_320.0 * float(np.cos(np.deg2rad(lat))), dy * 110_540.0
+    f = float(dcrs.linear_units_factor[1]) if dcrs.linear_units_factor else 1.0
+    return dx * f, dy * f
 
 
 def _slope(dem_path: Any, xy: np.ndarray, crs: Any) -> np.ndarray:
@@ -188,7 +223,7 @@ def build_study_area(
     ParameterError
         Radius smaller than a cell, or a grid of more than 250,000 cells.
     GeometryError
-        No usable cell remains after the exclusions.
+        No usable cell remains after the exclusions, or the DEM has no CRS.
     """
     if radius < cell_size:
         raise ParameterError(f"radius ({radius} m) must be at least one cell ({cell_size} m)")
@@ -275,10 +310,21 @@ def build_study_area(
     else:
         fac["water_distance"] = dw
         src["water_distance"] = "distance to rivers and lake shores"
-    # slope
+    # slope: only from a DEM fine enough for the cells
+    left_out: dict[str, str] = {}
     if dem is not None:
-        fac["slope"] = _slope(dem, xy, crs)
-        src["slope"] = "DEM slope, bilinear"
+        px, py = dem_pixel_m(dem, (sx, sy), crs)
+        if max(px, py) <= SLOPE_MAX_PIXEL_RATIO * cell_size + 1e-9:
+            fac["slope"] = _slope(dem, xy, crs)
+            src["slope"] = f"DEM slope, bilinear (pixel {px:.0f} x {py:.0f} m, cells {cell_size:g} m)"
+        else:
+            why = (f"DEM pixel {px:,.0f} x {py:,.0f} m is coarser than the {cell_size:g} m cells (slope needs "
+                   f"a DEM pixel <= {SLOPE_MAX_PIXEL_RATIO * cell_size:g} m)")
+            log.warning("slope left out of the suitability: %s; give a finer DEM (e.g. SRTM 30 m) as [zoning] "
+                        "dem to use it", why)
+            fac["slope"] = np.full(n, np.nan)
+            src["slope"] = f"left out: {why}"
+            left_out["slope"] = why
     else:
         fac["slope"] = np.zeros(n)
         src["slope"] = "constant (no DEM)"
@@ -301,12 +347,16 @@ def build_study_area(
         raise GeometryError("every study-area cell is excluded (water or mask): move the site or shrink the mask")
     cells.keep_largest_component()
     data = {f"f_{k}": v for k, v in fac.items()}
-    for zone, rec in recipe.items():
-        data[f"suit_{zone}"] = combine_factors(fac, rec, transforms)
-    for zone, rec in (module_recipe or {}).items():
-        data[f"suit_{zone}"] = combine_factors(fac, rec, transforms)
+    for zone, rec in [*recipe.items(), *(module_recipe or {}).items()]:
+        kept = {f: w for f, w in rec.items() if f not in left_out}
+        if rec and sum(rec.values()) > 0 and not sum(kept.values()) > 0:
+            log.warning("suitability of %r: every weighted factor was left out (%s); it is 0 everywhere",
+                        zone, ", ".join(sorted(left_out)))
+            data[f"suit_{zone}"] = np.zeros(n)
+            continue
+        data[f"suit_{zone}"] = combine_factors(fac, kept, transforms)
     data["dist_site_m"] = np.hypot(xy[:, 0] - sx, xy[:, 1] - sy)
     cells.data = pd.DataFrame(data)
     log.info("study area: %d cells (%d excluded) of %g m around (%.0f, %.0f)", n, int(cells.excluded.sum()),
              cell_size, sx, sy)
-    return StudyArea(cells=cells, site=(sx, sy), sources=src)
+    return StudyArea(cells=cells, site=(sx, sy), sources=src, left_out=left_out)
