@@ -127,13 +127,13 @@ def test_stage_diagram_runs_the_baseline_mobility(tmp_path: Path, sample_dir: Pa
     cfg.scenarios = [s for s in cfg.scenarios if s.name == "baseline"]
     cfg.bifurcation_taus = [cfg.tau]
     seen: dict[str, object] = {}
-    real = stage.bifurcation
+    real = stage.neg_bifurcation
 
     def spy(cost, taus, **kw):
         seen.update(kw)
         return real(cost, taus, **kw)
 
-    monkeypatch.setattr(stage, "bifurcation", spy)
+    monkeypatch.setattr(stage, "neg_bifurcation", spy)
     ctx = StudyContext(scenario=scen, out_dir=tmp_path / "out")
     stage.run(ctx, as_progress(None))
     mob = seen["mobility"]
