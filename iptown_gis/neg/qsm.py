@@ -74,8 +74,8 @@ __all__ = [
     "internal_minutes",
     "market_access",
     "migration_cost_for_stay_share",
-    "stay_share",
     "solve_levels",
+    "stay_share",
     "time_elasticity",
     "wage_equation",
 ]
@@ -477,7 +477,9 @@ def counterfactual(
     a = p.alpha
     lw = np.zeros(n)
     ll = np.zeros(n)
-    for it in range(1, max_iter + 1):
+    it = 0
+    while it < max_iter:
+        it += 1
         what, lhat = np.exp(lw), np.exp(ll)
         xhat = lhat * ahat ** (p.sigma - 1.0) * what ** s1  # exporter term change
         m = pi * (xhat[None, :] * khat.T)  # pi_ni * xhat_i * Khat[i, n]

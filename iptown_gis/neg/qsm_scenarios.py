@@ -171,8 +171,11 @@ def run_qsm_scenarios(
         scenarios = [QSMScenario(name="baseline"), *scenarios]
     for sc in scenarios:
         if sc.ignored:
-            log.warning("QSM scenario %s: %s do not apply to the calibrated model (they are FKV settings)",
-                        sc.name, ", ".join(sc.ignored))
+            changes = sc.minutes is not None or sc.amenity_hat is not None or sc.migration_cost_factor is not None
+            (log.info if changes else log.warning)(
+                "QSM scenario %s: %s only apply to model = 'fkv'%s", sc.name, ", ".join(sc.ignored),
+                "" if changes else ": this scenario changes nothing in the calibrated model "
+                "(set migration_cost_factor, links or amenity)")
         out[sc.name] = _solve(base, sc)
         log.info("QSM scenario %s: %d iterations, aggregate welfare %+.4f %%", sc.name,
                  out[sc.name].iterations, 100 * (out[sc.name].aggregate_welfare_hat - 1))

@@ -304,17 +304,31 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     w = 0.8 / (len(scen) + 1)
     axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
     axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
+    qsm = "model" in table.columns and (table["model"] == "qsm").all()
+    bands = qsm and {"d_share_p5", "d_share_p95"} <= set(table.columns)
     for k, s in enumerate(scen):
         t = table[table["scenario"] == s]
-        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s)
+        err = None
+        if bands:  # p5-p95 over the parameter draws
+            mid = t["d_share"].to_numpy() * 100
+            err = np.vstack([np.clip(mid - t["d_share_p5"].to_numpy() * 100, 0, None),
+                             np.clip(t["d_share_p95"].to_numpy() * 100 - mid, 0, None)])
+        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s, yerr=err, capsize=1.5,
+                    error_kw={"elinewidth": 0.6})
     for ax in axes:
         ax.set_xticks(x + w / 2, [str(n) for n in base["name"]], rotation=60, fontsize=7)
-    axes[0].set_ylabel("share of mobile workers")
-    axes[0].set_title("long-run shares: observed start vs baseline")
+    if qsm:
+        axes[0].set_ylabel("share of residents")
+        axes[0].set_title("today: observed = calibrated baseline")
+        axes[1].set_ylabel("change from today (percentage points)")
+        axes[1].set_title("scenarios (bars: p5-p95 over parameter ranges)" if bands else "scenarios")
+    else:
+        axes[0].set_ylabel("share of mobile workers")
+        axes[0].set_title("long-run shares: observed start vs baseline")
+        axes[1].set_ylabel("change in share vs baseline (percentage points)")
+        axes[1].set_title("scenarios")
     axes[0].legend(frameon=False, fontsize=8)
     axes[1].axhline(0, color="0.5", lw=0.6)
-    axes[1].set_ylabel("change in share vs baseline (percentage points)")
-    axes[1].set_title("scenarios")
     if scen:
         axes[1].legend(frameon=False, fontsize=7)
     fig.suptitle(title)
