@@ -317,12 +317,16 @@ def _gravity_inversion(target: FloatArray, kernel: FloatArray, weight: FloatArra
 
     x = target / target.mean()
     err = np.inf
-    for it in range(1, min(max_iter, 500) + 1):
+    fp_iter = min(max_iter, 500) if target.size <= 300 else max_iter
+    for it in range(1, fp_iter + 1):
         new = step(x)
         err = float(np.max(np.abs(np.log(new / x))))
         x = np.sqrt(new * x) if it < 5 else new
         if err < tol:
             return x, it
+    if target.size > 300:
+        raise ConvergenceError(f"{what} inversion did not converge in {max_iter} iterations (last change "
+                               f"{err:.2e})")
     # slow contraction (a nearly diagonal kernel): Newton-type root of log T(x) - log x
     from scipy.optimize import root
 
@@ -333,6 +337,46 @@ def _gravity_inversion(target: FloatArray, kernel: FloatArray, weight: FloatArra
         raise ConvergenceError(f"{what} inversion did not converge (last change {err:.2e}): check that every "
                                "region trades with / can be reached from the others")
     return x, it + int(sol.nfev)
+
+
+def _uniform_migration_inversion(pop: FloatArray, c: float) -> FloatArray | None:
+    """``V^eps`` for a uniform migration cost (``mu^-eps = c`` off the diagonal), in closed form.
+
+    With ``sum z = 1`` and ``S_o = c + (1 - c) z_o`` the location condition reduces to
+    ``L_n = Q z_n S_n`` with ``Q = sum_o L_o / S_o``: for a given ``Q`` each ``z_n`` is the
+    positive root of a quadratic, and ``Q`` is the root of ``sum_n z_n(Q) = 1`` (decreasing).
+    Returns ``None`` when ``c`` is outside ``(0, 1]`` (the caller iterates instead).
+    """
+    if not 0.0 < c <= 1.0:
+        return None
+    if c == 1.0:
+        return np.asarray(pop / pop.sum(), dtype=np.float64)
+    from scipy.optimize import brentq
+
+    def z_of(q: float) -> FloatArray:
+        return np.asarray(2.0 * pop / (c * q + np.sqrt((c * q) ** 2 + 4.0 * (1.0 - c) * q * pop)), dtype=np.float64)
+
+    lo, hi = 1e-300, pop.sum() / c + 1.0  # sum z(hi) <= 1 <= sum z(lo)
+    while z_of(lo).sum() < 1.0:
+        lo /= 10.0
+    q = float(brentq(lambda v: float(z_of(v).sum()) - 1.0, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
+                     maxiter=500))
+    z = z_of(q)
+    return np.asarray(z / z.sum(), dtype=np.float64)
+
+
+def _migration_inversion(pop: FloatArray, mk: FloatArray, *, tol: float, max_iter: int) -> tuple[FloatArray, int]:
+    """``z = V^eps`` with ``L_n = sum_o L_o z_n mk[o, n] / sum_k z_k mk[o, k]`` (``mk = mu^-eps``)."""
+    n = pop.size
+    off = ~np.eye(n, dtype=bool)
+    if n > 1 and np.ptp(mk[off]) == 0.0:
+        z = _uniform_migration_inversion(pop, float(mk[off][0]))
+        if z is not None:
+            g = z[None, :] * mk
+            model = pop @ (g / g.sum(axis=1, keepdims=True))
+            if float(np.max(np.abs(np.log(model / pop)))) < max(tol, 1e-11):
+                return z / np.exp(np.log(z).mean()), 1
+    return _gravity_inversion(pop, mk.T, pop, tol=tol, max_iter=max_iter, what="amenity")
 
 
 def _price_rent_utility(p: QSMParams, wage: FloatArray, pop: FloatArray, x: FloatArray, kernel: FloatArray,
@@ -405,7 +449,7 @@ def calibrate(
     price, rent, income_over_col = _price_rent_utility(p, w, pop, x, kernel, h)
     # migration: L_n = sum_o L_o z_n mu_on^-eps / sum_k z_k mu_ok^-eps, z = V^eps
     mk = np.exp(-p.epsilon * mcost)  # mk[o, n]
-    z, it_u = _gravity_inversion(pop, mk.T, pop, tol=tol, max_iter=max_iter, what="amenity")
+    z, it_u = _migration_inversion(pop, mk, tol=tol, max_iter=max_iter)
     util = z ** (1.0 / p.epsilon)
     amen = util / income_over_col
     scale = np.exp(np.log(amen).mean())
@@ -594,7 +638,7 @@ def stay_share(population: ArrayLike, *, epsilon: float, migration_cost: float) 
     """
     pop = _vec(population, None, "population")
     mk = np.exp(-epsilon * _migration_cost_matrix(migration_cost, pop.size))
-    z, _ = _gravity_inversion(pop, mk.T, pop, tol=1e-11, max_iter=20000, what="amenity")
+    z, _ = _migration_inversion(pop, mk, tol=1e-11, max_iter=20000)
     g = z[None, :] * mk
     lam = g / g.sum(axis=1, keepdims=True)
     return float((pop * np.diag(lam)).sum() / pop.sum())

@@ -302,24 +302,34 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), dpi=110)
     x = np.arange(len(base))
     w = 0.8 / (len(scen) + 1)
-    axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
-    axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
     qsm = "model" in table.columns and (table["model"] == "qsm").all()
-    bands = qsm and {"d_share_p5", "d_share_p95"} <= set(table.columns)
+    bands = qsm and {"d_share_p5", "d_share_p95", "d_welfare_pct_p5", "d_welfare_pct_p95"} <= set(table.columns)
+
+    def err(t: pd.DataFrame, col: str, scale: float) -> Any:
+        if not bands:
+            return None
+        mid = t[col].to_numpy() * scale  # p5-p95 over the parameter draws
+        return np.vstack([np.clip(mid - t[f"{col}_p5"].to_numpy() * scale, 0, None),
+                          np.clip(t[f"{col}_p95"].to_numpy() * scale - mid, 0, None)])
+
+    if qsm:  # today is the baseline: show the welfare changes instead of two equal bars
+        for k, s in enumerate(scen):
+            t = table[table["scenario"] == s]
+            axes[0].bar(x + k * w, t["d_welfare_pct"], width=w, label=s, yerr=err(t, "d_welfare_pct", 1.0),
+                        capsize=1.5, error_kw={"elinewidth": 0.6})
+    else:
+        axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
+        axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
     for k, s in enumerate(scen):
         t = table[table["scenario"] == s]
-        err = None
-        if bands:  # p5-p95 over the parameter draws
-            mid = t["d_share"].to_numpy() * 100
-            err = np.vstack([np.clip(mid - t["d_share_p5"].to_numpy() * 100, 0, None),
-                             np.clip(t["d_share_p95"].to_numpy() * 100 - mid, 0, None)])
-        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s, yerr=err, capsize=1.5,
+        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s, yerr=err(t, "d_share", 100.0), capsize=1.5,
                     error_kw={"elinewidth": 0.6})
     for ax in axes:
         ax.set_xticks(x + w / 2, [str(n) for n in base["name"]], rotation=60, fontsize=7)
     if qsm:
-        axes[0].set_ylabel("share of residents")
-        axes[0].set_title("today: observed = calibrated baseline")
+        axes[0].set_ylabel("welfare change of registered residents (%)")
+        axes[0].set_title("welfare change from today (baseline = observed)")
+        axes[0].axhline(0, color="0.5", lw=0.6)
         axes[1].set_ylabel("change from today (percentage points)")
         axes[1].set_title("scenarios (bars: p5-p95 over parameter ranges)" if bands else "scenarios")
     else:

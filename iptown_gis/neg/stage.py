@@ -1,15 +1,24 @@
-"""Pipeline stage ``neg``: the Anhui core-periphery scenarios on the network's seat costs.
+"""Pipeline stage ``neg``: the Anhui scenarios on the network's seat costs.
 
 Reads ``ctx.results["seat_od"]`` (from the network stage; computed here from the roads when
-the stage runs alone), selects the regions of ``[neg] regions``, runs every scenario and
-writes ``neg/`` outputs. Puts ``ctx.results["neg"]``::
+the stage runs alone), selects the regions of ``[neg] regions`` and runs every scenario on
+
+* ``[neg] model = "qsm"`` (default, :func:`run_qsm`): the quantitative spatial model calibrated
+  to today's populations and GDP (:mod:`iptown_gis.neg.qsm`), scenarios as changes from today
+  with Latin hypercube bands, a tornado and the wage-equation validation; optionally again on
+  ``county_regions`` (``neg/counties/``);
+* ``[neg] model = "fkv"`` (:func:`run_fkv`): the FKV core-periphery long run.
+
+Both write ``neg/scenarios.csv``, ``scenario_<name>.csv``, ``neg_scenarios.gpkg`` and
+``scenarios.png`` and put ``ctx.results["neg"]``::
 
     {"region_ids", "names", "shares", "price_index", "income", "wage", "real_wage",
-     "tau", "sigma", "mu", "cost_minutes", "scenarios": {name: {same keys, "d_share",
-     "d_real_wage_pct", "stable"}}}
+     "tau", "sigma", "mu", "cost_minutes", "observed_shares", "model",
+     "scenarios": {name: {same keys, "d_share", "d_real_wage_pct", "stable", ...}}}
 
-(baseline values at the top level) so the surfaces stage can compute NEG market access
-``MA_i = sum_j Y_j G_j^(sigma-1) T_ij^(1-sigma)``.
+(baseline values at the top level; QSM adds ``params``, ``validation``, ``tornado``,
+``summary`` and ``counties``: docs/neg.md) so the surfaces stage can compute NEG market
+access ``MA_i = sum_j Y_j G_j^(sigma-1) T_ij^(1-sigma)``.
 """
 
 from __future__ import annotations
@@ -424,7 +433,8 @@ def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
         res["counties"] = cres
         res["summary"] |= {f"counties_{k}": v for k, v in cres["summary"].items() if k != "model"}
     _fkv_diagram(ctx, cfg, progress.sub(0.9, 0.99))
-    ctx.results["neg"] = res
+    # the summary first: the report lists a result's first scalars (report/catalogue.py)
+    ctx.results["neg"] = {"summary": res.pop("summary"), **res}
     progress.update(1.0, "neg: done")
 
 
