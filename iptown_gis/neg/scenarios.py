@@ -369,9 +369,11 @@ def write_scenarios(
     polygons: Any = None,
     polygon_id_field: str = "adcode",
     title: str = "NEG scenarios",
+    prefix: str = "",
 ) -> list[tuple[Path, str]]:
     """Write the scenario table: ``scenarios.csv``, one CSV per scenario, ``neg_scenarios.gpkg``
-    (one layer per scenario, joined to ``polygons``) and ``scenarios.png``.
+    (one layer per scenario, joined to ``polygons``) and ``scenarios.png``; every file name
+    starts with ``prefix`` (e.g. ``counties_`` for a second run on finer regions).
 
     Returns
     -------
@@ -381,11 +383,11 @@ def write_scenarios(
 
     out = Path(out_dir)
     written: list[tuple[Path, str]] = []
-    with atomic_path(out / "scenarios.csv") as tmp:
+    with atomic_path(out / f"{prefix}scenarios.csv") as tmp:
         table.to_csv(tmp, index=False)
-    written.append((out / "scenarios.csv", "table"))
+    written.append((out / f"{prefix}scenarios.csv", "table"))
     for name, t in table.groupby("scenario", sort=False):
-        p = out / f"scenario_{name}.csv"
+        p = out / f"{prefix}scenario_{name}.csv"
         with atomic_path(p) as tmp:
             t.to_csv(tmp, index=False)
         written.append((p, "table"))
@@ -394,7 +396,7 @@ def write_scenarios(
             raise ColumnError(f"region polygons have no column {polygon_id_field!r}; columns: "
                               f"{list(polygons.columns)}")
         key = polygons[polygon_id_field].astype(str)
-        gpkg = out / "neg_scenarios.gpkg"
+        gpkg = out / f"{prefix}neg_scenarios.gpkg"
         if gpkg.exists():
             gpkg.unlink()
         for name, t in table.groupby("scenario", sort=False):
@@ -409,5 +411,5 @@ def write_scenarios(
     chart_table = table
     if not _cjk_font() and not table["name"].map(lambda v: str(v).isascii()).all():
         chart_table = table.assign(name=table["region_id"].astype(str))  # no CJK font: label by id
-    written.append((_chart(chart_table, out / "scenarios.png", title), "chart"))
+    written.append((_chart(chart_table, out / f"{prefix}scenarios.png", title), "chart"))
     return written

@@ -6,7 +6,7 @@ the stage runs alone), selects the regions of ``[neg] regions`` and runs every s
 * ``[neg] model = "qsm"`` (default, :func:`run_qsm`): the quantitative spatial model calibrated
   to today's populations and GDP (:mod:`iptown_gis.neg.qsm`), scenarios as changes from today
   with Latin hypercube bands, a tornado and the wage-equation validation; optionally again on
-  ``county_regions`` (``neg/counties/``);
+  ``county_regions`` (``neg/counties_*``);
 * ``[neg] model = "fkv"`` (:func:`run_fkv`): the FKV core-periphery long run.
 
 Both write ``neg/scenarios.csv``, ``scenario_<name>.csv``, ``neg_scenarios.gpkg`` and
@@ -294,7 +294,7 @@ def _county_id_map(ctx: Any, cfg: NEGConfig, counties: Any, cids: list[str]) -> 
 
 
 def _qsm_regions(ctx: Any, cfg: NEGConfig, layer: str, polygons: str | None, progress: Progress,
-                 *, id_map_for: bool, out: Any, title: str) -> dict[str, Any]:
+                 *, id_map_for: bool, out: Any, title: str, prefix: str = "") -> dict[str, Any]:
     """Calibrate, run the scenarios, bands, tornado and validation on the regions of ``layer``."""
     from iptown_gis.neg.qsm import (
         QSMParams,
@@ -376,9 +376,10 @@ def _qsm_regions(ctx: Any, cfg: NEGConfig, layer: str, polygons: str | None, pro
                         for k, r in PARAM_RANGES.items()},
              "band_draws": cfg.band_draws, "band_seed": seed,
              "baseline_max_share_error": float(np.max(np.abs(results["baseline"].shares - base.shares)))}
-    written = write_scenarios(table, out, polygons=polys, polygon_id_field=cfg.polygon_id_field, title=title)
+    written = write_scenarios(table, out, polygons=polys, polygon_id_field=cfg.polygon_id_field, title=title,
+                              prefix=prefix)
     written += write_qsm_extras(out, tornado=tornado, validation=validation, validation_table=vtable,
-                                params=pdict, title=title)
+                                params=pdict, title=title, prefix=prefix)
     for path, kind in written:
         ctx.add_output(path, stage="neg", kind=kind, description=f"QSM scenario results ({layer})")
 
@@ -420,7 +421,7 @@ def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
     Puts ``ctx.results["neg"]`` with the keys of the FKV run (baseline = today's data) plus
     ``model``, ``params``, ``validation``, ``tornado``, ``summary`` and, with
     ``county_regions``, ``counties`` (the same dict for the finer regions); writes ``neg/``
-    (and ``neg/counties/``).
+    (the finer regions' files with the prefix ``counties_``).
     """
     out = ctx.path("neg", "x").parent
     title = f"NEG (QSM) scenarios: {ctx.scenario.study.name}"
@@ -429,7 +430,7 @@ def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
     res.update({"tau": cfg.tau, "sigma": 1.0 + cfg.trade_elasticity, "mu": cfg.alpha, "model": "qsm"})
     if cfg.county_regions:
         cres = _qsm_regions(ctx, cfg, cfg.county_regions, cfg.county_polygons, progress.sub(0.5, 0.9),
-                            id_map_for=True, out=ctx.path("neg", "counties", "x").parent, title=title + " (counties)")
+                            id_map_for=True, out=out, title=title + " (counties)", prefix="counties_")
         res["counties"] = cres
         res["summary"] |= {f"counties_{k}": v for k, v in cres["summary"].items() if k != "model"}
     _fkv_diagram(ctx, cfg, progress.sub(0.9, 0.99))

@@ -199,7 +199,8 @@ def test_stage_qsm_prefectures_and_counties(tmp_path: Path, sample_dir: Path) ->
         assert col in table.columns, col
     assert (table["d_share_p5"] <= table["d_share_p95"] + 1e-15).all()
     for name in ("neg_scenarios.gpkg", "tornado.png", "tornado.csv", "validation.json", "validation.csv",
-                 "qsm_params.json", "counties/scenarios.csv", "counties/neg_scenarios.gpkg"):
+                 "qsm_params.json", "counties_scenarios.csv", "counties_neg_scenarios.gpkg", "counties_tornado.png",
+                 "counties_validation.json"):
         assert (out / name).stat().st_size > 0, name
     c = res["counties"]
     assert len(c["region_ids"]) == 104
