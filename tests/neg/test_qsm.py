@@ -116,6 +116,25 @@ def test_no_change_is_identity_on_random_economies(n: int, seed: int, mc: float)
     np.testing.assert_allclose(r.wage_hat, 1.0, atol=1e-10)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 100_000), factor=st.floats(0.3, 0.95))
+def test_any_cost_fall_raises_aggregate_welfare(seed: int, factor: float) -> None:
+    """Over the published parameter ranges, a faster link between any two regions raises welfare."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 9))
+    xy = rng.uniform(0, 300, (n, 2))
+    km = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) + 1.0
+    pop = rng.uniform(1, 10, n)
+    p = QSMParams(trade_elasticity=rng.uniform(3, 6), alpha=rng.uniform(0.65, 0.85), epsilon=rng.uniform(1, 3),
+                  migration_cost=rng.uniform(0, 3))
+    base = calibrate(pop, pop * rng.uniform(0.5, 3.0, n), internal_minutes(km), params=p)
+    i, j = rng.choice(n, 2, replace=False)
+    t = base.minutes.copy()
+    t[i, j] *= factor
+    t[j, i] *= factor
+    assert counterfactual(base, minutes=t).aggregate_welfare_hat > 1.0
+
+
 def test_errors() -> None:
     t = internal_minutes(np.array([[0, 10, 20], [10, 0, 15], [20, 15, 0.0]]))
     with pytest.raises(ParameterError, match=r"population\[1\] = -1"):
