@@ -1,4 +1,4 @@
-"""New Economic Geography: the R-region core-periphery model on a real network.
+"""New Economic Geography: the R-region core-periphery model and a calibrated spatial model.
 
 Fujita, Krugman & Venables (1999), *The Spatial Economy*, ch. 5-6. Function-first API::
 
@@ -9,6 +9,11 @@ Fujita, Krugman & Venables (1999), *The Spatial Economy*, ch. 5-6. Function-firs
     st = neg.stability(m, lr.lam)          # eigenvalues on the simplex
     neg.break_point(5, 0.4), neg.sustain_point(5, 0.4)     # 1.627, 1.807
     neg.racetrack_break_tau(12, sigma=5, mu=0.4)
+
+The quantitative spatial model (:mod:`iptown_gis.neg.qsm`) for policy counterfactuals::
+
+    base = neg.calibrate(population, gdp, neg.internal_minutes(minutes), params=neg.QSMParams())
+    r = neg.counterfactual(base, minutes=new_minutes)   # changes from today (hats)
 """
 
 from iptown_gis.neg.barriers import Mobility, flows, utility
@@ -32,6 +37,15 @@ from iptown_gis.neg.model import (
     observed_shares,
     trade_cost_matrix,
 )
+from iptown_gis.neg.qsm import (
+    QSMBaseline,
+    QSMParams,
+    QSMResult,
+    calibrate,
+    counterfactual,
+    internal_minutes,
+    solve_levels,
+)
 from iptown_gis.neg.stability import (
     Stability,
     dynamics_jacobian,
@@ -46,14 +60,20 @@ __all__ = [
     "NEGModel",
     "NEGParams",
     "NoBlackHoleWarning",
+    "QSMBaseline",
+    "QSMParams",
+    "QSMResult",
     "ShortRun",
     "Stability",
     "break_point",
     "break_point_closed_form",
+    "calibrate",
     "check_cost_matrix",
     "check_shares",
+    "counterfactual",
     "dynamics_jacobian",
     "flows",
+    "internal_minutes",
     "long_run",
     "observed_shares",
     "racetrack_break_tau",
@@ -62,6 +82,7 @@ __all__ = [
     "ring_distance",
     "short_run",
     "simplex_basis",
+    "solve_levels",
     "stability",
     "sustain_point",
     "sustain_point_closed_form",

@@ -30,6 +30,8 @@ class NEGScenario(Section):
     amenity: dict[str, float] = Field(default_factory=dict, description="region id -> amenity premium")
     congestion: float | None = Field(default=None, ge=0.0)
     tau: float | None = Field(default=None, gt=0.0)
+    migration_cost_factor: float | None = Field(
+        default=None, ge=0.0, description="model = 'qsm': log migration cost x factor (hukou reform: < 1)")
 
     @field_validator("links")
     @classmethod
@@ -77,6 +79,30 @@ class NEGConfig(Section):
     tol: float = Field(default=1e-9, gt=0.0)
     bifurcation_taus: list[float] = Field(default_factory=list, description="tau grid for a diagram")
     scenarios: list[NEGScenario] = Field(default_factory=lambda: [NEGScenario(name="baseline")])
+    model: Literal["qsm", "fkv"] = Field(
+        default="qsm", description="'qsm': calibrated quantitative spatial model (scenarios as changes "
+        "from today); 'fkv': the stylised core-periphery long run")
+    population_field: str | None = Field(default="pop_2020", description="qsm: observed residents")
+    gdp_field: str | None = Field(default="gdp_2022", description="qsm: observed GDP (wages = GDP / residents)")
+    area_field: str | None = Field(
+        default=None, description="qsm: region area (km2) for internal trip times; None: from the polygons")
+    trade_elasticity: float = Field(default=4.0, gt=0.0, description="qsm: sigma - 1 (Tombe & Zhu 2019)")
+    alpha: float = Field(default=0.75, gt=0.0, le=1.0, description="qsm: tradables expenditure share")
+    migration_elasticity: float = Field(default=1.5, gt=0.0, description="qsm: Fréchet shape (Tombe & Zhu 2019)")
+    distance_elasticity: float = Field(default=1.0, gt=0.0, description="qsm: |elasticity of trade to time|")
+    stay_share: float = Field(default=0.85, gt=0.0, lt=1.0,
+                              description="qsm: share of registered residents living in their home region "
+                                          "(sets the log migration cost; assumption, banded)")
+    migration_cost: float | None = Field(default=None, ge=0.0,
+                                         description="qsm: log migration cost (None: from stay_share)")
+    band_draws: int = Field(default=64, ge=0, description="qsm: Latin hypercube draws for the bands (0: none)")
+    band_seed: int | None = Field(default=None, description="qsm: seed of the draws (None: [study] seed)")
+    tornado_region: str | None = Field(default=None, description="qsm: region whose share the tornado tracks")
+    county_regions: str | None = Field(
+        default=None, description="qsm: second run on finer regions (e.g. county seats) with the same scenarios")
+    county_polygons: str | None = None
+    county_parent_field: str = Field(
+        default="parent_adcode", description="county -> region id, to map scenario links / amenities")
 
     @model_validator(mode="after")
     def _check(self) -> NEGConfig:
@@ -96,6 +122,14 @@ class NEGConfig(Section):
                 refs.append((self.regions, fld, key))
         if self.polygons is not None:
             refs.append((self.polygons, self.polygon_id_field, "polygon_id_field"))
+        if self.model == "qsm":
+            for fld, key in ((self.population_field, "population_field"), (self.gdp_field, "gdp_field"),
+                             (self.area_field, "area_field")):
+                if fld is not None:
+                    refs.append((self.regions, fld, key))
+        if self.county_regions is not None:
+            refs.append((self.county_regions, self.id_field, "id_field"))
+            refs.append((self.county_regions, self.county_parent_field, "county_parent_field"))
         refs.extend((s.links_layer, None, f"scenarios.{s.name}.links_layer")
                     for s in self.scenarios if s.links_layer)
         return refs

@@ -400,19 +400,43 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), dpi=110)
     x = np.arange(len(base))
     w = 0.8 / (len(scen) + 1)
-    axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
-    axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
+    qsm = "model" in table.columns and (table["model"] == "qsm").all()
+    bands = qsm and {"d_share_p5", "d_share_p95", "d_welfare_pct_p5", "d_welfare_pct_p95"} <= set(table.columns)
+
+    def err(t: pd.DataFrame, col: str, scale: float) -> Any:
+        if not bands:
+            return None
+        mid = t[col].to_numpy() * scale  # p5-p95 over the parameter draws
+        return np.vstack([np.clip(mid - t[f"{col}_p5"].to_numpy() * scale, 0, None),
+                          np.clip(t[f"{col}_p95"].to_numpy() * scale - mid, 0, None)])
+
+    if qsm:  # today is the baseline: show the welfare changes instead of two equal bars
+        for k, s in enumerate(scen):
+            t = table[table["scenario"] == s]
+            axes[0].bar(x + k * w, t["d_welfare_pct"], width=w, label=s, yerr=err(t, "d_welfare_pct", 1.0),
+                        capsize=1.5, error_kw={"elinewidth": 0.6})
+    else:
+        axes[0].bar(x, base["observed_share"], width=w, color="0.75", label="observed")
+        axes[0].bar(x + w, base["share"], width=w, color="black", label="baseline")
     for k, s in enumerate(scen):
         t = table[table["scenario"] == s]
-        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s)
+        axes[1].bar(x + k * w, t["d_share"] * 100, width=w, label=s, yerr=err(t, "d_share", 100.0), capsize=1.5,
+                    error_kw={"elinewidth": 0.6})
     for ax in axes:
         ax.set_xticks(x + w / 2, [str(n) for n in base["name"]], rotation=60, fontsize=7)
-    axes[0].set_ylabel("share of mobile workers")
-    axes[0].set_title("long-run shares: observed start vs baseline")
+    if qsm:
+        axes[0].set_ylabel("welfare change of registered residents (%)")
+        axes[0].set_title("welfare change from today (baseline = observed)")
+        axes[0].axhline(0, color="0.5", lw=0.6)
+        axes[1].set_ylabel("change from today (percentage points)")
+        axes[1].set_title("scenarios (bars: p5-p95 over parameter ranges)" if bands else "scenarios")
+    else:
+        axes[0].set_ylabel("share of mobile workers")
+        axes[0].set_title("long-run shares: observed start vs baseline")
+        axes[1].set_ylabel("change in share vs baseline (percentage points)")
+        axes[1].set_title("scenarios")
     axes[0].legend(frameon=False, fontsize=8)
     axes[1].axhline(0, color="0.5", lw=0.6)
-    axes[1].set_ylabel("change in share vs baseline (percentage points)")
-    axes[1].set_title("scenarios")
     if scen:
         axes[1].legend(frameon=False, fontsize=7)
     fig.suptitle(title)
@@ -443,9 +467,11 @@ def write_scenarios(
     polygons: Any = None,
     polygon_id_field: str = "adcode",
     title: str = "NEG scenarios",
+    prefix: str = "",
 ) -> list[tuple[Path, str]]:
     """Write the scenario table: ``scenarios.csv``, one CSV per scenario, ``neg_scenarios.gpkg``
-    (one layer per scenario, joined to ``polygons``) and ``scenarios.png``.
+    (one layer per scenario, joined to ``polygons``) and ``scenarios.png``; every file name
+    starts with ``prefix`` (e.g. ``counties_`` for a second run on finer regions).
 
     Returns
     -------
@@ -455,11 +481,11 @@ def write_scenarios(
 
     out = Path(out_dir)
     written: list[tuple[Path, str]] = []
-    with atomic_path(out / "scenarios.csv") as tmp:
+    with atomic_path(out / f"{prefix}scenarios.csv") as tmp:
         table.to_csv(tmp, index=False)
-    written.append((out / "scenarios.csv", "table"))
+    written.append((out / f"{prefix}scenarios.csv", "table"))
     for name, t in table.groupby("scenario", sort=False):
-        p = out / f"scenario_{name}.csv"
+        p = out / f"{prefix}scenario_{name}.csv"
         with atomic_path(p) as tmp:
             t.to_csv(tmp, index=False)
         written.append((p, "table"))
@@ -468,7 +494,7 @@ def write_scenarios(
             raise ColumnError(f"region polygons have no column {polygon_id_field!r}; columns: "
                               f"{list(polygons.columns)}")
         key = polygons[polygon_id_field].astype(str)
-        gpkg = out / "neg_scenarios.gpkg"
+        gpkg = out / f"{prefix}neg_scenarios.gpkg"
         if gpkg.exists():
             gpkg.unlink()
         for name, t in table.groupby("scenario", sort=False):
@@ -483,5 +509,5 @@ def write_scenarios(
     chart_table = table
     if not _cjk_font() and not table["name"].map(lambda v: str(v).isascii()).all():
         chart_table = table.assign(name=table["region_id"].astype(str))  # no CJK font: label by id
-    written.append((_chart(chart_table, out / "scenarios.png", title), "chart"))
+    written.append((_chart(chart_table, out / f"{prefix}scenarios.png", title), "chart"))
     return written

@@ -56,6 +56,8 @@ def test_anhui_scenarios_stage(tmp_path: Path, sample_dir: Path) -> None:
 
     scen = load_scenario(sample_dir / "scenario.toml")
     scen.section("neg").bifurcation_taus = []  # the diagram is tested elsewhere; keep this fast
+    scen.section("neg").band_draws = 4
+    scen.section("neg").county_regions = None  # counties: tests/neg/test_qsm.py
     from iptown_gis.neg import stage
 
     ctx = StudyContext(scenario=scen, out_dir=tmp_path / "out")

@@ -17,8 +17,10 @@ def _ring(r):
     return np.array([[min(abs(i - j), r - abs(i - j)) for j in range(r)] for i in range(r)], dtype=float)
 
 
-def test_neg_stage_scenarios_equal(scenario_path, executor, tmp_path):
-    """The neg stage with ctx.executor (one task per scenario) writes the same table."""
+@pytest.mark.parametrize("model", ["fkv", "qsm"])
+def test_neg_stage_scenarios_equal(scenario_path, executor, tmp_path, model):
+    """The neg stage with ctx.executor (FKV: one task per scenario; QSM: one task per band draw)
+    writes the same tables."""
     from iptown_gis.pipeline import run_scenario
     from iptown_gis.scenario import load_scenario
 
@@ -30,7 +32,8 @@ def test_neg_stage_scenarios_equal(scenario_path, executor, tmp_path):
     inp = scen.inputs[neg.regions]
     scen.inputs[neg.regions] = inp.model_copy(update={"where": f"{inp.where} and adcode.astype('str') in {keep}"})
     scen.sections["neg"] = neg.model_copy(update={"scenarios": neg.scenarios[:2], "bifurcation_taus": [],
-                                                  "cost": "euclidean"})
+                                                  "cost": "euclidean", "model": model, "band_draws": 4,
+                                                  "county_regions": None})
     run_scenario(scen, tmp_path / "a", stages=["neg"])
     run_scenario(scen, tmp_path / "b", stages=["neg"], executor=executor)
     table = pd.read_csv(tmp_path / "a" / "neg" / "scenarios.csv")
@@ -38,7 +41,7 @@ def test_neg_stage_scenarios_equal(scenario_path, executor, tmp_path):
     assert len(table) == 2 * len(keep)
     assert table["d_share"].abs().max() > 1e-6   # the rail links change the equilibrium
     files = sorted(p.name for p in (tmp_path / "a" / "neg").glob("*.csv"))
-    assert len(files) == 3
+    assert len(files) == (3 if model == "fkv" else 5)  # qsm: + tornado.csv, validation.csv
     for name in files:
         a = pd.read_csv(tmp_path / "a" / "neg" / name)
         b = pd.read_csv(tmp_path / "b" / "neg" / name)
