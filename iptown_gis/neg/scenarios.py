@@ -435,7 +435,8 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
         axes[0].set_title("long-run shares: observed start vs baseline")
         axes[1].set_ylabel("change in share vs baseline (percentage points)")
         axes[1].set_title("scenarios")
-    axes[0].legend(frameon=False, fontsize=8)
+    if scen or not qsm:  # under qsm with no scenario beside the baseline the left panel has no bars
+        axes[0].legend(frameon=False, fontsize=8)
     axes[1].axhline(0, color="0.5", lw=0.6)
     if scen:
         axes[1].legend(frameon=False, fontsize=7)

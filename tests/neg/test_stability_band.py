@@ -126,6 +126,7 @@ def test_stage_diagram_runs_the_baseline_mobility(tmp_path: Path, sample_dir: Pa
     cfg = scen.section("neg")
     cfg.scenarios = [s for s in cfg.scenarios if s.name == "baseline"]
     cfg.bifurcation_taus = [cfg.tau]
+    cfg.model = "fkv"  # the FKV scenarios: their baseline equilibrium is the diagram's point at tau
     seen: dict[str, object] = {}
     real = stage.neg_bifurcation
 
