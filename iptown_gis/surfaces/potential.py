@@ -247,12 +247,8 @@ def network_distances(
                             node_mask=node_mask, name="masses")
     prog.update(0.2, "shortest paths from the masses")
     uniq, inv = np.unique(t_snap.node, return_inverse=True)
-    if executor is None:
-        costs = np.asarray(nw.node_costs(network, m_snap.node, weight=cost, targets=uniq), dtype="float64")
-    else:
-        from iptown_gis.parallel.od import node_costs as dask_node_costs
-
-        costs = dask_node_costs(network, m_snap.node, weight=cost, targets=uniq, executor=executor)
+    costs = np.asarray(nw.node_costs(network, m_snap.node, weight=cost, targets=uniq, executor=executor),
+                       dtype="float64")
     node_cost = costs[:, inv.ravel()]
     prog.update(1.0, "network costs")
     t_acc = t_snap.distance_m if cost == "length" else t_snap.time_min

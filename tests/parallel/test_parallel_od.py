@@ -7,8 +7,8 @@ import pytest
 
 from iptown_gis.errors import ParameterError
 from iptown_gis.network import node_costs as net_node_costs
-from iptown_gis.parallel import node_costs
-from iptown_gis.parallel.od import batch_sizes, many_to_many
+from iptown_gis.network import node_costs
+from iptown_gis.network.costs import batch_sizes, many_to_many
 
 pytestmark = pytest.mark.dask
 
