@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 ENGINES = ("auto", "scipy", "numba")
 
 #: ``engine="auto"`` runs the compiled kernel when ``sources x edges`` exceeds this. SciPy
-#: relaxes about 2e7 edges a second (one core, every node searched), so this is about 0.5 s of
-#: SciPy: above it the kernel's one-off start-up (about 0.5 s with a warm disk cache) pays for
-#: itself through early stopping and threads.
-AUTO_NUMBA_WORK = 10_000_000
+#: relaxes roughly 2e7 edges a second here (one core, every node searched), so this is about a
+#: second of SciPy; below it the kernel's one-off start-up in a new process (Numba's import and
+#: loading the cached machine code, 0.5-1.5 s; several seconds when nothing is cached yet) costs
+#: more than its threads and early stopping save. On the Anhui sample (120 seats, 2.2e6) SciPy
+#: and the warm kernel take the same time (``benchmarks/bench_od.py`` prints both).
+AUTO_NUMBA_WORK = 25_000_000
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
