@@ -41,11 +41,12 @@ log = logging.getLogger(__name__)
 ENGINES = ("auto", "scipy", "numba")
 
 #: ``engine="auto"`` runs the compiled kernel when ``sources x edges`` exceeds this. SciPy
-#: relaxes roughly 2e7 edges a second here (one core, every node searched), so this is about a
+#: relaxes about 4e7 edges a second (one core, every node searched), so this is about half a
 #: second of SciPy; below it the kernel's one-off start-up in a new process (Numba's import and
 #: loading the cached machine code, 0.5-1.5 s; several seconds when nothing is cached yet) costs
-#: more than its threads and early stopping save. On the Anhui sample (120 seats, 2.2e6) SciPy
-#: and the warm kernel take the same time (``benchmarks/bench_od.py`` prints both).
+#: more than its threads and early stopping save. Per thread the two engines relax edges at about
+#: the same rate (Anhui sample, 120 seats: 2.2e6; the national overlay, 2,849 seats: 4.8e8;
+#: ``benchmarks/bench_od.py`` and ``bench_national.py``), so the kernel's gain is its threads.
 AUTO_NUMBA_WORK = 25_000_000
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None

@@ -19,8 +19,8 @@ import shapely.ops
 from numpy.typing import NDArray
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.network.model import Network
 from iptown_gis.network.costs import node_costs
+from iptown_gis.network.model import Network
 from iptown_gis.network.snap import DEFAULT_ACCESS_SPEED_KMH, DEFAULT_MAX_SNAP_DISTANCE, _edge_geoms, snap_points
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 

@@ -13,12 +13,15 @@ from typing import Any
 
 import iptown_gis.network as _network
 
-__all__ = ["METHODS", "batch_sizes", "dijkstra_block", "many_to_many", "node_costs", "overlay_graph"]
+__all__: list[str] = []
+
+#: Names that moved to :mod:`iptown_gis.network` / :mod:`iptown_gis.network.costs`.
+_MOVED = ("METHODS", "batch_sizes", "dijkstra_block", "many_to_many", "node_costs", "overlay_graph")
 
 
 def __getattr__(name: str) -> Any:
     """The moved names, with a deprecation warning naming their new home."""
-    if name in __all__:
+    if name in _MOVED:
         home = _network if name in _network.__all__ else importlib.import_module("iptown_gis.network.costs")
         warnings.warn(f"iptown_gis.parallel.od.{name} moved to {home.__name__}.{name}; import it from there",
                       DeprecationWarning, stacklevel=2)

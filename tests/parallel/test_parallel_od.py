@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from iptown_gis.errors import ParameterError
-from iptown_gis.network import node_costs as net_node_costs
 from iptown_gis.network import node_costs
+from iptown_gis.network import node_costs as net_node_costs
 from iptown_gis.network.costs import batch_sizes, many_to_many
 
 pytestmark = pytest.mark.dask
