@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_national.py [--data DIR] [--scipy-sources 300] [--quick] [--json FILE]``
 
-Data: ``../shared/data/china`` (120,579-node road graph, 2,849 seats with a road node), or a
+Data: ``$IPTOWN_CHINA_DATA`` or ``../shared/data/china`` (120,579-node road graph, 2,849 seats with a road node), or a
 synthetic planar graph of the same size when absent (labelled). Each run is a fresh process
 (``subprocess``), timed from process start:
 
@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "china"
+#: ``$IPTOWN_CHINA_DATA``, else ``../shared/data/china`` next to the checkout.
+DEFAULT_DATA = Path(os.environ.get("IPTOWN_CHINA_DATA", ROOT.parent / "shared" / "data" / "china"))
 
 CODE = r'''
 import json, sys, time, warnings

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -34,7 +35,8 @@ from iptown_gis.network import node_costs
 from iptown_gis.parallel import MemoryBudget, dask_executor, format_bytes, process_memory
 from iptown_gis.parallel.executor import reset_peak_memory
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "china"
+#: The national data: ``$IPTOWN_CHINA_DATA``, else ``../shared/data/china`` next to the checkout.
+DEFAULT_DATA = Path(os.environ.get("IPTOWN_CHINA_DATA", ROOT.parent / "shared" / "data" / "china"))
 ALBERS = "+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +datum=WGS84 +units=m +no_defs"
 
 

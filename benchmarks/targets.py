@@ -138,7 +138,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, str]]:
         if sp is not None:
             against = (f"SciPy Dijkstra: {sp:.1f} s" + (" (extrapolated from "
                        f"{c['scipy_sources']} seats)" if c["scipy_extrapolated"] else ""))
-        add(f"national seat x seat ({c['seats']:,} seats, {c['nodes']:,} nodes), cold process",
+        add(f"national seat x seat ({c['seats']:,} seats, {c['nodes']:,} nodes; {c['label']}), cold process",
             f"{t:.2f} s (cpu {c['first_call_cpu']:.1f} s)", against,
             f"{t / 15:.2f} of 15 s; aim 3 s {'met' if t <= 3 else 'not met'}",
             t <= 15 and (eq is None or (eq <= 1e-12 and c["same_unreachable"])))
