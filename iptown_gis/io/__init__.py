@@ -7,6 +7,7 @@ import rasterio.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def __getattr__(name: str) -> Any:
     """Load the submodule defining ``name`` on first use."""
     home = _HOME.get(name)
     if home is None:
+        if importlib.util.find_spec(f"iptown_gis.io.{name}") is not None:  # a submodule, as before
+            return importlib.import_module(f"iptown_gis.io.{name}")
         raise AttributeError(f"module 'iptown_gis.io' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"iptown_gis.io.{home}"), name)
     globals()[name] = value

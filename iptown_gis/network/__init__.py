@@ -12,6 +12,7 @@ imports :mod:`iptown_gis.network.od`), so importing the package is cheap.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def __getattr__(name: str) -> Any:
     """Load the submodule defining ``name`` on first use."""
     home = _HOME.get(name)
     if home is None:
+        if importlib.util.find_spec(f"iptown_gis.network.{name}") is not None:  # a submodule, as before
+            return importlib.import_module(f"iptown_gis.network.{name}")
         raise AttributeError(f"module 'iptown_gis.network' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"iptown_gis.network.{home}"), name)
     globals()[name] = value
