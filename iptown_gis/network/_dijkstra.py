@@ -2,8 +2,8 @@
 
 - ``"scipy"``: :func:`scipy.sparse.csgraph.dijkstra` (compiled C, nothing to compile at run
   time; holds the GIL, searches every node, Fibonacci heap).
-- ``"numba"``: a compiled kernel (:mod:`iptown_gis.network._dijkstra_jit`) with a binary heap
-  with lazy deletion that runs the sources in parallel threads (``numba.prange``, GIL
+- ``"numba"``: a compiled kernel (:mod:`iptown_gis.network._dijkstra_jit`) with an indexed
+  binary heap (decrease-key, at most one entry per node) that runs the sources in parallel threads (``numba.prange``, GIL
   released) and, when target columns are given, stops each search as soon as all of them are
   settled. Its machine code is cached on disk (``cache=True``): the first process on a
   machine compiles it (several seconds), later processes load it (about half a second,
@@ -44,9 +44,10 @@ ENGINES = ("auto", "scipy", "numba")
 #: relaxes about 4e7 edges a second (one core, every node searched), so this is about half a
 #: second of SciPy; below it the kernel's one-off start-up in a new process (Numba's import and
 #: loading the cached machine code, 0.5-1.5 s; several seconds when nothing is cached yet) costs
-#: more than its threads and early stopping save. Per thread the two engines relax edges at about
-#: the same rate (Anhui sample, 120 seats: 2.2e6; the national overlay, 2,849 seats: 4.8e8;
-#: ``benchmarks/bench_od.py`` and ``bench_national.py``), so the kernel's gain is its threads.
+#: more than its threads and early stopping save. Measured: on the Anhui sample (120 seats, 2.2e6)
+#: SciPy and the warm kernel take the same time; on the national overlay (2,849 seats, 4.8e8) the
+#: kernel is 1.5x faster per thread and runs on every core (``benchmarks/bench_od.py``,
+#: ``bench_national.py``).
 AUTO_NUMBA_WORK = 25_000_000
 
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None

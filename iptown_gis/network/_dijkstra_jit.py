@@ -17,20 +17,25 @@ __all__ = ["many"]
 
 @nb.njit(nogil=True, cache=True)
 def _search(indptr: Any, indices: Any, weights: Any, source: int, col_of: Any, n_cols: int,
-            limit: float, dist: Any, done: Any, hk: Any, hv: Any, row: Any) -> None:  # pragma: no cover
+            limit: float, dist: Any, done: Any, hk: Any, hv: Any, pos: Any, row: Any) -> None:  # pragma: no cover
+    """One Dijkstra from ``source`` with an indexed binary heap (decrease-key; ``pos[v]`` is
+    ``v``'s heap slot, -1 when not in the heap), stopping once all ``n_cols`` targets are settled."""
     n = indptr.shape[0] - 1
     for i in range(n):
         dist[i] = np.inf
         done[i] = False
+        pos[i] = -1
     dist[source] = 0.0
     hk[0] = 0.0
     hv[0] = source
+    pos[source] = 0
     size = 1
     remaining = n_cols
     while size > 0:
         # pop the minimum
         d = hk[0]
         u = hv[0]
+        pos[u] = -1
         size -= 1
         if size > 0:
             k = hk[size]
@@ -45,13 +50,13 @@ def _search(indptr: Any, indices: Any, weights: Any, source: int, col_of: Any, n
                 if hk[c] < k:
                     hk[i] = hk[c]
                     hv[i] = hv[c]
+                    pos[hv[i]] = i
                     i = c
                 else:
                     break
             hk[i] = k
             hv[i] = v
-        if done[u] or d > dist[u]:
-            continue
+            pos[v] = i
         if d > limit:
             break
         done[u] = True
@@ -66,19 +71,23 @@ def _search(indptr: Any, indices: Any, weights: Any, source: int, col_of: Any, n
             nd = d + weights[e]
             if nd < dist[v] and not done[v]:
                 dist[v] = nd
-                # push
-                i = size
-                size += 1
+                # insert, or decrease the key in place; then sift up
+                i = pos[v]
+                if i < 0:
+                    i = size
+                    size += 1
                 while i > 0:
                     p = (i - 1) // 2
                     if hk[p] > nd:
                         hk[i] = hk[p]
                         hv[i] = hv[p]
+                        pos[hv[i]] = i
                         i = p
                     else:
                         break
                 hk[i] = nd
                 hv[i] = v
+                pos[v] = i
     # write the row: settled nodes within the limit, else inf
     if n_cols > 0:
         for i in range(n):
@@ -95,15 +104,15 @@ def many(indptr: Any, indices: Any, weights: Any, sources: Any, col_of: Any, n_c
          limit: float, out: Any, n_chunks: int) -> None:  # pragma: no cover
     """One search per source (rows of ``out``), ``n_chunks`` parallel threads."""
     n = indptr.shape[0] - 1
-    m = indices.shape[0]
     ns = sources.shape[0]
     for ch in nb.prange(n_chunks):
         dist = np.empty(n, dtype=np.float64)
         done = np.empty(n, dtype=np.bool_)
-        hk = np.empty(m + 1, dtype=np.float64)
-        hv = np.empty(m + 1, dtype=np.int64)
+        hk = np.empty(n + 1, dtype=np.float64)
+        hv = np.empty(n + 1, dtype=np.int64)
+        pos = np.empty(n, dtype=np.int64)
         for s in range(ch, ns, n_chunks):
-            _search(indptr, indices, weights, sources[s], col_of, n_cols, limit, dist, done, hk, hv, out[s])
+            _search(indptr, indices, weights, sources[s], col_of, n_cols, limit, dist, done, hk, hv, pos, out[s])
 
 
 def threads() -> int:
