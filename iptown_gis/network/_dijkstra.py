@@ -3,9 +3,9 @@
 - ``"scipy"``: :func:`scipy.sparse.csgraph.dijkstra` (compiled C, nothing to compile at run
   time; holds the GIL, searches every node, Fibonacci heap).
 - ``"numba"``: a compiled kernel (:mod:`iptown_gis.network._dijkstra_jit`) with an indexed
-  binary heap (decrease-key, at most one entry per node) that runs the sources in parallel threads (``numba.prange``, GIL
-  released) and, when target columns are given, stops each search as soon as all of them are
-  settled. Its machine code is cached on disk (``cache=True``): the first process on a
+  binary heap (decrease-key, at most one entry per node) that runs the sources in parallel
+  threads (``numba.prange``, GIL released) and, when target columns are given, stops each
+  search as soon as all of them are settled. Its machine code is cached on disk (``cache=True``): the first process on a
   machine compiles it (several seconds), later processes load it (about half a second,
   Numba's import included).
 
