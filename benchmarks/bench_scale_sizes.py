@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_scale import ALBERS, DEFAULT_DATA, load_china, synthetic
 
-from iptown_gis.parallel import dask_executor, node_costs
+from iptown_gis.network import node_costs
+from iptown_gis.parallel import dask_executor
 from iptown_gis.surfaces.grid import make_grid
 from iptown_gis.surfaces.potential import market_potential_tiled
 
@@ -83,7 +84,7 @@ def main() -> int:
     print(f"  in-process          seats {t_in:7.2f} s   surface {m_in:7.2f} s")
     for w in (1, 2):
         with dask_executor(workers=w) as ex:
-            ex.client.run(lambda: __import__("iptown_gis.parallel.od"))
+            ex.client.run(lambda: __import__("iptown_gis.network.costs"))
             t = timed(lambda ex=ex: node_costs(net, seats, targets=seats, method="overlay", executor=ex))
             m = timed(lambda ex=ex: market_potential_tiled(g2, mx, my, mm, tmp / "mp.tif", decay="power:1",
                                                            executor=ex))

@@ -42,15 +42,17 @@ def cli(debug: bool, verbose: int, quiet: bool) -> None:
 def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], scheduler: str | None,
         workers: int | None) -> None:
     """Run every stage of SCENARIO (default: the bundled Anhui study) into --out."""
-    from iptown_gis.pipeline import run_scenario, stages_to_run
-    from iptown_gis.scenario import load_scenario
+    with progress_bar("iptown run") as cb:
+        # the first progress line comes before the scientific stack loads (pipeline imports geopandas)
+        cb(0.0, "reading the scenario")
+        from iptown_gis.pipeline import run_scenario, stages_to_run
+        from iptown_gis.scenario import load_scenario
 
-    scen = load_scenario(scenario)
-    stages_to_run(scen, list(stages) or None, require=True)  # before a cluster starts or --out is made
-    with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex, \
-            progress_bar("iptown run") as cb:
-        manifest = run_scenario(scen, out_dir, stages=list(stages) or None, executor=ex, progress=cb,
-                                require_stages=True)
+        scen = load_scenario(scenario)
+        stages_to_run(scen, list(stages) or None, require=True)  # before a cluster starts or --out is made
+        with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex:
+            manifest = run_scenario(scen, out_dir, stages=list(stages) or None, executor=ex, progress=cb,
+                                    require_stages=True)
     click.echo(f"{len(manifest['outputs'])} outputs from stages {', '.join(manifest['stages']) or '(none)'} "
                f"in {manifest['timings_s']['total']:.1f} s; manifest: {Path(out_dir) / 'manifest.json'}")
 

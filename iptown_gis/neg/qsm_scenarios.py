@@ -42,7 +42,7 @@ from iptown_gis.neg.qsm import (
     migration_cost_for_stay_share,
     wage_equation,
 )
-from iptown_gis.parallel.sweeps import run_tasks
+from iptown_gis.parallel.executor import run_tasks
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
 if TYPE_CHECKING:

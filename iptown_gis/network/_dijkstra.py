@@ -1,38 +1,56 @@
-"""A compiled many-source Dijkstra (Numba) that stops once every target is settled.
+"""The one search routine of the package: many-source Dijkstra on a CSR graph, two engines.
 
-SciPy's :func:`scipy.sparse.csgraph.dijkstra` holds the GIL, searches every node and uses a
-Fibonacci heap. This kernel uses a binary heap with lazy deletion, runs the sources in
-parallel threads (``numba.prange``, GIL released) and, when target columns are given, stops
-each search as soon as all of them are settled. Costs are float64 path sums, the same
-quantities SciPy computes; they can differ from SciPy only in the last bits where two
-different paths tie (see ``tests/network/test_dijkstra_kernel.py``). Results are identical
-from run to run and across processes, whatever the number of threads.
+- ``"scipy"``: :func:`scipy.sparse.csgraph.dijkstra` (compiled C, nothing to compile at run
+  time; holds the GIL, searches every node, Fibonacci heap).
+- ``"numba"``: a compiled kernel (:mod:`iptown_gis.network._dijkstra_jit`) with an indexed
+  binary heap (decrease-key, at most one entry per node) that runs the sources in parallel
+  threads (``numba.prange``, GIL released) and, when target columns are given, stops each
+  search as soon as all of them are settled. Its machine code is cached on disk (``cache=True``): the first process on a
+  machine compiles it (several seconds), later processes load it (about half a second,
+  Numba's import included).
 
-Numba is optional: :func:`available` tells whether the kernel can be used, and
-:func:`iptown_gis.network.node_costs` falls back to SciPy without it.
+``engine="auto"`` (:func:`choose_engine`) takes SciPy for small searches, where the compiled
+kernel's start-up would cost more than it saves, and the kernel for large ones (rule measured by
+``benchmarks/bench_od.py``). Both engines return the same float64 numbers, bit for bit: a
+node's cost is the minimum over its settled predecessors of ``cost(pred) + edge``, which does
+not depend on the order in which a correct Dijkstra settles nodes
+(``tests/network/test_dijkstra_kernel.py`` checks this on float graphs). Results are identical
+from run to run and across processes, whatever the number of threads or batches.
+
+Numba is optional: :func:`available` tells whether the kernel can be used; without it every
+search runs on SciPy.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["available", "many_source_dijkstra", "shortest_paths"]
+from iptown_gis.errors import DependencyError, ParameterError
+
+__all__ = ["ENGINES", "available", "choose_engine", "many_source_dijkstra", "shortest_paths"]
 
 log = logging.getLogger(__name__)
 
-try:  # pragma: no cover - exercised where numba is installed
-    import numba as _nb
+#: Search engines accepted by :func:`shortest_paths`.
+ENGINES = ("auto", "scipy", "numba")
 
-    _HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    _nb = None  # type: ignore[assignment]
-    _HAVE_NUMBA = False
+#: ``engine="auto"`` runs the compiled kernel when ``sources x edges`` exceeds this. SciPy
+#: relaxes about 4e7 edges a second (one core, every node searched), so this is about half a
+#: second of SciPy; below it the kernel's one-off start-up in a new process (Numba's import and
+#: loading the cached machine code, 0.5-1.5 s; several seconds when nothing is cached yet) costs
+#: more than its threads and early stopping save. Measured: on the Anhui sample (120 seats, 2.2e6)
+#: SciPy and the warm kernel take the same time; on the national overlay (2,849 seats, 4.8e8) the
+#: kernel is 1.5x faster per thread and runs on every core (``benchmarks/bench_od.py``,
+#: ``bench_national.py``).
+AUTO_NUMBA_WORK = 25_000_000
 
-_kernel: Any = None
+_HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 def available() -> bool:
@@ -40,99 +58,22 @@ def available() -> bool:
     return _HAVE_NUMBA
 
 
-def _build_kernel() -> Any:  # pragma: no cover - compiled code is not traced by coverage
-    nb = _nb
-    assert nb is not None
+def choose_engine(n_sources: int, graph: Any, engine: str = "auto") -> str:
+    """The engine a search of ``n_sources`` sources on ``graph`` runs on (``"scipy"`` or ``"numba"``).
 
-    @nb.njit(nogil=True, cache=True)
-    def _search(indptr: Any, indices: Any, weights: Any, source: int, col_of: Any, n_cols: int,
-                limit: float, dist: Any, done: Any, hk: Any, hv: Any, row: Any) -> None:
-        n = indptr.shape[0] - 1
-        for i in range(n):
-            dist[i] = np.inf
-            done[i] = False
-        dist[source] = 0.0
-        hk[0] = 0.0
-        hv[0] = source
-        size = 1
-        remaining = n_cols
-        while size > 0:
-            # pop the minimum
-            d = hk[0]
-            u = hv[0]
-            size -= 1
-            if size > 0:
-                k = hk[size]
-                v = hv[size]
-                i = 0
-                while True:
-                    c = 2 * i + 1
-                    if c >= size:
-                        break
-                    if c + 1 < size and hk[c + 1] < hk[c]:
-                        c += 1
-                    if hk[c] < k:
-                        hk[i] = hk[c]
-                        hv[i] = hv[c]
-                        i = c
-                    else:
-                        break
-                hk[i] = k
-                hv[i] = v
-            if done[u] or d > dist[u]:
-                continue
-            if d > limit:
-                break
-            done[u] = True
-            if n_cols > 0:
-                c = col_of[u]
-                if c >= 0:
-                    remaining -= 1
-                    if remaining == 0:
-                        break
-            for e in range(indptr[u], indptr[u + 1]):
-                v = indices[e]
-                nd = d + weights[e]
-                if nd < dist[v] and not done[v]:
-                    dist[v] = nd
-                    # push
-                    i = size
-                    size += 1
-                    while i > 0:
-                        p = (i - 1) // 2
-                        if hk[p] > nd:
-                            hk[i] = hk[p]
-                            hv[i] = hv[p]
-                            i = p
-                        else:
-                            break
-                    hk[i] = nd
-                    hv[i] = v
-        # write the row: settled nodes within the limit, else NaN
-        if n_cols > 0:
-            for i in range(n):
-                c = col_of[i]
-                if c >= 0:
-                    row[c] = dist[i] if (done[i] and dist[i] <= limit) else np.inf
-        else:
-            for i in range(n):
-                row[i] = dist[i] if dist[i] <= limit else np.inf
-
-    @nb.njit(nogil=True, parallel=True, cache=True)
-    def _many(indptr: Any, indices: Any, weights: Any, sources: Any, col_of: Any, n_cols: int,
-              limit: float, out: Any, n_chunks: int) -> None:
-        n = indptr.shape[0] - 1
-        m = indices.shape[0]
-        ns = sources.shape[0]
-        for ch in nb.prange(n_chunks):
-            dist = np.empty(n, dtype=np.float64)
-            done = np.empty(n, dtype=np.bool_)
-            hk = np.empty(m + 1, dtype=np.float64)
-            hv = np.empty(m + 1, dtype=np.int64)
-            for s in range(ch, ns, n_chunks):
-                _search(indptr, indices, weights, sources[s], col_of, n_cols, limit, dist, done, hk, hv, out[s])
-
-    return _many
+    ``engine="auto"``: the compiled kernel when Numba is installed and the search is large
+    (``n_sources * edges > AUTO_NUMBA_WORK``), else SciPy. Decide once per request and pass the
+    result to every batch, so that a request's batches run on one engine.
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
+    if engine == "numba":
+        if not _HAVE_NUMBA:
+            raise DependencyError("engine='numba' needs numba: pip install numba")
+        return "numba"
+    if engine == "scipy" or not _HAVE_NUMBA:
+        return "scipy"
+    return "numba" if int(n_sources) * int(graph.nnz) > AUTO_NUMBA_WORK else "scipy"
 
 
 def many_source_dijkstra(
@@ -143,7 +84,7 @@ def many_source_dijkstra(
     limit: float = np.inf,
     threads: int | None = None,
 ) -> NDArray[np.float64]:
-    """Shortest-path costs from ``sources`` to all nodes (or to ``targets``) of a CSR graph.
+    """Shortest-path costs from ``sources`` to all nodes (or to ``targets``) with the compiled kernel.
 
     Parameters
     ----------
@@ -155,7 +96,7 @@ def many_source_dijkstra(
     targets
         Node positions to report (columns); each search stops once all are settled.
     limit
-        Nodes farther than ``limit`` are NaN.
+        Nodes farther than ``limit`` are ``inf``.
     threads
         Number of parallel searches (default: Numba's thread count).
 
@@ -164,14 +105,16 @@ def many_source_dijkstra(
     numpy.ndarray
         ``len(sources) x n`` (or ``x len(targets)``); ``inf`` where unreachable or beyond
         ``limit`` (as SciPy).
-    """
-    global _kernel
-    if not _HAVE_NUMBA:
-        from iptown_gis.errors import DependencyError
 
+    Raises
+    ------
+    DependencyError
+        Numba is not installed.
+    """
+    if not _HAVE_NUMBA:
         raise DependencyError("the compiled Dijkstra needs numba: pip install numba")
-    if _kernel is None:
-        _kernel = _build_kernel()
+    from iptown_gis.network import _dijkstra_jit as jit  # numba is imported only when a search needs it
+
     n = int(graph.shape[0])
     indptr = np.ascontiguousarray(graph.indptr, dtype=np.int64)
     indices = np.ascontiguousarray(graph.indices, dtype=np.int64)
@@ -191,9 +134,9 @@ def many_source_dijkstra(
     out = np.empty((len(src), width), dtype=np.float64)
     if len(src) == 0:
         return out if targets is None else out[:, inv.ravel()]
-    n_threads = threads or (int(_nb.get_num_threads()) if _nb is not None else 1)
+    n_threads = threads or jit.threads()
     n_chunks = max(1, min(len(src), int(n_threads)))
-    _kernel(indptr, indices, weights, src, col_of, n_cols, float(limit), out, n_chunks)
+    jit.many(indptr, indices, weights, src, col_of, n_cols, float(limit), out, n_chunks)
     if targets is None:
         return out
     return out[:, inv.ravel()]
@@ -205,19 +148,32 @@ def shortest_paths(
     *,
     limit: float = np.inf,
     cols: NDArray[np.int64] | None = None,
+    engine: str = "auto",
 ) -> NDArray[np.float64]:
-    """The one search routine of the package: costs from ``sources`` on a CSR ``graph``.
+    """Costs from ``sources`` on a CSR ``graph``; every search of the package goes through here.
 
-    Uses the compiled kernel when Numba is installed, else :func:`scipy.sparse.csgraph.dijkstra`;
-    both return ``inf`` for unreachable nodes and nodes beyond ``limit``. ``cols`` selects target
-    columns (the compiled kernel then stops each search once they are all settled). Every
-    caller (in-process, batched, on Dask workers) goes through here, so results are identical
-    whichever way the work is split.
+    Parameters
+    ----------
+    graph
+        A ``scipy.sparse.csr_matrix`` of non-negative edge costs.
+    sources
+        Node positions to search from.
+    limit
+        Nodes farther than ``limit`` are ``inf``.
+    cols
+        Target columns to report (the compiled kernel then stops each search once they are
+        all settled); ``None`` for every node.
+    engine
+        ``"auto"``, ``"scipy"`` or ``"numba"`` (see :func:`choose_engine`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(sources) x n`` (or ``x len(cols)``) float64; ``inf`` where unreachable or beyond
+        ``limit``. The same numbers whichever engine runs and however the sources are split.
     """
     src = np.asarray(sources, dtype=np.int64)
-    if _HAVE_NUMBA and len(src) > 0:
+    if len(src) and choose_engine(len(src), graph, engine) == "numba":
         return many_source_dijkstra(graph, src, targets=cols, limit=limit)
-    from scipy.sparse.csgraph import dijkstra
-
     d = dijkstra(graph, directed=True, indices=src, limit=limit)
     return d if cols is None else np.ascontiguousarray(d[:, cols])

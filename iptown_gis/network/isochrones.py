@@ -19,8 +19,8 @@ import shapely.ops
 from numpy.typing import NDArray
 
 from iptown_gis.errors import ParameterError
+from iptown_gis.network.costs import node_costs
 from iptown_gis.network.model import Network
-from iptown_gis.network.od import node_costs
 from iptown_gis.network.snap import DEFAULT_ACCESS_SPEED_KMH, DEFAULT_MAX_SNAP_DISTANCE, _edge_geoms, snap_points
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 
@@ -90,13 +90,8 @@ def isochrones(
                        access_speed_kmh=access_speed_kmh, name="centres")
     access = snap.access(weight)
     w = net.weight_array(weight)
-    if executor is None:
-        d = node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), progress=prog.sub(0.0, 0.5))
-    else:
-        from iptown_gis.parallel.od import node_costs as dask_node_costs
-
-        d = dask_node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), executor=executor,
-                            progress=prog.sub(0.0, 0.5))
+    d = node_costs(net, snap.node, weight=weight, cutoff=float(b.max()), executor=executor,
+                   progress=prog.sub(0.0, 0.5))
     geoms = _edge_geoms(net)
     t, h = net.tails, net.indices
     out_rows: list[dict[str, Any]] = []

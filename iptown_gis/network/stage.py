@@ -6,7 +6,7 @@ field, weight and unit from the section; minutes by default), and writes
 ``network/network.gpkg`` (layers nodes, edges) and ``network/od_seats.{csv,parquet,npz}``.
 
 With ``ctx.executor`` set (``iptown run --workers N``), the seat OD shortest paths run on Dask
-in batches of sources (:func:`iptown_gis.parallel.node_costs`); the costs are identical.
+in batches of sources (:func:`iptown_gis.network.node_costs`); the costs are identical.
 """
 
 from __future__ import annotations

@@ -8,9 +8,14 @@ existing cluster, ``--workers N`` for a local one) and cut their own work into t
 (:mod:`iptown_gis.neg.sweeps`). Results are the same either way: exactly for costs, to
 floating-point summation order (1e-12 relative) for sums.
 
->>> from iptown_gis.parallel import dask_executor, node_costs      # doctest: +SKIP
+>>> from iptown_gis.network import node_costs                      # doctest: +SKIP
+>>> from iptown_gis.parallel import dask_executor                  # doctest: +SKIP
 >>> with dask_executor(workers=2, memory_budget="4GB") as ex:      # doctest: +SKIP
 ...     costs = node_costs(net, seats, targets=seats, method="overlay", executor=ex)
+
+``node_costs``, ``many_to_many`` and ``overlay_graph`` moved to :mod:`iptown_gis.network`
+(they take ``executor=`` there); importing them from here still works, with a
+:class:`DeprecationWarning`.
 """
 
 from __future__ import annotations

@@ -411,12 +411,7 @@ def station_access(
     snap = snap_access(network, candidates, policy=policy, name="candidates")
     stations = station_nodes(network)
     uniq, inv = np.unique(snap.node, return_inverse=True)
-    if executor is None:
-        c = node_costs(network, uniq, weight=weight, targets=stations, progress=progress)
-    else:
-        from iptown_gis.parallel.od import node_costs as dask_node_costs
-
-        c = dask_node_costs(network, uniq, weight=weight, targets=stations, executor=executor, progress=progress)
+    c = node_costs(network, uniq, weight=weight, targets=stations, executor=executor, progress=progress)
     with np.errstate(all="ignore"):
         best = np.where(np.isfinite(c).any(axis=1), np.nanmin(np.where(np.isnan(c), np.inf, c), axis=1), np.nan)
     out = best[inv.ravel()] + snap.access(weight)

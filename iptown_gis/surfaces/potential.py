@@ -263,12 +263,8 @@ def network_distances(
     m_snap = nw.snap_access(network, src, policy=pol, name="masses")
     prog.update(0.2, "shortest paths from the masses")
     uniq, inv = np.unique(t_snap.node, return_inverse=True)
-    if executor is None:
-        costs = np.asarray(nw.node_costs(network, m_snap.node, weight=cost, targets=uniq), dtype="float64")
-    else:
-        from iptown_gis.parallel.od import node_costs as dask_node_costs
-
-        costs = dask_node_costs(network, m_snap.node, weight=cost, targets=uniq, executor=executor)
+    costs = np.asarray(nw.node_costs(network, m_snap.node, weight=cost, targets=uniq, executor=executor),
+                       dtype="float64")
     t_acc = np.full(x.size, np.nan)
     m_acc = np.full(np.size(mass_x), np.nan)
     t_acc[t_snap.kept] = t_snap.distance_m if cost == "length" else t_snap.time_min

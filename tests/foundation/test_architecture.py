@@ -66,11 +66,7 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     # parallel is foundation (executor, budget), but its Dask variants of the kernels live in it too;
     # they belong in their topics (e.g. network/_dask.py), leaving parallel a plain executor.
     ("iptown_gis.parallel.od", "iptown_gis.network"):
-        "Dask OD batches (node_costs/many_to_many) sit in parallel; type of the Network argument",
-    ("iptown_gis.parallel.od", "iptown_gis.network._dijkstra"):
-        "Dask OD batches run the network's Dijkstra on the workers",
-    ("iptown_gis.parallel.od", "iptown_gis.network.od"):
-        "Dask OD batches reuse network.od.plan_search",
+        "deprecated re-export of network.node_costs/many_to_many (moved there, with executor=); remove with it",
 }
 
 

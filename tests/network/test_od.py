@@ -232,3 +232,28 @@ def test_osmnx_roundtrip(grid_roads):
     d1 = node_costs(net, [0], weight="length")
     d2 = node_costs(back, [0], weight="length")
     np.testing.assert_allclose(np.sort(d1[0]), np.sort(d2[0]))
+
+
+def test_engines_and_executor_paths_equal_on_the_sample(anhui):
+    """SciPy and the compiled kernel give the same float64 costs; so does the deprecated import path."""
+    import warnings
+
+    from iptown_gis.network import _dijkstra
+
+    net, seats = anhui
+    nodes = snap_points(net, seats).node
+    a = node_costs(net, nodes, weight="time", targets=nodes, engine="scipy")
+    if _dijkstra.available():
+        np.testing.assert_array_equal(a, node_costs(net, nodes, weight="time", targets=nodes, engine="numba"))
+        full_s = node_costs(net, nodes[:20], weight="length", engine="scipy")
+        np.testing.assert_array_equal(full_s, node_costs(net, nodes[:20], weight="length", engine="numba"))
+    np.testing.assert_array_equal(a, node_costs(net, nodes, weight="time", targets=nodes, batch_size=7))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from iptown_gis.parallel.od import node_costs as old
+
+    assert any(issubclass(w.category, DeprecationWarning) and "iptown_gis.network.node_costs" in str(w.message)
+               for w in caught)
+    assert old is node_costs
+    with pytest.raises(ParameterError, match="engine must be one of"):
+        node_costs(net, nodes, engine="fast")

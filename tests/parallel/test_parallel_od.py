@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from iptown_gis.errors import ParameterError
+from iptown_gis.network import node_costs
 from iptown_gis.network import node_costs as net_node_costs
-from iptown_gis.parallel import node_costs
-from iptown_gis.parallel.od import batch_sizes, many_to_many
+from iptown_gis.network.costs import batch_sizes, many_to_many
 
 pytestmark = pytest.mark.dask
 
