@@ -21,6 +21,7 @@ class Crit:
     weight: float = 1.0
     direction: str = "benefit"
     column: str | None = None
+    per: str | None = None
     anchors: list[str] = field(default_factory=list)
     aggregate: str = "min"
     scenario: str | None = None
