@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from iptown_gis.errors import DataNotFoundError
+from iptown_gis.study.labels import layer_title
 
 __all__ = ["Item", "RunInfo", "catalogue", "collect_run"]
 
@@ -67,7 +68,10 @@ class Item:
 
     @property
     def title(self) -> str:
-        """A human title from the description, else the file and layer names."""
+        """The planner's title (:mod:`iptown_gis.study.labels`), else from the description or names."""
+        known = layer_title(self.stage, self.path, self.layer)
+        if known:
+            return known
         if self.description:
             text = self.description.strip().rstrip(".")
             base = text[:1].upper() + text[1:]
