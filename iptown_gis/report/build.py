@@ -124,8 +124,11 @@ def build_report(
         prog.update(0.6, "QGIS styles and project")
         styles = write_qml_styles(items)
         result["styles"] = sorted(set(styles.values()))
+        extent = None
+        if ctx_gdfs and ctx_gdfs[0] is not None and len(ctx_gdfs[0]) and info.crs:
+            extent = [float(v) for v in ctx_gdfs[0].to_crs(info.crs).total_bounds]  # open on the province
         qgz = write_qgis_project(items, out / "iptown.qgz", styles=styles, crs=info.crs, title=info.title,
-                                 context=[(n, uri) for n, _, uri in context])
+                                 context=[(n, uri) for n, _, uri in context], extent=extent)
         result["qgis_project"] = qgz
         if qgz is not None:
             links.append(("QGIS project (open in QGIS 3.22+)", "iptown.qgz"))

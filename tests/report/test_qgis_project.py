@@ -20,13 +20,28 @@ CHECK = textwrap.dedent("""
     app = QgsApplication([], False); app.initQgis()
     p = QgsProject.instance()
     ok = p.read(sys.argv[1])
-    out = {"ok": ok, "crs": p.crs().authid(), "layers": []}
+    ext = p.viewSettings().defaultViewExtent()
+    out = {"ok": ok, "crs": p.crs().authid(), "layers": [],
+           "extent": [ext.xMinimum(), ext.yMinimum(), ext.xMaximum(), ext.yMaximum()],
+           "bookmarks": [b.name() for b in p.bookmarkManager().bookmarks()],
+           "tree": [[g.name(), [c.name() for c in g.children()]] for g in p.layerTreeRoot().children()]}
     for lay in p.mapLayers().values():
         r = lay.renderer()
+        node = p.layerTreeRoot().findLayer(lay.id())
+        fonts = []
+        if hasattr(lay, "labeling") and lay.labeling() is not None and lay.labelsEnabled():
+            fonts.append(lay.labeling().settings().format().font().family())
         out["layers"].append({"name": lay.name(), "valid": lay.isValid(), "source": lay.source(),
                               "renderer": r.type() if r is not None else None,
                               "n": len(r.categories()) if hasattr(r, "categories") else
-                                   (len(r.ranges()) if hasattr(r, "ranges") else None)})
+                                   (len(r.ranges()) if hasattr(r, "ranges") else None),
+                              "labels": [c.label() for c in r.categories()] if hasattr(r, "categories") else
+                                        ([x.label() for x in r.ranges()] if hasattr(r, "ranges") else []),
+                              "alpha": [c.symbol().color().alpha() for c in r.categories()]
+                                       if hasattr(r, "categories") else [],
+                              "opacity": lay.opacity() if hasattr(lay, "opacity") else None,
+                              "visible": node.itemVisibilityChecked() if node is not None else None,
+                              "fonts": fonts})
     print(json.dumps(out)); app.exitQgis()
 """)
 
@@ -38,7 +53,8 @@ def test_qgis_project_opens_with_styles(run_dir):
     styles = write_qml_styles(items)
     for key in ("market_potential", "hotspots_gistar", "ranked_sites", "layout_districts", "layout_modules"):
         assert styles[key].exists(), key
-    qgz = write_qgis_project(items, run_dir / "iptown.qgz", styles=styles, crs="EPSG:4548", title="t")
+    qgz = write_qgis_project(items, run_dir / "iptown.qgz", styles=styles, crs="EPSG:4548", title="t",
+                             extent=(400_000.0, 3_300_000.0, 700_000.0, 3_800_000.0))
     assert qgz == run_dir / "iptown.qgz"
     assert qgz.read_bytes()[:2] == b"PK"
     # open it in QGIS, from another folder: paths must resolve relative to the project
@@ -54,13 +70,72 @@ def test_qgis_project_opens_with_styles(run_dir):
     assert len(by_name) == 6, by_name.keys()
     assert all(lay["valid"] for lay in res["layers"])
     assert all(str(moved) in lay["source"] for lay in res["layers"])
-    assert by_name["Harris market potential (network)"]["renderer"] == "singlebandpseudocolor"
+    mp = "Market potential: population reachable over the road network"
+    districts, modules = "Town layout: districts (one body, two wings)", "Town layout: the seven modules of the body"
+    assert by_name[mp]["renderer"] == "singlebandpseudocolor"
+    assert by_name[mp]["visible"] is True
     assert by_name["Gi* hot spots"]["renderer"] == "singlebandpseudocolor"
     assert by_name["Ranked candidate sites"]["renderer"] == "graduatedSymbol"
     assert by_name["Ranked candidate sites"]["n"] == 5
-    assert by_name["Layout districts"]["renderer"] == "categorizedSymbol"
-    assert by_name["Layout modules"]["renderer"] == "categorizedSymbol"
-    assert by_name["Layout modules"]["n"] == 7
+    assert all("score, 1 = best" in lab for lab in by_name["Ranked candidate sites"]["labels"])
+    assert by_name[districts]["renderer"] == "categorizedSymbol"
+    assert by_name[modules]["renderer"] == "categorizedSymbol"
+    assert by_name[modules]["n"] == 7
+    # the project opens on the extent it was given (the province), not at 1:1 on nothing
+    x0, y0, x1, y1 = res["extent"]
+    assert x0 <= 400_000 and x1 >= 700_000 and y0 <= 3_300_000 and y1 >= 3_800_000
+    assert (x1 - x0) < 400_000
+    # modules drawn above the districts (first in the group = on top)
+    tree = dict((g, kids) for g, kids in res["tree"])
+    assert tree["Town layout"].index(modules) < tree["Town layout"].index(districts)
+    # labels in the CJK-capable family the setup installs (no "DejaVu LGC Sans")
+    from iptown_gis.io.fonts import qgis_font_family
+
+    fonts = {f for lay in res["layers"] for f in lay["fonts"]}
+    assert fonts and fonts <= {qgis_font_family()}, fonts
+
+
+def test_qgis_project_hot_spots_see_through_and_town_bookmarks(run_dir, sample_gpkg):
+    """Hot-spot polygons do not hide the surfaces; each chosen town has a bookmark with its name."""
+    py = find_qgis_python()
+    need(py is not None, "PyQGIS is not installed (apt-get install python3-qgis qgis-providers)")
+    import geopandas as gpd
+
+    from iptown_gis.report.catalogue import Item
+
+    counties = gpd.read_file(sample_gpkg, layer="counties").to_crs("EPSG:4548")
+    hot = counties[["adcode", "name", "geometry"]].copy()
+    hot["gi_bin"] = [(-3, -1, 0, 0, 1, 2, 3)[i % 7] for i in range(len(hot))]
+    hot.to_file(run_dir / "hotspots.gpkg", layer="hotspots", engine="pyogrio")
+    ranked = gpd.read_file(run_dir / "sites" / "ranked_sites.gpkg")
+    sel = ranked.sort_values("rank").head(3).copy()
+    sel.insert(0, "choice", [1, 2, 3])
+    sel.to_file(run_dir / "sites" / "selected.gpkg", layer="selected", engine="pyogrio")
+    items = [Item(run_dir / "hotspots.gpkg", "hotspots", "surfaces", "vector", "", "hotspots",
+                  ["adcode", "name", "gi_bin"], "MultiPolygon", len(hot)),
+             Item(run_dir / "sites" / "selected.gpkg", "sites", "sites", "vector", "", "selected",
+                  list(sel.columns.drop("geometry")), "Point", 3)]
+    qgz = write_qgis_project(items, run_dir / "p.qgz", crs="EPSG:4548", title="t")
+    r = subprocess.run([py, "-c", CHECK, str(qgz)], capture_output=True, text=True, timeout=180,
+                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    by_name = {lay["name"]: lay for lay in res["layers"]}
+    hs = next(v for k, v in by_name.items() if "hot" in k.lower())
+    assert hs["renderer"] == "categorizedSymbol"
+    assert hs["opacity"] < 1
+    labels = hs["labels"]
+    assert hs["alpha"][labels.index("Not significant")] == 0  # unfilled
+    assert max(hs["alpha"]) < 255  # semi-transparent
+    chosen = by_name["Chosen towns"]
+    assert chosen["labels"] == ["Town 1", "Town 2", "Town 3"]
+    marks = res["bookmarks"]
+    assert len(marks) == 3 and marks[0].startswith("Town 1: ")
+    top = sel.iloc[0]
+    assert top["unit_name"] in marks[0] and str(top["site_id"]) in marks[0]
+    # no context layer given: the project opens on the layers' extent
+    x0, y0, x1, y1 = res["extent"]
+    assert x1 > x0 and y1 > y0
 
 
 def test_qgis_project_from_a_relative_run_folder_keeps_styles(run_dir, monkeypatch, caplog):
