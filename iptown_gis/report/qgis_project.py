@@ -125,14 +125,21 @@ def _single(kind: str, colour: str) -> str:
             f'<symbols>{_symbol(kind, "0", colour, width=0.4 if kind == "line" else 0.26)}</symbols></renderer-v2>')
 
 
-def _labeling(field: str, *, expression: bool = False, kind: str = "fill") -> str:
-    """Labels in the CJK-capable family; polygons: inside (horizontal, at a point inside the shape)."""
-    place = ('<placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" '
-             'polygonPlacementFlags="2"/>' if kind == "fill" else '<placement placement="6" dist="1"/>')
+def _labeling(field: str, *, expression: bool = False, kind: str = "fill", priority: int = 5,
+              show_all: bool = False) -> str:
+    """Labels in the CJK-capable family; polygons: inside (horizontal, at a point inside the shape).
+
+    ``priority`` 0-10 decides which labels QGIS places first; ``show_all`` draws a label even when it
+    collides (the body's, which its modules cover).
+    """
+    place = (f'<placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" '
+             f'priority="{priority}" polygonPlacementFlags="2"/>' if kind == "fill"
+             else f'<placement placement="6" dist="1" priority="{priority}"/>')
     return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName={quoteattr(field)} '
             f'fontSize="9" fontFamily={quoteattr(qgis_font_family())} fontWeight="75" textColor="20,20,20,255" '
             f'isExpression="{int(expression)}"><text-buffer bufferDraw="1" bufferSize="0.8" '
-            f'bufferColor="255,255,255,255"/></text-style>{place}<rendering/></settings></labeling>')
+            f'bufferColor="255,255,255,255"/></text-style>{place}<rendering displayAll="{int(show_all)}"/>'
+            '</settings></labeling>')
 
 
 def _case(field: str, legend: dict[str, tuple[str, str]]) -> str:
@@ -157,7 +164,8 @@ def _vector_qml(item: Item) -> str:
             cats = [(k, v[0], v[1]) for k, v in DISTRICT_COLOURS.items()]
             renderer = _categorized(cols["district"], cats, kind)
             if "cells" not in lname:
-                labels = _labeling(_case(cols["district"], DISTRICT_COLOURS), expression=True)
+                labels = _labeling(_case(cols["district"], DISTRICT_COLOURS), expression=True, priority=9,
+                                   show_all=True)
         return _wrap_vector(renderer, labels)
     if item.role == "hotspots":
         cls = next((cols[c] for c in CLASS_COLUMNS if c in cols), None)

@@ -177,3 +177,67 @@ def test_qml_without_qgis_and_require(run_dir, monkeypatch):
     xml = qml_for(next(i for i in items if i.key == "hotspots_gistar"))
     assert 'colorRampType="EXACT"' in xml
     assert "Hot spot, 99% confidence" in xml
+
+
+RENDER = textwrap.dedent("""
+    import json, sys
+    from qgis.core import (QgsApplication, QgsGeometry, QgsMapRendererSequentialJob, QgsMapSettings, QgsPointXY,
+                           QgsProject, QgsRectangle)
+    from qgis.PyQt.QtCore import QSize
+    from qgis.PyQt.QtGui import QColor
+    app = QgsApplication([], False); app.initQgis()
+    p = QgsProject.instance(); p.read(sys.argv[1])
+    root = p.layerTreeRoot()
+    town = [n.layer() for n in root.findGroup("Town layout").findLayers() if n.itemVisibilityChecked()]
+    net = root.findGroup("Road network")
+    under = [n.layer() for n in net.findLayers() if n.itemVisibilityChecked()] if net is not None else []
+    districts = next(l for l in town if "districts" in l.source())
+    ext = QgsRectangle(districts.extent()); ext.scale(1.5)
+    ms = QgsMapSettings(); ms.setLayers(town + under); ms.setDestinationCrs(p.crs())
+    ms.setOutputSize(QSize(1000, 760)); ms.setExtent(ext); ms.setBackgroundColor(QColor(255, 255, 255))
+    ms.setTransformContext(p.transformContext())
+    job = QgsMapRendererSequentialJob(ms); job.start(); job.waitForFinished()
+    job.renderedImage().save(sys.argv[2], "PNG")
+    labels = []
+    for lab in job.takeLabelingResults().allLabels():
+        if lab.layerID != districts.id():
+            continue
+        f = districts.getFeature(lab.featureId)
+        r = lab.labelRect
+        c = QgsPointXY((r.xMinimum() + r.xMaximum()) / 2, (r.yMinimum() + r.yMaximum()) / 2)
+        labels.append({"district": f["district"], "text": lab.labelText,
+                       "inside": f.geometry().contains(QgsGeometry.fromPointXY(c))})
+    print(json.dumps({"labels": labels})); app.exitQgis()
+""")
+
+
+def test_layout_labels_sit_inside_their_districts(run_dir, tmp_path):
+    """Rendered by QGIS, each district's label (the body's too) lies inside its own polygon.
+
+    ``IPTOWN_WRITE_DOCS=1`` writes the render to docs/qgis_layout.png; ``IPTOWN_DOCS_RUN=DIR`` renders
+    the iptown.qgz of a real run folder (``iptown run --out DIR``) instead of this test's small layout.
+    """
+    py = find_qgis_python()
+    need(py is not None, "PyQGIS is not installed (apt-get install python3-qgis qgis-providers)")
+    from pathlib import Path
+
+    docs_run = os.environ.get("IPTOWN_DOCS_RUN")
+    if docs_run:
+        qgz = Path(docs_run) / "iptown.qgz"
+    else:
+        items = catalogue(collect_run(run_dir))
+        qgz = write_qgis_project(items, run_dir / "iptown.qgz", crs="EPSG:4548", title="t")
+    png = tmp_path / "layout.png"
+    r = subprocess.run([py, "-c", RENDER, str(qgz), str(png)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    placed = {lab["district"]: lab for lab in res["labels"]}
+    assert {"body", "wing_east", "wing_west"} <= set(placed), res
+    assert all(lab["inside"] for lab in placed.values()), placed
+    assert placed["body"]["text"].startswith("Body")
+    assert png.stat().st_size > 10_000
+    if os.environ.get("IPTOWN_WRITE_DOCS") == "1":
+        import shutil
+
+        shutil.copy(png, Path(__file__).resolve().parents[2] / "docs" / "qgis_layout.png")

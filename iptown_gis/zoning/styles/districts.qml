@@ -45,8 +45,8 @@
         <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferOpacity="0.85" bufferColor="255,255,255,255" bufferJoinStyle="128" bufferNoFill="1"/>
       </text-style>
       <text-format autoWrapLength="18" useMaxLineLengthForAutoWrap="1" multilineAlign="1" wrapChar=""/>
-      <placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" priority="8" polygonPlacementFlags="2"/>
-      <rendering drawLabels="1" displayAll="0" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="0" limitNumLabels="0"/>
+      <placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" priority="10" polygonPlacementFlags="2"/>
+      <rendering drawLabels="1" displayAll="1" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="0" limitNumLabels="0"/>
     </settings>
   </labeling>
 </qgis>
