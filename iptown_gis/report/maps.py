@@ -311,6 +311,7 @@ def _label_column(gdf: Any) -> str | None:
 
 
 def _numeric_column(gdf: Any, prefer: Sequence[str] = ()) -> str | None:
+    import geopandas as gpd
     import pandas as pd
 
     for col in prefer:
@@ -318,8 +319,10 @@ def _numeric_column(gdf: Any, prefer: Sequence[str] = ()) -> str | None:
             if c.lower() == col and pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c]) \
                     and gdf[c].nunique() > 1:
                 return str(c)
+    gname = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
     for c in gdf.columns:
-        if c == gdf.geometry.name or c.lower() in _SKIP_NUMERIC or c.lower().endswith("_id"):
+        if c == gname or c.lower() in _SKIP_NUMERIC or c.lower().endswith("_id") or c.lower() in (
+                "town_no", "choice", "rank", "rank_p05", "rank_median", "rank_p95"):
             continue
         if pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c]) \
                 and gdf[c].notna().any() and gdf[c].nunique() > 1:
@@ -605,9 +608,14 @@ def make_maps(
             dgdf = dgdf[dgdf[mcol].isna()]
         fig, ax = map_layout(dgdf, mgdf, crs=dgdf.crs)
         n_mod = 0 if mgdf is None else len(mgdf)
-        title = "Town layout: one body, two wings" + (f", {n_mod} modules" if n_mod else "")
+        town = ""
+        if {"town_no", "town_name"} <= set(dgdf.columns) and len(dgdf):
+            r0 = dgdf.iloc[0]
+            town = f"Town {int(r0['town_no'])}, {r0['town_name']}" + (
+                f" ({format_id(r0['town_id'])})" if "town_id" in dgdf.columns else "") + ": "
+        title = f"{town or 'Town layout: '}one body, two wings" + (f", {n_mod} modules" if n_mod else "")
         _furniture(fig, ax, title=title, subtitle=_subtitle(dist), crs=dgdf.crs, attribution=attribution)
-        key = f"{path.stem}_layout"
+        key = f"{dist.key.rsplit('_', 1)[0]}_layout"
         files = _save(fig, out / key, formats, dpi)
         maps.append({"key": key, "title": title, "role": "layout", "files": files, "source": dist})
         done += 1

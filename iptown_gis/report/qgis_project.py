@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,12 @@ def _vector_qml(item: Item) -> str:
                 hcats = [(k, v[0], v[1]) for k, v in MORAN_CLUSTERS.items()]
                 alpha = {k: 150 for k, _, _ in hcats} | {"ns": 0}
             return _wrap_vector(_categorized(cls, hcats, kind, alpha=alpha), "")
+    if item.stage == "network":  # context for the rest: thin grey roads, small junctions (off by default)
+        if kind == "marker":
+            return _wrap_vector(f'<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" '
+                                f'forceraster="0"><symbols>{_symbol(kind, "0", "#7f7f7f", size=0.8)}</symbols>'
+                                '</renderer-v2>', "")
+        return _wrap_vector(_single(kind, "#9e9e9e"), "")
     gdf = gpd.read_file(item.path, layer=item.layer, engine="pyogrio", ignore_geometry=True)
     if item.role == "sites":
         return _sites_qml(gdf, kind)
@@ -371,6 +378,9 @@ _VISIBLE_SURFACES = ("market_potential",)
 
 
 def _group(it: Item) -> str:
+    town = re.match(r"town (\d+) ", it.description or "")
+    if it.role == "layout" and town:
+        return f"Town {town.group(1)} layout"  # one group per town (a map theme and a bookmark each)
     if it.role == "vector" and it.stage == "neg":
         return "NEG scenarios"
     if it.role == "vector" and it.stage == "network":
@@ -489,7 +499,12 @@ def write_qgis_project(
     layers = []
     order = {g: i for i, g in enumerate(_GROUP_ORDER)}
     seen: dict[str, int] = {}
-    for it in sorted((i for i in items if i.is_map_layer), key=lambda i: (order.get(_group(i), 5), _within_group(i))):
+    def rank(i: Item) -> tuple[float, int]:
+        g = _group(i)
+        town = re.fullmatch(r"Town (\d+) layout", g)
+        return (float(int(town.group(1))) / 1000.0 if town else float(order.get(g, 5)), _within_group(i))
+
+    for it in sorted((i for i in items if i.is_map_layer), key=rank):
         uri = str(it.path.resolve()) + (f"|layername={it.layer}" if it.layer else "")
         qml = styles.get(it.key)
         group = _group(it)
@@ -503,7 +518,7 @@ def write_qgis_project(
                        "qml": str(Path(qml).resolve()) if qml else None,
                        "visible": _visible(it, group),
                        "opacity": 0.7 if it.role == "hotspots" else (0.85 if it.role == "surface" else 1.0),
-                       "expanded": group in ("Town layout", "Sites", "Surfaces")})
+                       "expanded": group in ("Town layout", "Town 1 layout", "Sites", "Surfaces")})
     # context layers drawn light (thin grey outlines), on top so they frame every map
     ctx_layers = [{"uri": uri, "provider": "ogr", "name": name, "group": "Context", "qml": None, "visible": True,
                    "outline": True, "outline_width": 0.5 if i == 0 else 0.2,

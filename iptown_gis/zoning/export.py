@@ -222,8 +222,12 @@ def write_layout(
     extra: Mapping[str, Any] | None = None,
     site: tuple[float, float] | None = None,
     title: str = "IP characteristic town layout",
+    town: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``layout.geojson``, ``layout.gpkg``, ``summary.json``, ``layout.png`` and QML styles.
+
+    ``town`` (e.g. ``{"town_no": 1, "town_id": "340102", "town_name": "瑶海区"}``) is added as
+    columns to every layer, so the towns of a study can be told apart (and merged).
 
     Returns
     -------
@@ -238,6 +242,10 @@ def write_layout(
         feats.append(frames["modules"])
     gj = gpd.GeoDataFrame(pd.concat(feats, ignore_index=True), geometry="geometry", crs=cells.crs)
     gj = gj[["district", "module", "area_km2", "n_cells", "mean_suitability", "geometry"]]
+    tcols = dict(town or {})
+    if tcols:
+        gj = gj.assign(**tcols)[[*tcols, *gj.columns]]
+        frames = {k: f.assign(**tcols)[[*tcols, *f.columns]] for k, f in frames.items()}
     paths["geojson"] = write_vector(gj, out / "layout.geojson")
     gpkg = out / "layout.gpkg"
     if gpkg.exists():

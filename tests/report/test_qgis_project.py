@@ -241,3 +241,40 @@ def test_layout_labels_sit_inside_their_districts(run_dir, tmp_path):
         import shutil
 
         shutil.copy(png, Path(__file__).resolve().parents[2] / "docs" / "qgis_layout.png")
+
+
+def test_neg_and_zonal_styles_are_graduated_with_units(tmp_path, sample_gpkg):
+    """NEG change layers: a diverging scale symmetric about 0 from the data, in percentage points;
+    zonal layers: graduated with the surface's unit in every class label."""
+    import re
+
+    import geopandas as gpd
+    import numpy as np
+
+    from iptown_gis.report.catalogue import Item
+
+    pref = gpd.read_file(sample_gpkg, layer="prefectures")[["adcode", "name", "geometry"]].copy()
+    rng = np.random.default_rng(1)
+    pref["share"] = rng.dirichlet(np.ones(len(pref)))
+    pref["d_share"] = rng.normal(0, 0.004, len(pref))  # +-0.4 percentage points: far below the old fixed +-2
+    pref["market_potential_mean"] = rng.uniform(100, 4000, len(pref))
+    p = tmp_path / "neg_scenarios.gpkg"
+    pref.to_file(p, layer="neg_hsr_links", engine="pyogrio")
+    neg = Item(p, "vector", "neg", "vector", "", "neg_hsr_links", list(pref.columns.drop("geometry")),
+               "MultiPolygon", len(pref))
+    qml = qml_for(neg)
+    assert 'type="graduatedSymbol"' in qml
+    assert "attr='\"d_share\" * 100'" in qml  # shares as percentage points
+    bounds = [float(v) for v in re.findall(r'lower="([-0-9.e]+)"', qml)] + \
+             [float(v) for v in re.findall(r'upper="([-0-9.e]+)"', qml)]
+    lim = float(np.abs(pref["d_share"]).max() * 100)
+    assert min(bounds) == pytest.approx(-lim) and max(bounds) == pytest.approx(lim)
+    assert "percentage points" in qml
+    z = Item(p, "vector", "surfaces", "vector", "", "neg_hsr_links", ["adcode", "name", "market_potential_mean"],
+             "MultiPolygon", len(pref))
+    p2 = tmp_path / "zonal.gpkg"
+    pref[["adcode", "name", "market_potential_mean", "geometry"]].to_file(p2, layer="prefectures", engine="pyogrio")
+    z.path, z.layer = p2, "prefectures"
+    qz = qml_for(z)
+    assert "attr='\"market_potential_mean\"'" in qz
+    assert qz.count("persons per m of travel") == 5

@@ -18,6 +18,8 @@ def main(spec_path: str) -> dict[str, Any]:
         QgsCoordinateReferenceSystem,
         QgsCoordinateTransform,
         QgsFillSymbol,
+        QgsLayerTreeModel,
+        QgsMapThemeCollection,
         QgsProject,
         QgsRasterLayer,
         QgsRectangle,
@@ -79,7 +81,18 @@ def main(spec_path: str) -> dict[str, Any]:
             layers.append(layer)
             n += 1
         for gname, g in groups.items():
-            g.setExpanded(gname in ("Town layout", "Sites", "Surfaces", "Hot spots"))
+            g.setExpanded(gname in ("Town layout", "Town 1 layout", "Sites", "Surfaces", "Hot spots"))
+        # a map theme per town: its layout on, the other towns' off (View > Map Themes)
+        towns = [g for gname, g in groups.items() if gname.startswith("Town ") and gname.endswith(" layout")]
+        if len(towns) > 1:
+            model = QgsLayerTreeModel(root)
+            for g in towns:
+                for other in towns:
+                    other.setItemVisibilityChecked(other is g)
+                rec = QgsMapThemeCollection.createThemeFromCurrentState(root, model)
+                project.mapThemeCollection().insert(g.name().replace(" layout", ""), rec)
+            for other in towns:
+                other.setItemVisibilityChecked(other is towns[0])
         # open on the province (the first context layer), else on every layer
         pcrs = project.crs()
         rect = None
@@ -109,7 +122,7 @@ def main(spec_path: str) -> dict[str, Any]:
         ok = project.write(spec["target"])
         err = "" if ok else project.error()
         return {"ok": bool(ok), "layers": n, "invalid": invalid, "style_errors": style_errors, "error": err,
-                "bookmarks": len(bm.bookmarks())}
+                "bookmarks": len(bm.bookmarks()), "themes": project.mapThemeCollection().mapThemes()}
     finally:
         QgsProject.instance().clear()
         app.exitQgis()
