@@ -307,7 +307,11 @@ def fact_label(key: str) -> str:
     last = parts[-1]
     lab = str(FACTS[last]) if last in FACTS else (column_label(last) if last in COLUMNS else humanise(last))
     head = [STAGES.get(p, humanise(p)) for p in parts[:-1] if p not in ("summary",)]
-    return f"{head[-1]}: {lab[:1].lower() + lab[1:]}" if head else lab
+    if not head:
+        return lab
+    words = ", ".join([head[0], *[h[:1].lower() + h[1:] for h in head[1:]]])
+    first = lab.split(" ", 1)[0]
+    return f"{words}: {lab if first.isupper() else lab[:1].lower() + lab[1:]}"
 
 
 def is_id_column(col: str) -> bool:
