@@ -24,7 +24,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["CJK_FAMILIES", "CJK_MONO_FAMILIES", "CSS_FONT_STACK", "FONT_FAMILIES", "cjk_font_available", "mpl_font_context",
+__all__ = ["CJK_FAMILIES", "CJK_MONO_FAMILIES", "CSS_FONT_STACK", "FONT_FAMILIES", "cjk_font_available",
+           "mpl_font_context",
            "mpl_font_families", "qgis_font_family"]
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,9 @@ import shapely
 from iptown_gis import __version__
 from iptown_gis.errors import DependencyError
 from iptown_gis.io.atomic import atomic_path
+from iptown_gis.io.fonts import CSS_FONT_STACK
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import Item, RunInfo, flatten_scalars
-from iptown_gis.io.fonts import CSS_FONT_STACK
 from iptown_gis.report.maps import CLASS_COLUMNS, DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS, MORAN_CLUSTERS
 from iptown_gis.study.labels import (
     PERCENT_COLUMNS,
@@ -42,11 +42,11 @@ from iptown_gis.study.labels import (
     STAGES,
     column_label,
     fact_label,
-    surface_unit,
     format_id,
     humanise,
     is_id_column,
     place_name,
+    surface_unit,
 )
 
 __all__ = ["executive_summary", "key_figures", "web_map", "write_html_report"]
@@ -234,7 +234,7 @@ def executive_summary(info: RunInfo, items: Sequence[Item]) -> str:
         if "p_top_k" in df.columns:
             row[f"Among the top {len(df)} when the weights vary (% of draws)"] = round(float(r["p_top_k"]) * 100, 1)
         if "demand_covered" in df.columns:
-            row[column_label("demand_covered")] = int(round(float(r["demand_covered"])))
+            row[column_label("demand_covered")] = round(float(r["demand_covered"]))
         rows.append(row)
         best = sorted(((float(r[f"norm_{c}"]), c) for c in crits if r[f"norm_{c}"] == r[f"norm_{c}"]),
                       reverse=True)[:3]

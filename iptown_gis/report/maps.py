@@ -11,10 +11,10 @@ grid and true north differ by under 2 degrees, which the CRS note states.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
-import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -364,7 +364,7 @@ def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int 
                         edgecolors="black", linewidths=0.8, zorder=7,
                         vmin=float(values.min()), vmax=float(values.max()))
         what = "chosen towns" if chosen else f"top {len(best)} coloured"
-        _colorbar(fig, sc, _wrap(f"{column_label(score_col)}, {what}", 40), rect=(0.745, 0.52, 0.022, 0.27))
+        _colorbar(fig, sc, _wrap(f"{column_label(str(score_col))}, {what}", 40), rect=(0.745, 0.52, 0.022, 0.27))
     else:
         best.plot(ax=ax, color="#d7301f", markersize=110, edgecolor="black", zorder=7)
     labels = _label_column(best)

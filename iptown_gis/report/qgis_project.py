@@ -28,8 +28,8 @@ import numpy as np
 
 from iptown_gis.errors import DependencyError, OutputError
 from iptown_gis.io.atomic import atomic_path
-from iptown_gis.report.catalogue import Item
 from iptown_gis.io.fonts import qgis_font_family
+from iptown_gis.report.catalogue import Item
 from iptown_gis.report.maps import (
     CLASS_COLUMNS,
     DISTRICT_COLOURS,
@@ -145,7 +145,8 @@ def _labeling(field: str, *, expression: bool = False, kind: str = "fill", prior
 
 def _case(field: str, legend: dict[str, tuple[str, str]]) -> str:
     """A QGIS expression giving each value's legend text (``body`` -> ``Body (integrated IP centre)``)."""
-    whens = " ".join(f"WHEN \"{field}\" = '{k}' THEN '{lab.replace(chr(39), chr(39) * 2)}'" for k, (_, lab) in legend.items())
+    whens = " ".join(f"WHEN \"{field}\" = '{k}' THEN '{lab.replace(chr(39), chr(39) * 2)}'"
+                     for k, (_, lab) in legend.items())
     return f'CASE {whens} ELSE "{field}" END'
 
 

@@ -291,7 +291,7 @@ def column_label(col: str, *, tags: Mapping[str, Any] | None = None) -> str:
         return str(Label(f"{COLUMNS[c[5:]].title}, normalised", "0 = worst, 1 = best"))
     if c.startswith("f_"):
         return str(Label(f"Factor: {humanise(c[2:]).lower()}", "0-1"))
-    if c.startswith("suit_") or c.startswith("score_"):
+    if c.startswith(("suit_", "score_")):
         return str(Label(f"Suitability for {humanise(c.split('_', 1)[1]).lower()}", "0-1"))
     return humanise(c)
 

@@ -49,7 +49,8 @@ def test_font_chain_is_cjk_first() -> None:
     fams = mpl_font_families()
     assert fams[0] in CJK_FAMILIES
     assert "DejaVu Sans" in fams  # Latin fallback after the CJK family
-    assert CSS_FONT_STACK.startswith('"Noto Sans CJK SC"') and CSS_FONT_STACK.endswith("sans-serif")
+    assert CSS_FONT_STACK.startswith('"Noto Sans CJK SC"')
+    assert CSS_FONT_STACK.endswith("sans-serif")
     assert qgis_font_family() in CJK_FAMILIES
 
 

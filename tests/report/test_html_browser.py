@@ -132,7 +132,9 @@ def test_report_fits_the_screen(browser, run_dir, width):
     assert page.locator("main > section#summary, main section.summary").count() == 1
     # the summary comes first, before the key figures
     order = page.evaluate("Array.from(document.querySelectorAll('main h2')).map(h => h.textContent)")
-    assert order[0] == "Summary" and "Key figures" in order[1:], order
+    assert order[0] == "Summary", order
+    assert "Key figures" in order[1:], order
     box = page.locator("#webmap").bounding_box()
-    assert box is not None and box["width"] <= width
+    assert box is not None
+    assert box["width"] <= width
     page.close()

@@ -83,16 +83,20 @@ def test_qgis_project_opens_with_styles(run_dir):
     assert by_name[modules]["n"] == 7
     # the project opens on the extent it was given (the province), not at 1:1 on nothing
     x0, y0, x1, y1 = res["extent"]
-    assert x0 <= 400_000 and x1 >= 700_000 and y0 <= 3_300_000 and y1 >= 3_800_000
+    assert x0 <= 400_000
+    assert x1 >= 700_000
+    assert y0 <= 3_300_000
+    assert y1 >= 3_800_000
     assert (x1 - x0) < 400_000
     # modules drawn above the districts (first in the group = on top)
-    tree = dict((g, kids) for g, kids in res["tree"])
+    tree = dict(res["tree"])
     assert tree["Town layout"].index(modules) < tree["Town layout"].index(districts)
     # labels in the CJK-capable family the setup installs (no "DejaVu LGC Sans")
     from iptown_gis.io.fonts import qgis_font_family
 
     fonts = {f for lay in res["layers"] for f in lay["fonts"]}
-    assert fonts and fonts <= {qgis_font_family()}, fonts
+    assert fonts, res["layers"]
+    assert fonts <= {qgis_font_family()}, fonts
 
 
 def test_qgis_project_hot_spots_see_through_and_town_bookmarks(run_dir, sample_gpkg):
@@ -130,12 +134,15 @@ def test_qgis_project_hot_spots_see_through_and_town_bookmarks(run_dir, sample_g
     chosen = by_name["Chosen towns"]
     assert chosen["labels"] == ["Town 1", "Town 2", "Town 3"]
     marks = res["bookmarks"]
-    assert len(marks) == 3 and marks[0].startswith("Town 1: ")
+    assert len(marks) == 3
+    assert marks[0].startswith("Town 1: ")
     top = sel.iloc[0]
-    assert top["unit_name"] in marks[0] and str(top["site_id"]) in marks[0]
+    assert top["unit_name"] in marks[0]
+    assert str(top["site_id"]) in marks[0]
     # no context layer given: the project opens on the layers' extent
     x0, y0, x1, y1 = res["extent"]
-    assert x1 > x0 and y1 > y0
+    assert x1 > x0
+    assert y1 > y0
 
 
 def test_qgis_project_from_a_relative_run_folder_keeps_styles(run_dir, monkeypatch, caplog):
@@ -268,7 +275,8 @@ def test_neg_and_zonal_styles_are_graduated_with_units(tmp_path, sample_gpkg):
     bounds = [float(v) for v in re.findall(r'lower="([-0-9.e]+)"', qml)] + \
              [float(v) for v in re.findall(r'upper="([-0-9.e]+)"', qml)]
     lim = float(np.abs(pref["d_share"]).max() * 100)
-    assert min(bounds) == pytest.approx(-lim) and max(bounds) == pytest.approx(lim)
+    assert min(bounds) == pytest.approx(-lim)
+    assert max(bounds) == pytest.approx(lim)
     assert "percentage points" in qml
     z = Item(p, "vector", "surfaces", "vector", "", "neg_hsr_links", ["adcode", "name", "market_potential_mean"],
              "MultiPolygon", len(pref))

@@ -122,7 +122,8 @@ def test_stage_lays_out_every_chosen_town(tmp_path, scenario_path):
     assert one["town"] == {"town_no": 1, "town_id": "340102", "town_name": pick.loc[pick["adcode"] == 340102,
                                                                                      "unit_name"].iloc[0]}
     assert two["town"]["town_id"] == "340402"
-    assert one["all_checks_passed"] and two["all_checks_passed"]
+    assert one["all_checks_passed"]
+    assert two["all_checks_passed"]
     for folder, no in ((tmp_path / "zoning", 1), (tmp_path / "zoning" / "town_2", 2)):
         d = gpd.read_file(folder / "layout.gpkg", layer="districts")
         assert set(d["town_no"]) == {no}
