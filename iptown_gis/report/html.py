@@ -249,9 +249,9 @@ def executive_summary(info: RunInfo, items: Sequence[Item]) -> str:
     if "p_top_k" in df.columns:
         p = df["p_top_k"].astype(float).to_numpy()
         draws = summ.get("ranking", {}).get("draws") if isinstance(summ.get("ranking"), dict) else None
-        per = ", ".join(f"town {i + 1}: {v * 100:.0f}%" for i, v in enumerate(p))
+        per = ", ".join(f"town {i + 1} in {v * 100:.0f}%" for i, v in enumerate(p))
         sure.append(f"Ranking robustness: with the criterion weights varied at random"
-                    f"{f' ({int(draws)} draws)' if draws else ''}, each town ranks among the top {len(df)} in "
+                    f"{f' ({int(draws)} draws)' if draws else ''}, the towns rank among the top {len(df)}: "
                     f"{per} of the draws" + (f" (the {_esc(model)} model chooses for coverage of the population, "
                                              "not by rank)." if chosen and sel.get("model") != "rank" else "."))
     if sel.get("status"):

@@ -77,8 +77,6 @@ def test_report_in_headless_chromium(browser, run_dir, tmp_path):
     assert shot.stat().st_size > 50_000
     if os.environ.get("IPTOWN_SAVE_SCREENSHOT"):
         shutil.copy(shot, os.environ["IPTOWN_SAVE_SCREENSHOT"])
-    if os.environ.get("IPTOWN_WRITE_DOCS") == "1":
-        shutil.copy(shot, DOCS / "report_screenshot.png")
     page.close()
 
 
@@ -93,14 +91,22 @@ def _platform_fonts(page, selector: str) -> list[str]:
     return [f["familyName"] for f in fonts if f.get("glyphCount", 0) > 0]
 
 
-def test_chinese_names_render_with_a_cjk_font(browser, run_dir):
-    """The summary names the towns in Chinese; Chromium draws them with the CJK family, not as tofu."""
+def test_chinese_names_render_with_a_cjk_font(browser, run_dir, tmp_path):
+    """The summary names the towns in Chinese; Chromium draws them with the CJK family, not as tofu.
+
+    ``IPTOWN_DOCS_RUN=DIR`` checks the report.html of a real run (``iptown run --out DIR``) instead;
+    ``IPTOWN_WRITE_DOCS=1`` writes the first screen to docs/report_screenshot.png.
+    """
     from iptown_gis.io.fonts import CJK_FAMILIES, cjk_font_available
 
     need(cjk_font_available(), "no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
-    res = build_report(run_dir, config=ReportConfig(qgis_project=False, formats=["png"], dpi=60))
+    docs_run = os.environ.get("IPTOWN_DOCS_RUN")
+    if docs_run:
+        html = Path(docs_run) / "report.html"
+    else:
+        html = build_report(run_dir, config=ReportConfig(qgis_project=False, formats=["png"], dpi=60))["html"]
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(res["html"].resolve().as_uri())
+    page.goto(html.resolve().as_uri())
     page.wait_for_load_state("load")
     cell = "#summary table tbody tr:first-child td:nth-child(2)"
     name = page.locator(cell).inner_text()
@@ -118,6 +124,10 @@ def test_chinese_names_render_with_a_cjk_font(browser, run_dir):
         }
         return new Set(out).size; }""")
     assert distinct == 3
+    shot = tmp_path / "summary.png"
+    page.screenshot(path=str(shot), full_page=False)
+    if os.environ.get("IPTOWN_WRITE_DOCS") == "1":
+        shutil.copy(shot, DOCS / "report_screenshot.png")
     page.close()
 
 
