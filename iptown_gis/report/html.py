@@ -213,7 +213,8 @@ def executive_summary(info: RunInfo, items: Sequence[Item]) -> str:
     model = {"mclp": "maximal covering (MCLP)", "pmedian": "p-median", "rank": "best scores"}.get(
         str(sel.get("model", "")), str(sel.get("model", "")))
     if chosen:
-        how = f" by the {model} model" if model else ""
+        how = " by their scores (the best-ranked)" if sel.get("model") == "rank" else (
+            f" by the {model} model" if model else "")
         among = f" among {int(n_cand)} candidate county seats" if n_cand else ""
         parts.append(f"<p><b>{len(df)} towns were chosen{how}{among}.</b> Numbers are the town numbers used on "
                      "every map, table and file of this run.</p>")
@@ -254,7 +255,7 @@ def executive_summary(info: RunInfo, items: Sequence[Item]) -> str:
                     f"{f' ({int(draws)} draws)' if draws else ''}, the towns rank among the top {len(df)}: "
                     f"{per} of the draws" + (f" (the {_esc(model)} model chooses for coverage of the population, "
                                              "not by rank)." if chosen and sel.get("model") != "rank" else "."))
-    if sel.get("status"):
+    if sel.get("status") and sel.get("model") != "rank":
         gap = sel.get("gap")
         gap_txt = "proven optimal" if gap == 0 else (f"within {float(gap) * 100:.2g}% of the optimum"
                                                         if isinstance(gap, (int, float)) else "")
@@ -707,7 +708,8 @@ def write_html_report(
     sections.append("<h2 id='scenarios'>Scenario comparison</h2>")
     if compare:
         runs = [(info.out_dir.name or "this run", figs)] + [(n, key_figures(ri, its)) for n, ri, its in compare]
-        sections.append(_table_html(comparison_table(runs), max_rows=200, caption="Key figures by run"))
+        sections.append(_table_html(comparison_table(runs), max_rows=200, caption="Key figures by run",
+                                    labels=False))
     sections.extend(_table_file_html(it, max_table_rows, pd) for it in comp)
     if not compare and not comp:
         sections.append("<p class='note'>No scenario tables in this run (the NEG stage writes them; "

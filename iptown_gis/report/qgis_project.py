@@ -410,6 +410,30 @@ def _visible(it: Item, group: str) -> bool:
     return True
 
 
+def _first_crs(items: Sequence[Item]) -> str | None:
+    """The CRS (WKT or authority code) of the run's first map layer with one."""
+    import pyogrio
+    import pyproj
+    import rasterio
+
+    for it in items:
+        if not it.is_map_layer:
+            continue
+        try:
+            if it.is_raster:
+                with rasterio.open(it.path) as src:
+                    c = src.crs.to_wkt() if src.crs else None
+            else:
+                c = pyogrio.read_info(it.path, layer=it.layer).get("crs")
+        except Exception:  # unreadable: try the next
+            continue
+        if c:
+            pc = pyproj.CRS.from_user_input(c)
+            epsg = pc.to_epsg()
+            return f"EPSG:{epsg}" if epsg else pc.to_wkt()
+    return None
+
+
 def _bookmarks(items: Sequence[Item], crs: Any, *, half_width: float = 15_000.0) -> list[dict[str, Any]]:
     """A bookmark per chosen town (``Town 1: 瑶海区 (340102)``), ``half_width`` metres around it."""
     import geopandas as gpd
@@ -489,6 +513,8 @@ def write_qgis_project(
     target = Path(target)
     if styles is None:
         styles = write_qml_styles(items)
+    if crs is None:  # a study whose CRS came from the data: the project takes its layers' (metric) CRS
+        crs = _first_crs(items)
     py = python or find_qgis_python()
     if py is None:
         msg = ("no Python with PyQGIS found: install QGIS (Debian: python3-qgis) or set IPTOWN_QGIS_PYTHON; "

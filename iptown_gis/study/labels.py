@@ -7,7 +7,7 @@ by file (``surfaces/kde.tif``, ``sites/ranked.gpkg``); this module turns a file,
 layer, a column or a summary key into a title a planner understands, with its unit:
 
 >>> layer_title("surfaces", "kde", None)
-'Population density (kernel estimate)'
+'Density of the weighted points (kernel estimate)'
 >>> column_label("pop_2020")
 'Population 2020 (persons)'
 >>> column_label("market_potential_mean")
@@ -59,13 +59,13 @@ LAYERS: dict[str, str] = {
     "surfaces/market_potential": "Market potential: population reachable over the road network",
     "surfaces/neg_market_access": "NEG market access: income reachable, net of trade costs",
     "surfaces/potential_all_cells": "Market potential, straight-line distance (every cell)",
-    "surfaces/kde": "Population density (kernel estimate)",
+    "surfaces/kde": "Density of the weighted points (kernel estimate)",
     "surfaces/zonal:counties": "Surfaces summarised by county",
     "surfaces/zonal:prefectures": "Surfaces summarised by prefecture",
     "surfaces/zonal_counties": "Surfaces summarised by county",
     "surfaces/zonal_prefectures": "Surfaces summarised by prefecture",
-    "surfaces/hotspots": "Hot and cold spots of population density (Getis-Ord Gi*, by county)",
-    "surfaces/hotspots:hotspots": "Hot and cold spots of population density (Getis-Ord Gi*, by county)",
+    "surfaces/hotspots": "Hot and cold spots (Getis-Ord Gi*)",
+    "surfaces/hotspots:hotspots": "Hot and cold spots (Getis-Ord Gi*, by zone)",
     "sites/ranked": "Candidate towns, ranked by suitability",
     "sites/ranked:ranked": "Candidate towns, ranked by suitability",
     "sites/selected": "Chosen towns",
@@ -112,7 +112,7 @@ COLUMNS: dict[str, Label] = {
     "market_potential": Label("Market potential", "persons per m of travel"),
     "neg_market_access": Label("NEG market access", "model units"),
     "potential_all_cells": Label("Market potential, straight-line", "persons per m"),
-    "kde": Label("Population density (kernel)", "persons within the kernel radius"),
+    "kde": Label("Kernel density", "weight within the kernel radius"),
     "gi": Label("Getis-Ord Gi*"),
     "gi_z": Label("Gi* z-score", "standard deviations"),
     "gi_z_sim": Label("Gi* z-score, permutation", "standard deviations"),
@@ -268,7 +268,9 @@ def surface_unit(name: str, tags: Mapping[str, Any] | None = None) -> str:
         out = str(t.get("iptown_output", "raw"))
         radius = t.get("iptown_radius_m")
         where = f" within {float(radius) / 1000:g} km, nearer counts more" if radius else ""
-        return "persons per m²" if out in ("density", "scaled") else f"persons{where}"
+        weight = str(t.get("iptown_weight_field", "population"))
+        what = "persons" if "pop" in weight.lower() else humanise(weight).lower()
+        return f"{what} per m²" if out in ("density", "scaled") else f"{what}{where}"
     if base == "neg_market_access":
         return "model units (sum of income x price index^(sigma-1), discounted by trade cost)"
     return COLUMNS[base].unit if base in COLUMNS else ""

@@ -49,8 +49,9 @@ def test_columns_carry_units() -> None:
     assert column_label("d_share") == "Change in share of manufacturing workers (percentage points)"
     assert column_label("market_potential_mean") == \
         "Market potential, mean over the zone (persons per m of travel)"
-    assert column_label("kde_max", tags={"iptown_radius_m": "30000"}).endswith(
-        "(persons within 30 km, nearer counts more)")
+    tags = {"iptown_radius_m": "30000", "iptown_weight_field": "population"}
+    assert column_label("kde_max", tags=tags).endswith("(persons within 30 km, nearer counts more)")
+    assert surface_unit("kde", {"iptown_weight_field": "seat_count"}) == "seat count"
     assert column_label("norm_gdp") == "GDP, normalised (0 = worst, 1 = best)"
     assert column_label("some_new_column") == "Some new column"
     assert surface_unit("market_potential", {"iptown_cost": "time", "iptown_decay": "power:1"}) == \
