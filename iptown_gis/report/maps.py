@@ -340,6 +340,7 @@ def _read_layer(item: Item, crs: Any) -> Any:
 
 
 def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int = 10) -> tuple[Any, Any]:
+    from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
     fig, ax = _new_figure()
@@ -374,7 +375,8 @@ def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int 
     for i, (_, row) in reversed(list(enumerate(best.iterrows()))):
         rank = int(row[rank_col]) if rank_col is not None and np.isfinite(row[rank_col]) else i + 1
         ax.annotate(str(rank), (row.geometry.x, row.geometry.y), ha="center", va="center", fontsize=7,
-                    fontweight="bold", color="white", zorder=8)
+                    fontweight="bold", color="white", zorder=8,  # readable on dark and light markers
+                    path_effects=[patheffects.withStroke(linewidth=1.8, foreground="black")])
         if labels or id_col:
             name = place_name(row, id_col=id_col) if labels else format_id(row[id_col])
             listing.append(f"{rank:>2}  {name}")
