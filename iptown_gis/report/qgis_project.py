@@ -114,7 +114,7 @@ def _graduated(attr: str, breaks: Sequence[float], kind: str, *, unit: str = "",
         ranges.append(f'<range render="true" symbol="{i}" lower="{lo:.10g}" upper="{hi:.10g}" '
                       f'label={quoteattr(f"{_num(lo)} to {_num(hi)}{u}")}/>')
         colour = ramp[min(round(i * (len(ramp) - 1) / max(n - 1, 1)), len(ramp) - 1)]
-        size = 2.0 + 1.2 * i if kind == "marker" and not diverging else 3.0
+        size = 1.6 + 0.6 * i if kind == "marker" and not diverging else 3.0
         syms.append(_symbol(kind, str(i), colour, size=size, alpha=alpha, outline="#555555", width=0.2))
     return (f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} graduatedMethod="GraduatedColor" '
             f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{"".join(ranges)}</ranges>'
@@ -127,11 +127,12 @@ def _single(kind: str, colour: str) -> str:
 
 
 def _labeling(field: str, *, expression: bool = False, kind: str = "fill", priority: int = 5,
-              show_all: bool = False) -> str:
+              show_all: bool = False, max_scale: float | None = None) -> str:
     """Labels in the CJK-capable family; polygons: inside (horizontal, at a point inside the shape).
 
     ``priority`` 0-10 decides which labels QGIS places first; ``show_all`` draws a label even when it
-    collides (the body's, which its modules cover).
+    collides (the body's, which its modules cover); ``max_scale``: shown only when zoomed in
+    beyond 1:``max_scale`` (a town's labels would pile up at province scale).
     """
     place = (f'<placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" '
              f'priority="{priority}" polygonPlacementFlags="2"/>' if kind == "fill"
@@ -139,8 +140,9 @@ def _labeling(field: str, *, expression: bool = False, kind: str = "fill", prior
     return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName={quoteattr(field)} '
             f'fontSize="9" fontFamily={quoteattr(qgis_font_family())} fontWeight="75" textColor="20,20,20,255" '
             f'isExpression="{int(expression)}"><text-buffer bufferDraw="1" bufferSize="0.8" '
-            f'bufferColor="255,255,255,255"/></text-style>{place}<rendering displayAll="{int(show_all)}"/>'
-            '</settings></labeling>')
+            f'bufferColor="255,255,255,255"/></text-style>{place}<rendering displayAll="{int(show_all)}"'
+            + (f' scaleVisibility="1" scaleMin="1" scaleMax="{max_scale:g}"' if max_scale else "")
+            + '/></settings></labeling>')
 
 
 def _case(field: str, legend: dict[str, tuple[str, str]]) -> str:
@@ -161,13 +163,13 @@ def _vector_qml(item: Item) -> str:
         if "module" in cols and ("module" in lname or "district" not in cols):
             cats = [(k, v[0], v[1]) for k, v in MODULE_COLOURS.items()]
             renderer = _categorized(cols["module"], cats, kind)
-            labels = _labeling(_case(cols["module"], MODULE_COLOURS), expression=True)
+            labels = _labeling(_case(cols["module"], MODULE_COLOURS), expression=True, max_scale=150_000)
         else:
             cats = [(k, v[0], v[1]) for k, v in DISTRICT_COLOURS.items()]
             renderer = _categorized(cols["district"], cats, kind)
             if "cells" not in lname:
                 labels = _labeling(_case(cols["district"], DISTRICT_COLOURS), expression=True, priority=9,
-                                   show_all=True)
+                                   show_all=True, max_scale=150_000)
         return _wrap_vector(renderer, labels)
     if item.role == "hotspots":
         cls = next((cols[c] for c in CLASS_COLUMNS if c in cols), None)
@@ -221,14 +223,17 @@ def _sites_qml(gdf: Any, kind: str) -> str:
     who = " || ".join(x for x in (f'"{name}"' if name else "", f"' (' || to_string(\"{code}\") || ')'" if code else "")
                       if x) or "''"
     if "choice" in cols:
-        expr = f'to_string("choice") || \'. \' || {who}'
+        expr = f'\'Town \' || to_string("choice") || \': \' || {who}'
         cats = [(int(v), "#d7301f", f"Town {int(v)}") for v in sorted(gdf[cols["choice"]].dropna().unique())]
-        return _wrap_vector(_categorized(cols["choice"], cats, kind), _labeling(expr, expression=True, kind=kind))
+        lab = _labeling(expr, expression=True, kind=kind, priority=10, show_all=True)
+        return _wrap_vector(_categorized(cols["choice"], cats, kind), lab)
     score = cols.get("score") or cols.get("total_score")
     labels = ""
     if "rank" in cols:
-        labels = _labeling(f'CASE WHEN "{cols["rank"]}" <= 10 THEN to_string("{cols["rank"]}") || \'. \' || {who} END',
-                           expression=True, kind=kind)
+        # "rank 2: ..." (not "2. ..."): the chosen towns' numbers are town numbers, never ranks
+        rank = cols["rank"]
+        labels = _labeling(f'CASE WHEN "{rank}" <= 10 THEN \'rank \' || to_string("{rank}") || \': \' || {who} END',
+                           expression=True, kind=kind, priority=3)
     if score is None:
         return _wrap_vector(_single(kind, "#4393c3"), labels)
     vals = gdf[score].astype(float).dropna().to_numpy()

@@ -90,7 +90,7 @@
       </text-style>
       <text-format autoWrapLength="8" useMaxLineLengthForAutoWrap="1" multilineAlign="1" wrapChar=""/>
       <placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" priority="5" polygonPlacementFlags="2"/>
-      <rendering drawLabels="1" displayAll="1" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="0" limitNumLabels="0"/>
+      <rendering drawLabels="1" displayAll="1" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="1" scaleMin="1" scaleMax="150000" limitNumLabels="0"/>
     </settings>
   </labeling>
 </qgis>
