@@ -12,8 +12,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 export MPLBACKEND = Agg
 
 # Debian packages: QGIS 3.22 for the plugin tests (qgis: the qgis_process CLI), Chromium for the report test,
-# PostgreSQL + PostGIS for the database tests.
-APT_RUNTIME := python3-venv python3-qgis qgis-providers
+# PostgreSQL + PostGIS for the database tests; fonts-noto-cjk ("Noto Sans CJK SC") draws the Chinese names
+# on maps, in the report and in QGIS (iptown_gis/io/fonts.py).
+APT_RUNTIME := python3-venv python3-qgis qgis-providers fonts-noto-cjk
 APT_TEST := $(APT_RUNTIME) qgis chromium chromium-driver postgresql postgresql-15-postgis-3 xvfb
 
 .PHONY: help setup setup-test apt-runtime apt-test demo test test-core test-qgis lint typecheck \
@@ -38,10 +39,19 @@ apt-test:
 	if [ -n "$$missing" ]; then echo "apt-get install:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 
-# The venv sees Debian's PyQGIS (system site packages) and pip's scientific stack.
+# The venv sees Debian's PyQGIS (system site packages) and pip's scientific stack. The stack QGIS pulls in
+# from Debian (scipy 1.10, matplotlib 3.6, ...) is installed into the venv first, so that pip never
+# resolves against Debian's half of it (no "scipy 1.10 requires numpy<1.27" conflict); Debian's
+# mpl_toolkits is a regular package that would shadow the venv's namespace one (mplot3d of the wrong
+# matplotlib), so the venv's gets an __init__.py.
+VENV_STACK := "numpy>=1.24" "scipy>=1.11" "matplotlib>=3.8" "attrs>=23" "pyproj>=3.6" "shapely>=2.0" \
+              "pandas>=2.0"
 $(VENV)/.stamp-base: setup.cfg pyproject.toml
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	$(PIP) install -q --upgrade pip "attrs>=23" "matplotlib>=3.8"
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --upgrade --ignore-installed $(VENV_STACK)
+	@mt=$$($(PY) -c "import matplotlib, pathlib; print(pathlib.Path(matplotlib.__file__).parent.parent / 'mpl_toolkits')"); \
+	  [ ! -d "$$mt" ] || [ -f "$$mt/__init__.py" ] || touch "$$mt/__init__.py"
 	$(PIP) install -q -e .
 	@touch $@
 

@@ -55,6 +55,9 @@ class StudyContext:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     executor: Any = None  # an iptown_gis.parallel executor, or None for in-process
+    #: Stages whose files go to a folder of their own instead of ``out_dir/<stage>/`` (``--out DIR``
+    #: of a one-stage command such as ``iptown sites rank`` means DIR itself).
+    stage_dirs: dict[str, Path] = field(default_factory=dict)
     _layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
     @property
@@ -110,8 +113,11 @@ class StudyContext:
         return pd.read_csv(self.scenario.input_path(name))
 
     def path(self, *parts: str) -> Path:
-        """A path inside the output folder (sub-folders are created)."""
-        p = self.out_dir.joinpath(*parts)
+        """A path inside the output folder (sub-folders are created); see ``stage_dirs``."""
+        if parts and parts[0] in self.stage_dirs:
+            p = Path(self.stage_dirs[parts[0]]).joinpath(*parts[1:])
+        else:
+            p = self.out_dir.joinpath(*parts)
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
@@ -209,6 +215,7 @@ def run_scenario(
     executor: Any = None,
     progress: ProgressCallback | Progress | None = None,
     require_stages: bool = False,
+    stage_dirs: dict[str, str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """Run every stage the scenario has (or those named in ``stages``) and write a manifest.
 
@@ -227,6 +234,9 @@ def run_scenario(
     require_stages
         Refuse (:class:`ScenarioError`) a stage in ``stages`` that the scenario does not have,
         and a scenario without stages, instead of skipping them (``iptown run``).
+    stage_dirs
+        ``stage -> folder`` for stages whose files go there instead of ``out_dir/<stage>/``
+        (e.g. ``{"neg": out_dir}`` for ``iptown neg simulate --out DIR``).
 
     Returns
     -------
@@ -236,7 +246,8 @@ def run_scenario(
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     todo = stages_to_run(scen, stages, require=require_stages)
     out = ensure_writable_dir(out_dir)
-    ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
+    ctx = StudyContext(scenario=scen, out_dir=out, executor=executor,
+                       stage_dirs={k: Path(v) for k, v in (stage_dirs or {}).items()})
     prog = as_progress(progress)
     started = datetime.now(timezone.utc)
     t_all = time.perf_counter()

@@ -90,7 +90,9 @@ def simulate(scenario: Path | None, out_dir: Path, scheduler: str | None, worker
     stages = ["network", "neg"] if scen.has("network") else ["neg"]
     with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex, \
             progress_bar("iptown neg simulate") as cb:
-        manifest = run_scenario(scen, out_dir, stages=stages, executor=ex, progress=cb)
+        # --out DIR means DIR: the neg files go there (the network stage's to DIR/network/)
+        manifest = run_scenario(scen, out_dir, stages=stages, executor=ex, progress=cb,
+                                stage_dirs={"neg": out_dir})
     for o in manifest["outputs"]:
         if o["stage"] == "neg":
             click.echo(str(Path(out_dir) / o["path"]))

@@ -73,7 +73,9 @@ def _context(scenario: Path | None, out_dir: Path, cb: Any, executor: Any = None
         from iptown_gis.errors import ScenarioError
 
         raise ScenarioError(f"{scen.source.name}: no [sites] section; add one (see docs/sites.md)")
-    ctx = StudyContext(scenario=scen, out_dir=ensure_writable_dir(out_dir), executor=executor)
+    out = ensure_writable_dir(out_dir)
+    # --out DIR means DIR: the sites files go there, the stages before it to DIR/<stage>/
+    ctx = StudyContext(scenario=scen, out_dir=out, executor=executor, stage_dirs={"sites": out})
     prog = as_progress(cb)
     before = []
     for name, func in available_stages():
@@ -96,7 +98,7 @@ def _context(scenario: Path | None, out_dir: Path, cb: Any, executor: Any = None
 @executor_options
 def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...], scheduler: str | None,
          workers: int | None) -> None:
-    """Rank the candidates of SCENARIO (default: the bundled Anhui study) into --out/sites/.
+    """Rank the candidates of SCENARIO (default: the bundled Anhui study) into --out.
 
     Runs the network, NEG and surfaces stages the scenario has, computes every criterion,
     scores and ranks the candidates and reports how robust the ranks are to the weights.

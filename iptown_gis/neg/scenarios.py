@@ -449,16 +449,10 @@ def _chart(table: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def _cjk_font() -> bool:
-    """Use a CJK-capable font when one is installed (region names are Chinese)."""
-    from matplotlib import font_manager, rcParams
+    """True when a CJK-capable font is installed (region names are Chinese); see iptown_gis.io.fonts."""
+    from iptown_gis.io.fonts import cjk_font_available
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for cand in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-                 "AR PL UMing CN", "Droid Sans Fallback"):
-        if cand in names:
-            rcParams["font.sans-serif"] = [cand, *rcParams["font.sans-serif"]]
-            return True
-    return False
+    return cjk_font_available()
 
 
 def write_scenarios(
@@ -510,5 +504,8 @@ def write_scenarios(
     chart_table = table
     if not _cjk_font() and not table["name"].map(lambda v: str(v).isascii()).all():
         chart_table = table.assign(name=table["region_id"].astype(str))  # no CJK font: label by id
-    written.append((_chart(chart_table, out / f"{prefix}scenarios.png", title), "chart"))
+    from iptown_gis.io.fonts import mpl_font_context
+
+    with mpl_font_context():
+        written.append((_chart(chart_table, out / f"{prefix}scenarios.png", title), "chart"))
     return written

@@ -12,6 +12,7 @@ from iptown_gis.errors import DataNotFoundError, IptownError
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import RunInfo, catalogue, collect_run
 from iptown_gis.report.config import ReportConfig
+from iptown_gis.study.labels import humanise
 
 __all__ = ["build_report", "load_context"]
 
@@ -124,8 +125,11 @@ def build_report(
         prog.update(0.6, "QGIS styles and project")
         styles = write_qml_styles(items)
         result["styles"] = sorted(set(styles.values()))
+        extent = None
+        if ctx_gdfs and ctx_gdfs[0] is not None and len(ctx_gdfs[0]) and info.crs:
+            extent = [float(v) for v in ctx_gdfs[0].to_crs(info.crs).total_bounds]  # open on the province
         qgz = write_qgis_project(items, out / "iptown.qgz", styles=styles, crs=info.crs, title=info.title,
-                                 context=[(n, uri) for n, _, uri in context])
+                                 context=[(humanise(n), uri) for n, _, uri in context], extent=extent)
         result["qgis_project"] = qgz
         if qgz is not None:
             links.append(("QGIS project (open in QGIS 3.22+)", "iptown.qgz"))

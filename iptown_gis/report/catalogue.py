@@ -24,11 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from iptown_gis.errors import DataNotFoundError
+from iptown_gis.study.labels import layer_title
 
 __all__ = ["Item", "RunInfo", "catalogue", "collect_run"]
 
@@ -61,13 +63,21 @@ class Item:
 
     @property
     def key(self) -> str:
-        """A short unique name: ``stem`` or ``stem_layer``."""
+        """A short unique name: ``stem`` or ``stem_layer`` (``town_2_stem...`` in a town's folder)."""
         stem = self.path.stem
+        if re.fullmatch(r"town_\d+", self.path.parent.name):
+            stem = f"{self.path.parent.name}_{stem}"
         return f"{stem}_{self.layer}" if self.layer and self.layer != stem else stem
 
     @property
     def title(self) -> str:
-        """A human title from the description, else the file and layer names."""
+        """The planner's title (:mod:`iptown_gis.study.labels`), else from the description or names."""
+        known = layer_title(self.stage, self.path, self.layer)
+        town = re.match(r"town (\d+) \((.*)\) layout", self.description or "")
+        if known and town:  # one layout per chosen town: say which
+            return f"Town {town.group(1)}, {town.group(2)}: {known.split(': ', 1)[-1]}"
+        if known:
+            return known
         if self.description:
             text = self.description.strip().rstrip(".")
             base = text[:1].upper() + text[1:]

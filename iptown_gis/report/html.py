@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import re
+import string
 import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -31,11 +32,24 @@ import shapely
 from iptown_gis import __version__
 from iptown_gis.errors import DependencyError
 from iptown_gis.io.atomic import atomic_path
+from iptown_gis.io.fonts import CSS_FONT_STACK
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import Item, RunInfo, flatten_scalars
 from iptown_gis.report.maps import CLASS_COLUMNS, DISTRICT_COLOURS, HOTSPOT_CLASSES, MODULE_COLOURS, MORAN_CLUSTERS
+from iptown_gis.study.labels import (
+    PERCENT_COLUMNS,
+    POINTS_COLUMNS,
+    STAGES,
+    column_label,
+    fact_label,
+    format_id,
+    humanise,
+    is_id_column,
+    place_name,
+    surface_unit,
+)
 
-__all__ = ["key_figures", "web_map", "write_html_report"]
+__all__ = ["executive_summary", "key_figures", "web_map", "write_html_report"]
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +88,16 @@ def _raster_stats(path: Path) -> dict[str, Any]:
         data = src.read(1, masked=True, out_shape=(max(int(src.height / scale), 1), max(int(src.width / scale), 1)))
         cell = abs(src.transform.a)
         n = int(src.width * src.height)
+        tags = src.tags()
     vals = np.ma.masked_invalid(data).compressed()
     if vals.size == 0:
         return {"cells": n, "data cells": 0}
     grid = f"{n:,} cells of {cell:g} m" if cell > 1 else f"{n:,} cells"
-    out: dict[str, Any] = {"grid": grid, "min": float(vals.min()),
-                           "mean": float(vals.mean()), "max": float(vals.max())}
+    name = tags.get("iptown_surface") or path.stem
+    unit = surface_unit(name, tags)
+    u = f" ({unit})" if unit else ""
+    out: dict[str, Any] = {"Grid": grid, f"Lowest{u}": float(vals.min()),
+                           f"Mean{u}": float(vals.mean()), f"Highest{u}": float(vals.max())}
     return out
 
 
@@ -94,10 +112,10 @@ def key_figures(info: RunInfo, items: Sequence[Item]) -> dict[str, dict[str, Any
     import pyogrio
 
     figs: dict[str, dict[str, Any]] = {}
-    figs["run"] = {"stages": ", ".join(info.stages) or "(none)", "outputs": len(info.outputs),
-                   "CRS": info.crs or "(from the data)"}
+    figs["Run"] = {"Stages": ", ".join(STAGES.get(s, s) for s in info.stages) or "(none)",
+                   "Output files": len(info.outputs), "Coordinate reference system": info.crs or "(from the data)"}
     if "total" in info.timings:
-        figs["run"]["run time (s)"] = info.timings["total"]
+        figs["Run"]["Run time (s)"] = info.timings["total"]
     for it in items:
         try:
             if it.is_raster:
@@ -106,35 +124,150 @@ def key_figures(info: RunInfo, items: Sequence[Item]) -> dict[str, dict[str, Any
                 import geopandas as gpd
 
                 gdf = gpd.read_file(it.path, layer=it.layer, engine="pyogrio", ignore_geometry=True)
-                g: dict[str, Any] = {"candidates": len(gdf)}
-                rank = next((c for c in gdf.columns if c.lower() == "rank"), None)
+                chosen = "choice" in gdf.columns
+                g: dict[str, Any] = {"Chosen towns" if chosen else "Candidate towns": len(gdf)}
+                rank = "choice" if chosen else next((c for c in gdf.columns if c.lower() == "rank"), None)
                 if rank is not None and len(gdf):
                     top = gdf.sort_values(rank).iloc[0]
-                    label = next((c for c in ("name", "unit_name", "site_name", "site_id", "id") if c in gdf.columns),
-                                 None)
-                    if label:
-                        g["top-ranked site"] = str(top[label])
+                    g["Town no. 1" if chosen else "Top-ranked site"] = place_name(top)
                     score = next((c for c in gdf.columns if c.lower() in ("score", "total_score")), None)
                     if score:
-                        g["top score"] = float(top[score])
+                        g[column_label(score) + (", town no. 1" if chosen else ", top site")] = float(top[score])
                 figs[it.title] = g
             elif it.role == "layout" and "district" in [c.lower() for c in it.columns]:
                 gdf = pyogrio.read_dataframe(it.path, layer=it.layer)
                 if 0 < len(gdf) <= 20:
                     dcol = next(c for c in gdf.columns if c.lower() == "district")
                     area = gdf.geometry.area / 1e6 if gdf.crs is not None and not gdf.crs.is_geographic else None
-                    figs[it.title] = {f"{row[dcol]} area (km²)": float(a) for (_, row), a in
+                    figs[it.title] = {f"{humanise(row[dcol])}: area (km²)": float(a) for (_, row), a in
                                       zip(gdf.iterrows(), area, strict=True)} if area is not None else {}
             elif it.role == "summary":
                 data = json.loads(it.path.read_text(encoding="utf-8"))
-                flat = flatten_scalars(data, limit=20)
+                flat = {fact_label(k): v for k, v in flatten_scalars(data, limit=20).items()}
                 if flat:
                     figs[it.title if it.description else f"{it.stage} {it.path.name}".strip()] = flat
         except Exception as exc:  # one unreadable output must not sink the report
             log.warning("report: no key figures for %s: %s", it.path, exc)
     for name, facts in info.facts.items():
-        figs.setdefault(f"results: {name}", {}).update(facts)
+        figs.setdefault(f"Results: {STAGES.get(name, humanise(name)).lower()}", {}).update(
+            {fact_label(k): v for k, v in facts.items()})
     return {k: v for k, v in figs.items() if v}
+
+
+# ----------------------------------------------------------------------------- executive summary
+
+def _chosen_towns(items: Sequence[Item]) -> tuple[Any, bool]:
+    """The chosen towns (layer with a ``choice`` column), else the ranked candidates; ``(frame, chosen)``."""
+    import pyogrio
+
+    sites = [it for it in items if it.role == "sites" and not it.is_raster]
+    for want_choice in (True, False):
+        for it in sites:
+            cols = [c.lower() for c in it.columns]
+            if want_choice == ("choice" in cols):
+                try:
+                    df = pyogrio.read_dataframe(it.path, layer=it.layer, read_geometry=False)
+                except Exception as exc:  # unreadable: try the next one
+                    log.warning("report: cannot read %s: %s", it.path, exc)
+                    continue
+                if want_choice:
+                    return df.sort_values("choice"), True
+                rank = next((c for c in df.columns if c.lower() == "rank"), None)
+                return (df.sort_values(rank).head(3) if rank else df.head(3)), False
+    return None, False
+
+
+def _sites_summary(items: Sequence[Item]) -> dict[str, Any]:
+    for it in items:
+        if it.role == "summary" and it.stage == "sites":
+            try:
+                data = json.loads(it.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case the first letter unless the first word is an acronym (NEG, IP, GDP)."""
+    first = text.split(" ", 1)[0]
+    return text if first.isupper() or len(first) < 2 else text[:1].lower() + text[1:]
+
+
+def executive_summary(info: RunInfo, items: Sequence[Item]) -> str:
+    """The report's first section: the chosen towns, why they were chosen, and how sure the choice is.
+
+    Returns
+    -------
+    str
+        An HTML ``<section>`` (a note when the run has no sites stage).
+    """
+    df, chosen = _chosen_towns(items)
+    parts = ["<section class='summary' id='summary'><h2>Summary</h2>"]
+    if df is None or len(df) == 0:
+        parts.append("<p>This run has no site selection: see the key figures and maps below.</p></section>")
+        return "".join(parts)
+    summ = _sites_summary(items)
+    sel = summ.get("selection", {}) if isinstance(summ.get("selection"), dict) else {}
+    n_cand = summ.get("n_candidates")
+    model = {"mclp": "maximal covering (MCLP)", "pmedian": "p-median", "rank": "best scores"}.get(
+        str(sel.get("model", "")), str(sel.get("model", "")))
+    if chosen:
+        how = " by their scores (the best-ranked)" if sel.get("model") == "rank" else (
+            f" by the {model} model" if model else "")
+        among = f" among {int(n_cand)} candidate county seats" if n_cand else ""
+        parts.append(f"<p><b>{len(df)} towns were chosen{how}{among}.</b> Numbers are the town numbers used on "
+                     "every map, table and file of this run.</p>")
+    else:
+        parts.append("<p><b>No towns were chosen in this run; the three best-ranked candidates are:</b></p>")
+    crits = [c[5:] for c in df.columns if str(c).startswith("norm_")]
+    rows = []
+    why: list[str] = []
+    for i, (_, r) in enumerate(df.iterrows()):
+        no = int(r["choice"]) if chosen else i + 1
+        row: dict[str, Any] = {"Town no." if chosen else "No.": no, "Town": place_name(r)}
+        if "score" in df.columns:
+            row[column_label("score")] = float(r["score"])
+        if "rank" in df.columns:
+            row["Rank among candidates (1 = best)"] = int(r["rank"])
+        if "rank_p05" in df.columns and "rank_p95" in df.columns:
+            row["Rank if the weights vary (5th-95th percentile)"] = f"{int(r['rank_p05'])}-{int(r['rank_p95'])}"
+        if "p_top_k" in df.columns:
+            row[f"Among the top {len(df)} when the weights vary (% of draws)"] = round(float(r["p_top_k"]) * 100, 1)
+        if "demand_covered" in df.columns:
+            row[column_label("demand_covered")] = round(float(r["demand_covered"]))
+        rows.append(row)
+        best = sorted(((float(r[f"norm_{c}"]), c) for c in crits if r[f"norm_{c}"] == r[f"norm_{c}"]),
+                      reverse=True)[:3]
+        if best:
+            words = ", ".join(f"{_lower_first(column_label(c).split(' (')[0])} ({v:.2f})" for v, c in best)
+            why.append(f"<li><b>{no}. {_esc(place_name(r))}</b>: strongest on {_esc(words)} "
+                       "(1.00 = best of all candidates)</li>")
+    parts.append(_table_html(rows, labels=False, max_rows=50))
+    if why:
+        parts.append("<h3>Why</h3><ul>" + "".join(why) + "</ul>")
+    sure: list[str] = []
+    if "p_top_k" in df.columns:
+        p = df["p_top_k"].astype(float).to_numpy()
+        draws = summ.get("ranking", {}).get("draws") if isinstance(summ.get("ranking"), dict) else None
+        per = ", ".join(f"town {i + 1} in {v * 100:.0f}%" for i, v in enumerate(p))
+        sure.append(f"Ranking robustness: with the criterion weights varied at random"
+                    f"{f' ({int(draws)} draws)' if draws else ''}, the towns rank among the top {len(df)}: "
+                    f"{per} of the draws" + (f" (the {_esc(model)} model chooses for coverage of the population, "
+                                             "not by rank)." if chosen and sel.get("model") != "rank" else "."))
+    if sel.get("status") and sel.get("model") != "rank":
+        gap = sel.get("gap")
+        gap_txt = "proven optimal" if gap == 0 else (f"within {float(gap) * 100:.2g}% of the optimum"
+                                                        if isinstance(gap, (int, float)) else "")
+        sure.append(f"The solver finished with status {_esc(sel['status'])}" + (f" ({gap_txt})." if gap_txt else "."))
+    if isinstance(sel.get("covered_share"), (int, float)) and sel.get("standard") is not None:
+        unit = {"min": "minutes", "m": "m"}.get(str(sel.get("cost_unit", "")), str(sel.get("cost_unit", "")))
+        sure.append(f"{float(sel['covered_share']) * 100:.0f}% of the population lives within the coverage "
+                    f"standard ({_fmt(sel['standard'])} {_esc(unit)} of travel) of a chosen town.".replace(" )", ")"))
+    if sure:
+        parts.append("<h3>How sure</h3><ul>" + "".join(f"<li>{t}</li>" for t in sure) + "</ul>")
+    parts.append("</section>")
+    return "".join(parts)
 
 
 # ----------------------------------------------------------------------------- web map
@@ -383,7 +516,8 @@ def web_map(
         arr = np.asarray(bounds)
         m.fit_bounds([[float(arr[:, 0].min()), float(arr[:, 1].min())],
                       [float(arr[:, 0].max()), float(arr[:, 1].max())]])
-    folium.LayerControl(collapsed=False).add_to(m)
+    # collapsed: a layer button that opens the list (on a phone and at 1366 px the list would cover the map)
+    folium.LayerControl(collapsed=True).add_to(m)
     return m, names
 
 
@@ -404,39 +538,35 @@ def _split_folium(m: Any) -> tuple[str, str, str]:
 
 # ----------------------------------------------------------------------------- page
 
-_CSS = """
-body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;margin:0;color:#222;background:#fafafa}
-header{background:#1d3557;color:#fff;padding:18px 32px}header h1{margin:0 0 4px 0;font-size:26px}
-header p{margin:2px 0;opacity:.9}main{padding:8px 32px 40px 32px;max-width:1280px}
-h2{border-bottom:2px solid #1d3557;padding-bottom:4px;margin-top:34px}
-table{border-collapse:collapse;margin:8px 0 16px 0;font-size:13px;background:#fff}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#e9eef5}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.figs{display:flex;flex-wrap:wrap;gap:18px}.fig{background:#fff;border:1px solid #ddd;padding:8px;
-max-width:620px}.fig img{width:100%;height:auto}.fig p{font-size:12px;margin:4px 0}
-#webmap{height:640px;border:1px solid #999;margin:10px 0}.note{font-size:12px;color:#555}
-details{margin:6px 0}summary{cursor:pointer;font-weight:bold}footer{font-size:12px;color:#555;
-padding:12px 32px;border-top:1px solid #ccc}
-"""
 
 
-def _table_html(rows: Sequence[dict[str, Any]] | Any, *, max_rows: int = 25, caption: str = "") -> str:
+def _table_html(rows: Sequence[dict[str, Any]] | Any, *, max_rows: int = 25, caption: str = "",
+                labels: bool = True) -> str:
+    """An HTML table (in a horizontally scrolling box); ``labels``: headings in words with units."""
     import pandas as pd
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     n = len(df)
     df = df.head(max_rows)
-    parts = ["<table>"]
+    ids = {c for c in df.columns if is_id_column(str(c))}
+    scaled = {c for c in df.columns if c in PERCENT_COLUMNS | POINTS_COLUMNS and pd.api.types.is_numeric_dtype(df[c])}
+    parts = ["<div class='tablewrap'><table>"]
     if caption:
         parts.append(f"<caption style='text-align:left;font-weight:bold'>{_esc(caption)}</caption>")
-    parts.append("<tr>" + "".join(f"<th>{_esc(c)}</th>" for c in df.columns) + "</tr>")
+    heads = [column_label(str(c)) if labels else str(c) for c in df.columns]
+    parts.append("<thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in heads) + "</tr></thead><tbody>")
     for _, r in df.iterrows():
         cells = []
-        for v in r.tolist():
+        for c, v in zip(df.columns, r.tolist(), strict=True):
+            if c in ids:
+                cells.append(f"<td class='id'>{_esc(format_id(v))}</td>")
+                continue
+            if c in scaled and v is not None and v == v:
+                v = float(v) * 100.0  # fractions as % / percentage points (the heading says which)
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
             cells.append(f"<td class='num'>{_esc(_fmt(v))}</td>" if num else f"<td>{_esc(_fmt(v))}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table>")
+    parts.append("</tbody></table></div>")
     if n > max_rows:
         parts.append(f"<p class='note'>First {max_rows} of {n:,} rows.</p>")
     return "".join(parts)
@@ -446,7 +576,7 @@ def _kv_table(d: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><th>{_esc(k)}</th><td{' class=num' if isinstance(v, (int, float)) and not isinstance(v, bool) else ''}>"
         f"{_esc(_fmt(v))}</td></tr>" for k, v in d.items())
-    return f"<table>{rows}</table>"
+    return f"<div class='tablewrap'><table>{rows}</table></div>"
 
 
 def _params_html(params: dict[str, Any]) -> str:
@@ -542,7 +672,7 @@ def write_html_report(
     title = title or info.title
     prog.update(0.05, "key figures")
     figs = key_figures(info, items)
-    sections: list[str] = []
+    sections: list[str] = [executive_summary(info, items)]
     sections.append("<h2 id='key-figures'>Key figures</h2>")
     for group, vals in figs.items():
         sections.append(f"<h3>{_esc(group)}</h3>{_kv_table(vals)}")
@@ -578,7 +708,8 @@ def write_html_report(
     sections.append("<h2 id='scenarios'>Scenario comparison</h2>")
     if compare:
         runs = [(info.out_dir.name or "this run", figs)] + [(n, key_figures(ri, its)) for n, ri, its in compare]
-        sections.append(_table_html(comparison_table(runs), max_rows=200, caption="Key figures by run"))
+        sections.append(_table_html(comparison_table(runs), max_rows=200, caption="Key figures by run",
+                                    labels=False))
     sections.extend(_table_file_html(it, max_table_rows, pd) for it in comp)
     if not compare and not comp:
         sections.append("<p class='note'>No scenario tables in this run (the NEG stage writes them; "
@@ -586,7 +717,12 @@ def write_html_report(
     if other:
         sections.append("<h2 id='tables'>Tables</h2>")
         sections.extend(_table_file_html(it, max_table_rows, pd) for it in other)
-    figures = [it for it in items if it.role == "figure" and it.path.suffix.lower() == ".png"]
+    # a stage's own map of what the report maps itself (zoning/layout.png, sites/map.png) would show the
+    # same layout or sites a second time in other colours: left out (the files stay in the run folder)
+    mapped_roles = {mp.get("role") for mp in maps}
+    figures = [it for it in items if it.role == "figure" and it.path.suffix.lower() == ".png"
+               and not (it.stage == "zoning" and "layout" in mapped_roles)
+               and not (it.stage == "sites" and "sites" in mapped_roles)]
     if figures:
         sections.append("<h2 id='figures'>Charts from the stages</h2><div class='figs'>")
         sections.extend(f"<div class='fig'><img alt='{_esc(it.title)}' src='{_img_b64(it.path)}'>"
@@ -604,32 +740,18 @@ def write_html_report(
     sections.append(_table_html(out_rows, max_rows=500))
     js, css = _leaflet_assets() if web else ("", "")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="iptown_gis {__version__}">
-<title>{_esc(title)}</title>
-<style>{css}</style>
-<style>{_CSS}</style>
-<script>{js}</script>
-{head_extra}
-</head><body>
-<header><h1>{_esc(title)}</h1>
-<p>Report of run <code>{_esc(info.out_dir)}</code>{', started ' + _esc(info.started) if info.started else ''};
-built {when} by iptown_gis {__version__}.</p>
-<p>CRS: {_esc(info.crs or 'from the data')} &middot; stages: {_esc(', '.join(info.stages) or '(none)')}</p></header>
-<main>
-<nav class="note"><a href="#key-figures">Key figures</a> &middot; <a href="#web-map">Interactive map</a> &middot;
-<a href="#maps">Maps</a> &middot; <a href="#scenarios">Scenario comparison</a> &middot;
-<a href="#parameters">Parameters</a> &middot; <a href="#outputs">Outputs</a></nav>
-{''.join(sections)}
-</main>
-<footer>{_esc(attribution)}<br>Web map: Leaflet 1.7.1 (BSD-2-Clause, &copy; Vladimir Agafonkin, CloudMade),
-embedded. Coordinates on the web map are WGS84 (EPSG:4326), not GCJ-02: they will look offset by a few hundred
-metres against Chinese web maps (Amap, Baidu).</footer>
-{script}
-</body></html>
-"""
+    nav = [("summary", "Summary"), ("key-figures", "Key figures"), ("web-map", "Interactive map"),
+           ("maps", "Maps"), ("scenarios", "Scenario comparison"), ("parameters", "Parameters"),
+           ("outputs", "Outputs")]
+    page = string.Template((TEMPLATES / "report.html").read_text(encoding="utf-8")).substitute(
+        version=_esc(__version__), title=_esc(title), leaflet_css=css, leaflet_js=js, font_stack=CSS_FONT_STACK,
+        head_extra=head_extra, out_dir=_esc(info.out_dir),
+        started=", started " + _esc(info.started) if info.started else "", built=when,
+        crs=_esc(info.crs or "from the data"),
+        stages=_esc(", ".join(STAGES.get(s_, s_) for s_ in info.stages) or "(none)"),
+        nav=" &middot; ".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t in nav if web or a != "web-map"),
+        sections="".join(sections), attribution=_esc(attribution), script=script,
+    )
     prog.update(0.95, "writing report.html")
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")

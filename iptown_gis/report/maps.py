@@ -11,20 +11,22 @@ grid and true north differ by under 2 degrees, which the CRS note states.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from iptown_gis.errors import DataNotFoundError
 from iptown_gis.io.atomic import atomic_path
+from iptown_gis.io.fonts import cjk_font_available, mpl_font_context
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
 from iptown_gis.report.catalogue import Item
+from iptown_gis.study.labels import PERCENT_COLUMNS, POINTS_COLUMNS, column_label, format_id, place_name
 
 __all__ = ["CLASS_COLUMNS", "DISTRICT_COLOURS", "HOTSPOT_CLASSES", "MODULE_COLOURS", "MORAN_CLUSTERS", "crs_note",
            "make_maps", "map_item", "map_layout"]
@@ -67,7 +69,7 @@ MORAN_CLUSTERS: dict[str, tuple[str, str]] = {
     "ns": ("#eeeeee", "Not significant"),
 }
 CLASS_COLUMNS = ("gi_bin", "hotspot_class", "hotspot", "class", "gi_class", "lisa_class", "cluster")
-_LABEL_COLUMNS = ("name_en", "name", "site_name", "unit_name", "label", "site_id", "id")
+_LABEL_COLUMNS = ("name", "unit_name", "site_name", "name_en", "label", "site_id", "id")
 _SKIP_NUMERIC = {"adcode", "parent_adcode", "fid", "id", "geonameid", "county_adcode",
                  "prefecture_adcode", "lon", "lat", "x", "y", "row", "col", "cell_id", "index", "area_km2",
                  "pop_2020", "gdp_2022", "gdp_growth_2022", "tau", "region_id", "u", "v", "u_id", "v_id",
@@ -76,6 +78,22 @@ _SKIP_NUMERIC = {"adcode", "parent_adcode", "fid", "id", "geonameid", "county_ad
 RESULT_COLUMNS = ("d_share", "share", "score", "value", "mean", "potential", "density", "real_wage", "gi_z",
                   "time_min")
 _MAX_RASTER_PIXELS = 1200
+#: Surfaces in model units, mapped as an index (province mean = 100).
+INDEX_SURFACES = frozenset({"neg_market_access"})
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _with_fonts(func: _F) -> _F:
+    """Run ``func`` inside :func:`~iptown_gis.io.fonts.mpl_font_context` (CJK-capable chain)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with mpl_font_context():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def crs_note(crs: Any) -> str:
@@ -92,20 +110,10 @@ def crs_note(crs: Any) -> str:
 
 
 def _font_can_render(text: str) -> bool:
-    """True if the default font has glyphs for every character (no CJK font = no Chinese labels)."""
+    """True if the map fonts have glyphs for every character (no CJK font = no Chinese labels)."""
     if all(ord(ch) < 0x250 for ch in text):
         return True
-    from matplotlib import font_manager
-
-    try:
-        path = font_manager.findfont(font_manager.FontProperties(), fallback_to_default=True)
-        from matplotlib.ft2font import FT2Font
-
-        font = FT2Font(path)
-        cmap = font.get_charmap()
-    except Exception:
-        return False
-    return all(ord(ch) in cmap for ch in text)
+    return cjk_font_available()
 
 
 def _nice_length(span: float) -> float:
@@ -183,8 +191,7 @@ def _save(fig: Any, base: Path, formats: Sequence[str], dpi: int) -> list[Path]:
     out = []
     for fmt in formats:
         target = base.with_suffix(f".{fmt}")
-        with atomic_path(target) as tmp, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
+        with atomic_path(target) as tmp, mpl_font_context():
             fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.2)
         out.append(target)
     return out
@@ -219,9 +226,14 @@ def _read_raster(path: Path) -> tuple[np.ma.MaskedArray, tuple[float, float, flo
                             rasterio.enums.Resampling.nearest)
             b = src.bounds
             desc = (src.descriptions[0] or "") if src.descriptions else ""
-            units = src.tags().get("units", "") or (src.units[0] if src.units else "") or ""
-            label = desc + (f" ({units})" if units else "")
+            tags = src.tags()
+            name = tags.get("iptown_surface") or desc or path.stem
+            units = tags.get("units", "") or (src.units[0] if src.units else "") or ""
+            label = column_label(name, tags=tags) if not units else f"{column_label(name).split(' (')[0]} ({units})"
             data = np.ma.masked_invalid(data)
+            if name in INDEX_SURFACES and data.count():
+                data = data / float(data.mean()) * 100.0
+                label = f"{column_label(name).split(' (')[0]} (index, province mean = 100)"
             return data, (b.left, b.right, b.bottom, b.top), src.crs, label
     except rasterio.errors.RasterioIOError as exc:
         raise DataNotFoundError(f"cannot read raster {str(path)!r}: {exc}") from exc
@@ -281,7 +293,7 @@ def _map_raster(item: Item, context: Sequence[Any], crs: Any) -> tuple[Any, Any]
         if hi <= lo:
             lo, hi = float(vals.min()), float(vals.max()) + 1e-12
         im = ax.imshow(data, extent=extent, cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest", zorder=2)
-        _colorbar(fig, im, (label or item.key.replace("_", " ")) + "\n(2nd-98th percentile stretch)",
+        _colorbar(fig, im, _wrap(label or column_label(item.key), 48) + "\n(colours: 2nd-98th percentile)",
                   extend="both")
     ctx_layers = [c.to_crs(rcrs) for c in context if c is not None and len(c)]
     _draw_context(ax, ctx_layers, zorder_base=3)
@@ -299,6 +311,7 @@ def _label_column(gdf: Any) -> str | None:
 
 
 def _numeric_column(gdf: Any, prefer: Sequence[str] = ()) -> str | None:
+    import geopandas as gpd
     import pandas as pd
 
     for col in prefer:
@@ -306,8 +319,10 @@ def _numeric_column(gdf: Any, prefer: Sequence[str] = ()) -> str | None:
             if c.lower() == col and pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c]) \
                     and gdf[c].nunique() > 1:
                 return str(c)
+    gname = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
     for c in gdf.columns:
-        if c == gdf.geometry.name or c.lower() in _SKIP_NUMERIC or c.lower().endswith("_id"):
+        if c == gname or c.lower() in _SKIP_NUMERIC or c.lower().endswith("_id") or c.lower() in (
+                "town_no", "choice", "rank", "rank_p05", "rank_median", "rank_p95"):
             continue
         if pd.api.types.is_numeric_dtype(gdf[c]) and not pd.api.types.is_bool_dtype(gdf[c]) \
                 and gdf[c].notna().any() and gdf[c].nunique() > 1:
@@ -325,11 +340,15 @@ def _read_layer(item: Item, crs: Any) -> Any:
 
 
 def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int = 10) -> tuple[Any, Any]:
+    from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
     fig, ax = _new_figure()
     _draw_context(ax, context)
     rank_col = next((c for c in gdf.columns if c.lower() == "rank"), None)
+    chosen = "choice" in gdf.columns  # the chosen towns: numbered by town no., as in the report and files
+    if chosen:
+        rank_col = "choice"
     score_col = _numeric_column(gdf, prefer=("score", "total_score", "suitability"))
     pts = gdf.copy()
     if pts.geom_type.isin(["Polygon", "MultiPolygon"]).any():
@@ -345,23 +364,29 @@ def _map_sites(item: Item, gdf: Any, context: Sequence[Any], crs: Any, top: int 
         sc = ax.scatter(best.geometry.x, best.geometry.y, c=best[score_col], cmap="plasma", s=110,
                         edgecolors="black", linewidths=0.8, zorder=7,
                         vmin=float(values.min()), vmax=float(values.max()))
-        _colorbar(fig, sc, f"{score_col} (top {len(best)} coloured)", rect=(0.745, 0.52, 0.022, 0.27))
+        what = "chosen towns" if chosen else f"top {len(best)} coloured"
+        _colorbar(fig, sc, _wrap(f"{column_label(str(score_col))}, {what}", 40), rect=(0.745, 0.52, 0.022, 0.27))
     else:
         best.plot(ax=ax, color="#d7301f", markersize=110, edgecolor="black", zorder=7)
     labels = _label_column(best)
+    id_col = next((c for c in ("site_id", "adcode", "id") if c in best.columns), None)
     listing = []
     # draw the best last so rank 1 is on top where markers overlap
     for i, (_, row) in reversed(list(enumerate(best.iterrows()))):
         rank = int(row[rank_col]) if rank_col is not None and np.isfinite(row[rank_col]) else i + 1
         ax.annotate(str(rank), (row.geometry.x, row.geometry.y), ha="center", va="center", fontsize=7,
-                    fontweight="bold", color="white", zorder=8)
-        if labels:
-            listing.append(f"{rank:>2}  {row[labels]}")
+                    fontweight="bold", color="white", zorder=8,  # readable on dark and light markers
+                    path_effects=[patheffects.withStroke(linewidth=1.8, foreground="black")])
+        if labels or id_col:
+            name = place_name(row, id_col=id_col) if labels else format_id(row[id_col])
+            listing.append(f"{rank:>2}  {name}")
+    head = "Chosen towns (no., name, code)" if chosen else "Top sites (rank, name, code)"
     if listing:
-        fig.text(0.735, 0.47, f"Top sites (rank, {labels})\n" + "\n".join(reversed(listing)),
+        fig.text(0.735, 0.47, f"{head}\n" + "\n".join(reversed(listing)),
                  fontsize=7.5, va="top", ha="left", family="monospace")
+    mark = f"Chosen towns ({len(best)}, number = town no.)" if chosen else f"Top {len(best)} (number = rank)"
     handles = [Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor="#f89540",
-                      markeredgecolor="black", label=f"Top {len(best)} (number = rank)")]
+                      markeredgecolor="black", label=mark)]
     if len(others):
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=4, color="#9e9e9e",
                               label=f"Other candidates ({len(others)})"))
@@ -404,9 +429,16 @@ def _map_vector(item: Item, gdf: Any, context: Sequence[Any], crs: Any) -> tuple
         col = _numeric_column(gdf, prefer=prefer)
         if col is not None and gtypes & {"Polygon", "MultiPolygon", "Point", "MultiPoint"}:
             vals = gdf[col].astype(float)
+            if col in PERCENT_COLUMNS | POINTS_COLUMNS:
+                vals = vals * 100.0  # fractions shown as % / percentage points
+            gdf = gdf.assign(**{col: vals})
             if (item.role == "hotspots" or col.lower().startswith("d_") or "change" in col.lower()) \
                     and vals.min() < 0 < vals.max():
-                lim = float(max(np.nanpercentile(np.abs(vals), 99), 2.58))
+                # symmetric about 0, scaled to the data (z-scores: at least the 1% critical value)
+                lim = float(np.nanmax(np.abs(vals)))
+                if item.role == "hotspots":
+                    lim = max(float(np.nanpercentile(np.abs(vals), 99)), 2.58)
+                lim = lim if lim > 0 else 1.0
                 kw: dict[str, Any] = {"cmap": "RdBu_r", "norm": TwoSlopeNorm(0.0, -lim, lim)}
             else:
                 kw = {"cmap": "viridis", "vmin": float(vals.quantile(0.02)), "vmax": float(vals.quantile(0.98))}
@@ -417,18 +449,19 @@ def _map_vector(item: Item, gdf: Any, context: Sequence[Any], crs: Any) -> tuple
             sm = cm.ScalarMappable(cmap=kw["cmap"], norm=kw.get("norm"))
             if "norm" not in kw:
                 sm.set_clim(kw["vmin"], kw["vmax"])
-            _colorbar(fig, sm, col.replace("_", " "), extend="both")
+            _colorbar(fig, sm, _wrap(column_label(col), 40), extend="both")
         else:
             is_line = bool(gtypes & {"LineString", "MultiLineString"})
             gdf.plot(ax=ax, color="#b2182b" if is_line else "#4393c3", linewidth=0.6, markersize=10,
                      edgecolor="#333333" if not is_line else None, zorder=2)
-            _legend(ax, [Line2D([], [], color="#b2182b", linewidth=1.5, label=item.layer or item.key)]
-                    if is_line else [_patch("#4393c3", item.layer or item.key)], "Layer")
+            _legend(ax, [Line2D([], [], color="#b2182b", linewidth=1.5, label=_wrap(item.title, 36))]
+                    if is_line else [_patch("#4393c3", _wrap(item.title, 36))], "Layer")
     bounds = context[0].total_bounds if context else gdf.total_bounds
     _frame(ax, bounds)
     return fig, ax
 
 
+@_with_fonts
 def map_layout(districts: Any, modules: Any | None, *, crs: Any) -> tuple[Any, Any]:
     """A figure of a layout: districts filled by type, the body's modules labelled."""
     fig, ax = _new_figure()
@@ -464,6 +497,7 @@ def _subtitle(item: Item) -> str:
     return f"{stage}{item.path.name}{lay}"
 
 
+@_with_fonts
 def map_item(
     item: Item,
     out_base: Path,
@@ -530,6 +564,7 @@ def _layout_groups(items: Sequence[Item]) -> dict[Path, dict[str, Item]]:
     return groups
 
 
+@_with_fonts
 def make_maps(
     items: Sequence[Item],
     out_dir: str | os.PathLike[str],
@@ -575,9 +610,14 @@ def make_maps(
             dgdf = dgdf[dgdf[mcol].isna()]
         fig, ax = map_layout(dgdf, mgdf, crs=dgdf.crs)
         n_mod = 0 if mgdf is None else len(mgdf)
-        title = "Town layout: one body, two wings" + (f", {n_mod} modules" if n_mod else "")
+        town = ""
+        if {"town_no", "town_name"} <= set(dgdf.columns) and len(dgdf):
+            r0 = dgdf.iloc[0]
+            town = f"Town {int(r0['town_no'])}, {r0['town_name']}" + (
+                f" ({format_id(r0['town_id'])})" if "town_id" in dgdf.columns else "") + ": "
+        title = f"{town or 'Town layout: '}one body, two wings" + (f", {n_mod} modules" if n_mod else "")
         _furniture(fig, ax, title=title, subtitle=_subtitle(dist), crs=dgdf.crs, attribution=attribution)
-        key = f"{path.stem}_layout"
+        key = f"{dist.key.rsplit('_', 1)[0]}_layout"
         files = _save(fig, out / key, formats, dpi)
         maps.append({"key": key, "title": title, "role": "layout", "files": files, "source": dist})
         done += 1

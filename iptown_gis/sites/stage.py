@@ -215,9 +215,12 @@ def select_stage(
 
 
 def _label_field(gdf: gpd.GeoDataFrame, cfg: SitesConfig) -> str | None:
-    """A name column that the map's fonts can draw (ASCII), else the ids are used."""
+    """A name column that the map's fonts can draw (any, with a CJK font; else ASCII), else the ids are used."""
+    from iptown_gis.io.fonts import cjk_font_available
+
+    cjk = cjk_font_available()
     for col in (cfg.name_field, "name"):
-        if col and col in gdf.columns and all(str(v).isascii() for v in gdf[col]):
+        if col and col in gdf.columns and (cjk or all(str(v).isascii() for v in gdf[col])):
             return col
     return None
 
@@ -237,9 +240,12 @@ def write_stage_outputs(ctx: Any, selection: Selection | None) -> None:
     if cfg.map:
         boundary = ctx.layer("boundary") if "boundary" in ctx.scenario.inputs else None
         roads = ctx.layer("roads") if "roads" in ctx.scenario.inputs else None
-        paths["map"] = plot_sites(out_dir / "map.png", sites["ranked"],
-                                  None if selection is None else selection.selected, boundary=boundary,
-                                  roads=roads, anchors=anchors, label_field=_label_field(sites["ranked"], cfg))
+        from iptown_gis.io.fonts import mpl_font_context
+
+        with mpl_font_context():
+            paths["map"] = plot_sites(out_dir / "map.png", sites["ranked"],
+                                      None if selection is None else selection.selected, boundary=boundary,
+                                      roads=roads, anchors=anchors, label_field=_label_field(sites["ranked"], cfg))
     descriptions = {
         "ranked": "candidates with every criterion, score, rank, top-k probability, rank interval",
         "selected": "chosen towns with coverage statistics",

@@ -9,9 +9,12 @@ styles of the districts and modules, a colour ramp for surfaces).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
+
+from iptown_gis.study.labels import layer_title
 
 __all__ = ["RASTER_SUFFIXES", "VECTOR_SUFFIXES", "OutputLayer", "output_layers"]
 
@@ -25,7 +28,7 @@ class OutputLayer(TypedDict):
     """One loadable layer among a study's outputs."""
 
     source: str      #: data source: ``path`` or ``path|layername=x`` (the QGIS OGR syntax)
-    name: str        #: layer name in the project
+    name: str        #: layer name in the project (the planner's title, :mod:`iptown_gis.study.labels`)
     provider: str    #: ``"ogr"`` or ``"gdal"``
     stage: str       #: the stage that wrote it
     kind: str        #: the manifest's kind (``vector``, ``raster``...)
@@ -40,7 +43,9 @@ def _item(source: str, name: str, provider: str, stage: str, kind: str, style_ke
 def output_layers(manifest: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> list[OutputLayer]:
     """The vector and raster layers a run's manifest lists, in manifest order.
 
-    Rules: files that do not exist are skipped; GeoTIFFs are raster layers named after the
+    Rules: files that do not exist are skipped; a layer the label catalogue knows
+    (:func:`iptown_gis.study.labels.layer_title`, e.g. ``Road network: roads``) is named by it;
+    others: GeoTIFFs are named after the
     file; a GeoPackage gives one item per layer (named after the layer when it has several,
     after the file when it has one); a GeoJSON written beside a GeoPackage of the same name
     (the web copy in WGS84) is skipped; Shapefiles, FlatGeobuf and other GeoJSON files are
@@ -73,15 +78,19 @@ def output_layers(manifest: Mapping[str, Any], out_dir: str | os.PathLike[str]) 
         if not path.is_file():
             continue
         if suffix in RASTER_SUFFIXES:
-            out.append(_item(str(path), path.stem, "gdal", stage, kind, path.stem))
+            out.append(_item(str(path), layer_title(stage, path, None) or path.stem, "gdal", stage, kind, path.stem))
         elif suffix in (".json", ".geojson") and str(Path(item["path"]).with_suffix(".gpkg")) in written:
             continue  # the same layers in WGS84 (GeoJSON for the web): the GeoPackage is loaded
         elif suffix in VECTOR_SUFFIXES:
             if suffix != ".gpkg":
-                out.append(_item(str(path), path.stem, "ogr", stage, kind, path.stem))
+                out.append(_item(str(path), layer_title(stage, path, None) or path.stem, "ogr", stage, kind,
+                                 path.stem))
                 continue
             names = list_layers(path)
+            town = re.fullmatch(r"town_(\d+)", path.parent.name)
             for lname in names:
-                label = lname if len(names) > 1 else path.stem
+                label = layer_title(stage, path, lname) or (lname if len(names) > 1 else path.stem)
+                if town:
+                    label = f"Town {town.group(1)}: {label.split(': ', 1)[-1]}"
                 out.append(_item(f"{path}|layername={lname}", label, "ogr", stage, kind, lname))
     return out

@@ -48,11 +48,15 @@ class ZoningConfig(Section):
 
     The site is ``site = "auto"`` (the top-ranked site of the sites stage, else the seat
     ``fallback_adcode``), ``site = "top"`` (sites stage required), ``site = [lon, lat]``
-    (WGS84), or ``site_adcode`` (a seat of the ``seats`` input).
+    (WGS84), or ``site_adcode`` (a seat of the ``seats`` input). When the sites stage chose towns
+    (``[sites] k``), ``"auto"``/``"top"`` lay out each of them (``towns = "chosen"``) or town no. 1
+    only (``towns = "first"``).
     """
 
     site: Literal["auto", "top"] | list[float] = "auto"
     site_adcode: int | None = None
+    towns: Literal["chosen", "first"] = Field(
+        "chosen", description="with a site selection: lay out every chosen town, or only town no. 1")
     fallback_adcode: int = 340100
     radius_m: float = Field(5000.0, gt=0)
     cell_size_m: float = Field(200.0, gt=0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,8 @@ def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str,
     """
     from xml.sax.saxutils import quoteattr
 
+    from iptown_gis.io.fonts import FONT_FAMILIES
+
     cats, syms = [], []
     for i, (value, (colour, label)) in enumerate(categories.items()):
         r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
@@ -90,7 +91,8 @@ def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str,
     label_xml = (
         '  <labeling type="simple">\n'
         '    <settings calloutType="simple">\n'
-        f'      <text-style fieldName={expr} isExpression="1" fontSize="{font_size}" fontSizeUnit="Point" '
+        f'      <text-style fieldName={expr} isExpression="1" fontFamily="{FONT_FAMILIES[0]}" '
+        f'fontSize="{font_size}" fontSizeUnit="Point" '
         'fontWeight="63" textColor="20,20,20,255" multilineHeight="0.95">\n'
         '        <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferOpacity="0.85" '
         'bufferColor="255,255,255,255" bufferJoinStyle="128" bufferNoFill="1"/>\n'
@@ -204,11 +206,8 @@ def _plot(frames: Mapping[str, gpd.GeoDataFrame], path: Path, title: str, site: 
         axes[1].legend(handles=[Patch(color=c, label=lbl) for c, lbl in MODULE_COLOURS.values()],
                        loc="lower left", fontsize=7)
     axes[1].set_title("modules of the body")
-    fig.suptitle(title.encode("ascii", "ignore").decode().replace("()", "").strip())
-    import warnings
-
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
@@ -223,8 +222,12 @@ def write_layout(
     extra: Mapping[str, Any] | None = None,
     site: tuple[float, float] | None = None,
     title: str = "IP characteristic town layout",
+    town: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``layout.geojson``, ``layout.gpkg``, ``summary.json``, ``layout.png`` and QML styles.
+
+    ``town`` (e.g. ``{"town_no": 1, "town_id": "340102", "town_name": "瑶海区"}``) is added as
+    columns to every layer, so the towns of a study can be told apart (and merged).
 
     Returns
     -------
@@ -239,6 +242,10 @@ def write_layout(
         feats.append(frames["modules"])
     gj = gpd.GeoDataFrame(pd.concat(feats, ignore_index=True), geometry="geometry", crs=cells.crs)
     gj = gj[["district", "module", "area_km2", "n_cells", "mean_suitability", "geometry"]]
+    tcols = dict(town or {})
+    if tcols:
+        gj = gj.assign(**tcols)[[*tcols, *gj.columns]]
+        frames = {k: f.assign(**tcols)[[*tcols, *f.columns]] for k, f in frames.items()}
     paths["geojson"] = write_vector(gj, out / "layout.geojson")
     gpkg = out / "layout.gpkg"
     if gpkg.exists():
@@ -262,17 +269,28 @@ def write_layout(
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
     paths["summary"] = out / "summary.json"
-    _plot(frames, out / "layout.png", title, site)
+    from iptown_gis.io.fonts import mpl_font_context
+
+    with mpl_font_context():
+        _plot(frames, out / "layout.png", title, site)
     paths["map"] = out / "layout.png"
     for name in ("districts", "modules", "cells"):
         target = out / f"layout_{name}.qml"
         try:
-            shutil.copyfile(style_path(name), target)
+            with atomic_path(target) as tmp:
+                tmp.write_text(_with_font(style_path(name).read_text(encoding="utf-8")), encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc}") from exc
         paths[f"qml_{name}"] = target
     log.info("wrote layout to %s", out)
     return paths
+
+
+def _with_font(qml: str) -> str:
+    """A style's label font set to the installed family of the CJK-capable chain (iptown_gis.io.fonts)."""
+    from iptown_gis.io.fonts import FONT_FAMILIES, qgis_font_family
+
+    return qml.replace(f'fontFamily="{FONT_FAMILIES[0]}"', f'fontFamily="{qgis_font_family()}"')
 
 
 def _json_default(o: Any) -> Any:

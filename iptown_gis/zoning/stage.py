@@ -1,4 +1,10 @@
-"""The ``zoning`` pipeline stage: lay out a "one body, two wings" town around a site.
+"""The ``zoning`` pipeline stage: lay out a "one body, two wings" town around each chosen site.
+
+One layout per town the sites stage chose (``towns = "chosen"``, numbered as its ``choice``
+column: the same numbers as the report's maps and tables), or around the one site the scenario
+names (``site_adcode``, ``site = [lon, lat]``). Town no. 1 is written to ``<out>/zoning/`` (the file
+names below), towns 2.. to ``<out>/zoning/town_<no>/`` with the same names; every layer carries
+``town_no``, ``town_id``, ``town_name`` columns.
 
 Reads ``ctx.results["sites"]["ranked"]`` (first row = the site, when ``site = "auto"`` or
 ``"top"``), ``ctx.results["network"]`` (travel times) and ``ctx.results["surfaces"]`` (market
@@ -14,6 +20,8 @@ potential and KDE rasters) when present, with the fallbacks of
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -27,7 +35,7 @@ from iptown_gis.zoning.model import DISTRICTS, MODULES, ZoningModel
 from iptown_gis.zoning.modules import layout_modules, module_suitability
 from iptown_gis.zoning.studyarea import build_study_area
 
-__all__ = ["resolve_site", "run"]
+__all__ = ["Town", "resolve_site", "resolve_towns", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +88,67 @@ def resolve_site(ctx: Any, cfg: ZoningConfig, crs: Any) -> tuple[tuple[float, fl
     return seat(cfg.fallback_adcode, "fallback_adcode")
 
 
-def run(ctx: Any, progress: Progress) -> None:
-    """Lay out the town (see the module docstring)."""
-    cfg: ZoningConfig = ctx.scenario.section("zoning")
-    seed = cfg.seed if cfg.seed is not None else int(ctx.scenario.study.seed)
-    seats = _layer(ctx, cfg.seats)
-    crs = seats.crs if seats is not None else pyproj.CRS.from_user_input(ctx.crs or "EPSG:4548")
-    site, site_src = resolve_site(ctx, cfg, crs)
-    progress.update(0.02, "zoning: study area")
+@dataclass(frozen=True)
+class Town:
+    """A town to lay out: its number (the sites stage's choice order), code, name, site and origin."""
+
+    no: int
+    town_id: str
+    name: str
+    site: tuple[float, float]
+    source: str
+
+
+def _point(g: Any) -> tuple[float, float]:
+    p = g if g.geom_type == "Point" else g.representative_point()
+    return float(p.x), float(p.y)
+
+
+def resolve_towns(ctx: Any, cfg: ZoningConfig, crs: Any) -> list[Town]:
+    """The towns to lay out, numbered as the sites stage chose them.
+
+    ``site_adcode`` or ``site = [lon, lat]``: that one town. Otherwise every town the sites stage
+    selected (``towns = "chosen"``, the default; ``"first"``: only town no. 1), in the order of
+    its ``choice`` column; without a selection, the top-ranked site (see :func:`resolve_site`).
+
+    Raises
+    ------
+    ScenarioError, DataNotFoundError
+        As :func:`resolve_site`.
+    """
+    from iptown_gis.study.labels import format_id
+
+    sites = ctx.results.get("sites")
+    sel = sites.get("selected") if isinstance(sites, dict) else None
+    if cfg.site_adcode is None and not isinstance(cfg.site, list) and sel is not None and len(sel):
+        chosen = sel.to_crs(crs)
+        if "choice" in chosen.columns:
+            chosen = chosen.sort_values("choice")
+        towns = []
+        for i, (_, r) in enumerate(chosen.iterrows()):
+            no = int(r["choice"]) if "choice" in chosen.columns else i + 1
+            code = format_id(r["site_id"]) if "site_id" in chosen.columns else str(no)
+            name = next((str(r[c]) for c in ("unit_name", "name") if c in chosen.columns and r[c] == r[c]), code)
+            towns.append(Town(no, code, name, _point(r.geometry),
+                              f"town {no} chosen by the sites stage: {name} ({code})"))
+        return towns[:1] if cfg.towns == "first" else towns
+    site, src = resolve_site(ctx, cfg, crs)
+    code = str(cfg.site_adcode) if cfg.site_adcode is not None else ""
+    name = ""
+    if isinstance(sites, dict) and sites.get("ranked") is not None and len(sites["ranked"]) \
+            and cfg.site_adcode is None and not isinstance(cfg.site, list):
+        top = sites["ranked"].iloc[0]
+        code = format_id(top["site_id"]) if "site_id" in sites["ranked"].columns else code
+        name = str(top["unit_name"]) if "unit_name" in sites["ranked"].columns else ""
+    return [Town(1, code or "1", name or code or "site", site, src)]
+
+
+def _lay_out(ctx: Any, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
+             progress: Progress) -> dict[str, Any]:
+    """Study area, districts, modules and files of one town."""
+    t0 = time.perf_counter()
+    site, site_src = town.site, town.source
+    progress.update(0.02, f"zoning town {town.no}: study area")
     dem = ctx.scenario.input_path(cfg.dem) if cfg.dem and cfg.dem in ctx.scenario.inputs else None
     area = build_study_area(
         site, radius=cfg.radius_m, cell_size=cfg.cell_size_m, crs=crs, recipe=cfg.recipe,
@@ -115,21 +176,42 @@ def run(ctx: Any, progress: Progress) -> None:
             time_limit=cfg.time_limit, seed=seed, progress=progress.sub(0.7, 0.9))
     tr = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
     lon, lat = tr.transform(*site)
-    extra = {"site": {"x": site[0], "y": site[1], "lon": lon, "lat": lat, "source": site_src},
+    tinfo = {"town_no": town.no, "town_id": town.town_id, "town_name": town.name}
+    extra = {"town": tinfo, "site": {"x": site[0], "y": site[1], "lon": lon, "lat": lat, "source": site_src},
              "radius_m": cfg.radius_m, "cell_size_m": cfg.cell_size_m, "factor_sources": area.sources,
              "factors_left_out": area.left_out, "recipe": cfg.recipe, "transforms": cfg.transforms}
-    out_dir = ctx.path("zoning", "layout.geojson").parent
     paths = write_layout(out_dir, cells, model, module_model=mm, module_labels=mlab, extra=extra, site=site,
-                         title=f"One body, two wings: {site_src}")
-    kinds = {"geojson": "vector", "gpkg": "vector", "summary": "json", "map": "figure"}
-    for key, p in paths.items():
-        ctx.add_output(p, stage="zoning", kind=kinds.get(key, "style"), description=f"zoning {key}")
+                         title=f"Town {town.no}: {town.name} ({town.town_id}), one body, two wings", town=tinfo)
     import json
 
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    ctx.results["zoning"] = {"cells": cells, "model": model, "module_model": mm, "labels": model.labels_,
-                             "module_labels": mlab, "summary": summary, "paths": paths, "site": site,
-                             "site_source": site_src, "sources": area.sources, "left_out": area.left_out,
-                             "districts": DISTRICTS, "modules": MODULES}
-    log.info("zoning: %s, objective %.3f (%s), %d cells", site_src, model.objective_, model.status_, cells.n)
+    elapsed = round(time.perf_counter() - t0, 3)
+    log.info("zoning: town %d %s (%s): objective %.3f (%s), %d cells, %.1f s", town.no, town.name, town.town_id,
+             model.objective_, model.status_, cells.n, elapsed)
+    return {"cells": cells, "model": model, "module_model": mm, "labels": model.labels_, "module_labels": mlab,
+            "summary": summary, "paths": paths, "site": site, "site_source": site_src, "sources": area.sources,
+            "left_out": area.left_out, "town": tinfo, "time_s": elapsed}
 
+
+def run(ctx: Any, progress: Progress) -> None:
+    """Lay out every town (see the module docstring)."""
+    cfg: ZoningConfig = ctx.scenario.section("zoning")
+    seed = cfg.seed if cfg.seed is not None else int(ctx.scenario.study.seed)
+    seats = _layer(ctx, cfg.seats)
+    crs = seats.crs if seats is not None else pyproj.CRS.from_user_input(ctx.crs or "EPSG:4548")
+    towns = resolve_towns(ctx, cfg, crs)
+    base = ctx.path("zoning", "layout.geojson").parent
+    kinds = {"geojson": "vector", "gpkg": "vector", "summary": "json", "map": "figure"}
+    done = []
+    for town, sub in zip(towns, progress.steps(len(towns)), strict=True):
+        # town no. 1 keeps today's files in zoning/; towns 2.. get zoning/town_<no>/ with the same names
+        out_dir = base if town is towns[0] else ctx.path("zoning", f"town_{town.no}", "layout.geojson").parent
+        res = _lay_out(ctx, cfg, town, crs, seats, out_dir, seed, sub)
+        for key, p in res["paths"].items():
+            ctx.add_output(p, stage="zoning", kind=kinds.get(key, "style"),
+                           description=f"town {town.no} ({town.name}, {town.town_id}) layout: {key}")
+        done.append(res)
+    first = done[0]
+    ctx.results["zoning"] = {**first, "districts": DISTRICTS, "modules": MODULES,
+                             "towns": [{"town": d["town"], "summary": d["summary"], "paths": d["paths"],
+                                        "site": d["site"], "time_s": d["time_s"]} for d in done]}

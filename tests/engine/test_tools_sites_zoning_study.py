@@ -255,7 +255,7 @@ def test_runscenario_network_stage(tmp_path):
     assert manifest["stages"] == ["network"]
     assert res["OUTPUT_LAYERS"] == output_layers(manifest, out)
     gpkg = out / "network" / "network.gpkg"
-    assert {"source": f"{gpkg}|layername=edges", "name": "edges", "provider": "ogr", "stage": "network",
+    assert {"source": f"{gpkg}|layername=edges", "name": "Road network: roads", "provider": "ogr", "stage": "network",
             "kind": "vector", "style_key": "edges"} in res["OUTPUT_LAYERS"]
     assert all(set(i) == {"source", "name", "provider", "stage", "kind", "style_key"} for i in res["OUTPUT_LAYERS"])
 

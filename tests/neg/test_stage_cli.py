@@ -97,3 +97,17 @@ def test_tomahawk_and_bifurcation_files(tmp_path: Path) -> None:
     b = bifurcation(ring_distance(4), [0.2, 1.5])
     high = b[b.tau == 1.5]["share"].to_numpy()
     np.testing.assert_allclose(high, 0.25, atol=1e-6)  # above the break tau: uniform
+
+
+def test_stage_dirs_put_a_stage_s_files_in_the_folder_given(tmp_path: Path, sample_dir: Path) -> None:
+    """`iptown neg simulate --out DIR` writes the neg files to DIR itself, not DIR/neg/ (stage_dirs)."""
+    from iptown_gis.pipeline import run_scenario
+    from iptown_gis.scenario import load_scenario
+
+    scen = load_scenario(sample_dir / "scenario.toml")
+    scen.section("neg").bifurcation_taus = []
+    out = tmp_path / "out" / "neg"
+    man = run_scenario(scen, out, stages=["neg"], stage_dirs={"neg": out})
+    assert (out / "scenarios.csv").stat().st_size > 0
+    assert not (out / "neg").exists()
+    assert "scenarios.csv" in {o["path"] for o in man["outputs"]}

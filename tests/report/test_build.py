@@ -55,8 +55,10 @@ def test_build_report_writes_everything(run_dir):
     assert res["html"] == run_dir / "report.html"
     assert len(res["maps"]) == 4
     assert all(p.suffix == ".png" for p in res["maps"])
-    for needle in ("Key figures", "Scenario comparison", "baseline_share", "Harris market potential",
-                   "data:image/png;base64,", "OpenStreetMap contributors", "objective", "EPSG:4548"):
+    for needle in ("Summary", "Key figures", "Scenario comparison", "Baseline share",
+                   "Market potential: population reachable over the road network", "Harris market potential",
+                   "data:image/png;base64,", "OpenStreetMap contributors", "Objective value", "EPSG:4548",
+                   "persons per m of travel"):
         assert needle in html, needle
     # self-contained: no external scripts, styles or tiles
     assert "cdn.jsdelivr" not in html
@@ -121,7 +123,7 @@ def test_stage_uses_registered_outputs(run_dir, scenario_path):
     kinds = {o["kind"] for o in ctx.outputs if o["stage"] == "report"}
     assert {"figure", "report"} <= kinds
     html = rep["html"].read_text(encoding="utf-8")
-    assert "results: zoning" in html
+    assert "Results: town layout" in html
     assert "Optimal" in html
     # the province context came from the scenario inputs (drawn, and in the web map)
     assert "Boundary" in html

@@ -119,15 +119,17 @@ def test_scenario_rank_and_select(tmp_path: Path, sample_gpkg: Path) -> None:
     out = json.loads(r.output.strip().splitlines()[-1])
     assert out["candidates"] == 104
     assert out["top"][0]["rank"] == 1
-    assert (tmp_path / "r" / "sites" / "ranked.geojson").exists()
-    assert not (tmp_path / "r" / "sites" / "selected.csv").exists()
+    # --out DIR means DIR (not DIR/sites/); the stages before it write to DIR/<stage>/
+    assert (tmp_path / "r" / "ranked.geojson").exists()
+    assert not (tmp_path / "r" / "sites").exists()
+    assert not (tmp_path / "r" / "selected.csv").exists()
     bad = CliRunner().invoke(cli, ["sites", "rank", str(scen), "--out", str(tmp_path / "b"), "--weight", "population"])
     assert bad.exit_code == 2
     assert "NAME=NUMBER" in bad.output
     r2 = CliRunner().invoke(cli, ["sites", "select", str(scen), "--k", "2", "--model", "mclp", "--standard", "60",
                                   "--out", str(tmp_path / "s")])
     assert r2.exit_code == 0, r2.output
-    sel = pd.read_csv(tmp_path / "s" / "sites" / "selected.csv")
+    sel = pd.read_csv(tmp_path / "s" / "selected.csv")
     assert len(sel) == 2
     assert sel["demand_covered"].ge(0).all()
     r3 = CliRunner().invoke(cli, ["sites", "select", str(scen), "--k", "2", "--model", "mclp", "--standard", "5km",

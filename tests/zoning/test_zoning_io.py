@@ -84,3 +84,59 @@ def test_stage_on_sample(tmp_path, scenario_path):
     assert abs(summary["site"]["lon"] - 117.2217) < 0.01
     kinds = {o["path"] for o in man["outputs"]}
     assert {"zoning/layout.geojson", "zoning/layout.gpkg", "zoning/summary.json"} <= kinds
+
+
+def _small(z):
+    z.radius_m, z.cell_size_m = 1500.0, 250.0
+    z.body_km2, z.wing_east_km2, z.wing_west_km2 = 0.5, 0.3, 0.3
+    z.axis_margin_m = 100.0
+    z.time_limit = 20.0
+    z.method = "heuristic"
+
+
+def test_stage_lays_out_every_chosen_town(tmp_path, scenario_path):
+    """With a site selection, one layout per chosen town, numbered by the selection's choice order."""
+    import geopandas as gpd
+
+    from iptown_gis.pipeline import StudyContext
+    from iptown_gis.progress import as_progress
+    from iptown_gis.zoning import stage
+
+    scen = load_scenario(scenario_path)
+    _small(scen.section("zoning"))
+    ctx = StudyContext(scenario=scen, out_dir=tmp_path)
+    seats = ctx.layer("seats")
+    pick = seats[seats["adcode"].isin([340402, 340102])].copy()
+    pick["site_id"] = pick["adcode"]
+    # the selection lists 340402 as town 2, 340102 as town 1: the towns follow 'choice', not row order
+    pick["choice"] = pick["adcode"].map({340102: 1, 340402: 2})
+    pick = pick.sort_values("adcode", ascending=False)
+    ctx.results["sites"] = {"selected": pick, "ranked": pick}
+    stage.run(ctx, as_progress(None))
+    res = ctx.results["zoning"]
+    assert [t["town"]["town_id"] for t in res["towns"]] == ["340102", "340402"]
+    assert [t["town"]["town_no"] for t in res["towns"]] == [1, 2]
+    assert all(t["time_s"] > 0 for t in res["towns"])
+    one = json.loads((tmp_path / "zoning" / "summary.json").read_text())
+    two = json.loads((tmp_path / "zoning" / "town_2" / "summary.json").read_text())
+    assert one["town"] == {"town_no": 1, "town_id": "340102", "town_name": pick.loc[pick["adcode"] == 340102,
+                                                                                     "unit_name"].iloc[0]}
+    assert two["town"]["town_id"] == "340402"
+    assert one["all_checks_passed"]
+    assert two["all_checks_passed"]
+    for folder, no in ((tmp_path / "zoning", 1), (tmp_path / "zoning" / "town_2", 2)):
+        d = gpd.read_file(folder / "layout.gpkg", layer="districts")
+        assert set(d["town_no"]) == {no}
+        assert (folder / "layout.png").stat().st_size > 0
+        gj = gpd.read_file(folder / "layout.geojson")
+        assert {"town_no", "town_id", "town_name"} <= set(gj.columns)
+    paths = {o["path"] for o in ctx.outputs}
+    assert {"zoning/layout.gpkg", "zoning/town_2/layout.gpkg"} <= paths
+    assert any("town 2 (" in o["description"] for o in ctx.outputs)
+    # towns = "first": only town no. 1
+    scen.section("zoning").towns = "first"
+    ctx2 = StudyContext(scenario=scen, out_dir=tmp_path / "first")
+    ctx2.results["sites"] = {"selected": pick, "ranked": pick}
+    stage.run(ctx2, as_progress(None))
+    assert len(ctx2.results["zoning"]["towns"]) == 1
+    assert not (tmp_path / "first" / "zoning" / "town_2").exists()

@@ -41,12 +41,12 @@
   </renderer-v2>
   <labeling type="simple">
     <settings calloutType="simple">
-      <text-style fieldName="CASE WHEN &quot;district&quot; = 'body' THEN 'Body: integrated IP functional centre' WHEN &quot;district&quot; = 'wing_east' THEN 'East wing: cultural copyright' WHEN &quot;district&quot; = 'wing_west' THEN 'West wing: industrial property' ELSE &quot;district&quot; END" isExpression="1" fontSize="10.0" fontSizeUnit="Point" fontWeight="63" textColor="20,20,20,255" multilineHeight="0.95">
+      <text-style fieldName="CASE WHEN &quot;district&quot; = 'body' THEN 'Body: integrated IP functional centre' WHEN &quot;district&quot; = 'wing_east' THEN 'East wing: cultural copyright' WHEN &quot;district&quot; = 'wing_west' THEN 'West wing: industrial property' ELSE &quot;district&quot; END" isExpression="1" fontFamily="Noto Sans CJK SC" fontSize="10.0" fontSizeUnit="Point" fontWeight="63" textColor="20,20,20,255" multilineHeight="0.95">
         <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferOpacity="0.85" bufferColor="255,255,255,255" bufferJoinStyle="128" bufferNoFill="1"/>
       </text-style>
       <text-format autoWrapLength="18" useMaxLineLengthForAutoWrap="1" multilineAlign="1" wrapChar=""/>
-      <placement placement="8" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" priority="8" polygonPlacementFlags="2"/>
-      <rendering drawLabels="1" displayAll="0" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="0" limitNumLabels="0"/>
+      <placement placement="4" centroidInside="1" centroidWhole="0" fitInPolygonOnly="0" priority="10" polygonPlacementFlags="2"/>
+      <rendering drawLabels="1" displayAll="1" obstacle="0" obstacleType="0" obstacleFactor="2" upsidedownLabels="0" scaleVisibility="1" scaleMin="1" scaleMax="150000" limitNumLabels="0"/>
     </settings>
   </labeling>
 </qgis>
