@@ -396,6 +396,13 @@ def qsm_validation(base: QSMBaseline) -> dict[str, Any]:
 
 
 def _tornado_png(df: pd.DataFrame, path: Path, title: str) -> Path:
+    from iptown_gis.io.fonts import mpl_font_context
+
+    with mpl_font_context():  # region and study names may be Chinese
+        return _tornado_png_body(df, path, title)
+
+
+def _tornado_png_body(df: pd.DataFrame, path: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
