@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from iptown_gis.errors import CancelledError, IptownError
-from iptown_gis.progress import ProgressCallback
+from iptown_gis.errors import CancelledError, Interrupted, IptownError
+from iptown_gis.progress import ProgressCallback, interrupt_on_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +29,7 @@ class IptownGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.parent is None:
-            with command_stdout():
+            with command_stdout(), interrupt_on_signals():
                 return self._invoke(ctx)
         return self._invoke(ctx)
 
@@ -43,9 +43,11 @@ class IptownGroup(click.Group):
             kind = "cancelled" if isinstance(exc, CancelledError) else "error"
             click.echo(f"iptown: {kind}: {cli_message(str(exc), root)}", err=True)
             ctx.exit(EXIT_USER_ERROR)
-        except KeyboardInterrupt:
-            click.echo("iptown: interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            # SIGINT (Ctrl-C) -> 130, SIGTERM -> 143 (128 + signal), the shell's convention
+            code = exc.exit_code if isinstance(exc, Interrupted) else 130
+            click.echo(f"iptown: {exc if isinstance(exc, Interrupted) else 'interrupted'}", err=True)
+            ctx.exit(code)
 
 
 @contextmanager

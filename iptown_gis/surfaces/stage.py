@@ -144,7 +144,8 @@ def run(ctx: Any, progress: Progress) -> None:
             mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)
             rp = raster_potential(grid, mass_r, decay=cfg.decay, min_distance=cfg.min_distance)
             rp.name = "potential_all_cells"
-            _register(ctx, out, "potential_all_cells", rp, "all-cells Euclidean potential of the rasterised masses (FFT)")
+            _register(ctx, out, "potential_all_cells", rp,
+                      "all-cells Euclidean potential of the rasterised masses (FFT)")
     steps[3].update(0.0, "kernel density")
 
     if cfg.kde_points is not None:
