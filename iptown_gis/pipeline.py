@@ -118,6 +118,10 @@ class StudyContext:
             from iptown_gis.crs.metric import to_metric
 
             self._layers[name] = to_metric(gdf, crs=self.crs, name=f"input {name!r}")
+        elif geom_types is not None:  # read before for another role: check this one too
+            from iptown_gis.io.vector import check_geometries
+
+            check_geometries(self._layers[name], name=f"input {name!r}", geom_types=geom_types)
         return self._layers[name]
 
     def table(self, name: str) -> Any:

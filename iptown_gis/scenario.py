@@ -166,7 +166,7 @@ class Scenario(BaseModel):
                 if inp not in self.inputs:
                     raise ScenarioError(
                         f"{self.source.name}: [{sec_name}] {key} names input {inp!r}, which [inputs] "
-                        f"does not define (inputs: {', '.join(sorted(self.inputs))})"
+                        f"does not define: add it to [inputs] or name one of {', '.join(sorted(self.inputs))}"
                     )
                 if col is not None:
                     cols = self.input_columns(inp)
@@ -196,6 +196,15 @@ class Scenario(BaseModel):
                 "does not exist"
             )
         inp = self.inputs[name]
+        if inp.layer is None and p.suffix.lower() in (".gpkg", ".sqlite"):
+            import pyogrio
+
+            layers = [str(r[0]) for r in pyogrio.list_layers(p)]
+            if len(layers) > 1:
+                raise ScenarioError(
+                    f"{self.source.name}: [inputs] {name} = {inp.path!r}: {p.name} has {len(layers)} layers; "
+                    f"name one, e.g. {name} = \"{inp.path}:{layers[0]}\" (layers: {', '.join(layers)})"
+                )
         if inp.layer is not None:
             import pyogrio
 

@@ -17,7 +17,7 @@ def point_xy(gdf: gpd.GeoDataFrame, *, name: str, min_points: int = 1) -> tuple[
     Raises
     ------
     GeometryError
-        Missing or empty geometries, or fewer than ``min_points`` features.
+        Missing or empty geometries, lines, or fewer than ``min_points`` features.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise GeometryError(f"{name} should be a GeoDataFrame, got {type(gdf).__name__}")
@@ -30,6 +30,12 @@ def point_xy(gdf: gpd.GeoDataFrame, *, name: str, min_points: int = 1) -> tuple[
     if bad.any():
         raise GeometryError(f"{name}: {int(bad.sum())} feature(s) have no geometry; remove or fix them")
     types = set(geom.geom_type)
+    lines = types & {"LineString", "MultiLineString", "LinearRing"}
+    if lines:
+        raise GeometryError(
+            f"{name}: expected points (or polygons), found {', '.join(sorted(lines))}: give a point layer "
+            "(a line has no single location; use its centroid or end points deliberately)"
+        )
     if types <= {"Point"}:
         return geom.x.to_numpy(dtype="float64"), geom.y.to_numpy(dtype="float64")
     if types & {"Polygon", "MultiPolygon"}:
