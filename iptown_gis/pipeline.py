@@ -256,6 +256,7 @@ def run_scenario(
     """
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     todo = stages_to_run(scen, stages, require=require_stages)
+    log.info("run: stages %s into %s", ", ".join(n for n, _ in todo) or "(none)", out_dir)
     run_dir = RunFolder.claim(out_dir)
     out = run_dir.path
     ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
