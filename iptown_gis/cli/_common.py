@@ -305,12 +305,11 @@ def _name_flag(text: str, argv: list[str]) -> str:
             given.setdefault(argv[i + 1], a)
     for m in _QUOTED.finditer(text):
         value = m.group(1)
-        flag = given.get(value)
-        if flag is None:  # FILE[:LAYER] quoted as FILE
-            flag = next((f for v, f in given.items() if v.split(":")[0] == value or v.rpartition(":")[0] == value),
-                        None)
-        if flag is not None:
-            return f"{flag} {value!r}: {text}"
+        found = given.get(value)
+        if found is None:  # FILE[:LAYER] quoted as FILE
+            found = next((f for v, f in given.items() if value in (v.split(":")[0], v.rpartition(":")[0])), None)
+        if found is not None:
+            return f"{found} {value!r}: {text}"
     return text
 
 

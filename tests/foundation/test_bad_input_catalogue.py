@@ -186,7 +186,8 @@ ROWS: list[tuple[str, list[str], list[str]]] = [
                                "--cell", "5000", "--mass-field", "pop", "--out", "{out}/mp.tif"],
      ["--mass-field 'pop'", "columns are"]),
     ("mp-masses-missing-file", ["surface", "market-potential", "--masses", "{dir}/none.gpkg", "--boundary",
-                                "{square}", "--cell", "5000", "--out", "{out}/mp.tif"], ["none.gpkg", "does not exist"]),
+                                "{square}", "--cell", "5000", "--out", "{out}/mp.tif"],
+     ["none.gpkg", "does not exist"]),
     ("mp-masses-zero-bytes", ["surface", "market-potential", "--masses", "{zero}", "--boundary", "{square}",
                               "--cell", "5000", "--out", "{out}/mp.tif"], ["--masses", "zero.gpkg", "re-export"]),
     ("mp-masses-corrupt", ["surface", "market-potential", "--masses", "{corrupt}", "--boundary", "{square}",
@@ -208,7 +209,8 @@ ROWS: list[tuple[str, list[str], list[str]]] = [
     ("kde-points-lines", ["surface", "kde", "--points", "{lines}", "--boundary", "{square}", "--cell", "5000",
                           "--out", "{out}/k.tif"], ["--points", "expected Point"]),
     ("kde-weight-missing", ["surface", "kde", "--points", "{seats}", "--boundary", "{square}", "--cell", "5000",
-                            "--weight-field", "nope", "--out", "{out}/k.tif"], ["--weight-field 'nope'", "columns are"]),
+                            "--weight-field", "nope", "--out", "{out}/k.tif"],
+     ["--weight-field 'nope'", "columns are"]),
     ("kde-radius-negative", ["surface", "kde", "--points", "{seats}", "--boundary", "{square}", "--cell", "5000",
                              "--radius", "-5", "--out", "{out}/k.tif"], ["radius", "> 0"]),
     ("kde-points-far-away", ["surface", "kde", "--points", "{far}", "--boundary", "{square}", "--cell", "5000",
@@ -381,12 +383,13 @@ def test_python_api_raises_typed_errors(bad: dict[str, str], tmp_path: Path) -> 
         except IptownError as exc:
             if not isinstance(exc, kind) or needle not in str(exc):
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - the point: anything else is a failure
+        except Exception as exc:  # the point: anything else is a failure
             failures.append(f"{name}: untyped {type(exc).__name__}: {exc}")
         else:
             failures.append(f"{name}: no error")
     assert not failures, "\n".join(failures)
-    assert not (tmp_path / "x.tif").exists() and not (tmp_path / "k.gpkg").exists()
+    assert not (tmp_path / "x.tif").exists()
+    assert not (tmp_path / "k.gpkg").exists()
     assert sorted(p.name for p in (tmp_path / "foreign").iterdir()) == ["notes.txt"]
 
 
@@ -421,7 +424,7 @@ def test_rerun_replaces_stale_outputs_and_refuses_foreign(bad: dict[str, str], t
     assert present() == listed() == {"manifest.json", "surfaces/market_potential.tif"}
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["scenario"]["path"].endswith(
         Path(with_mp).name)
-    assert not [p for p in out.rglob(".*")]  # no temp or set-aside folder left
+    assert not list(out.rglob(".*"))  # no temp or set-aside folder left
     (out / "surfaces" / "mine.txt").write_text("x", encoding="utf-8")
     with pytest.raises(OutputError, match=r"does not own \(surfaces/mine.txt"):
         run_scenario(with_kde, out)

@@ -126,12 +126,13 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_signal_ends_the_run_cleanly(case: tuple, results: dict[str, dict]) -> None:
-    name, kind, sig, marker, delay, finished = case
+    name, _kind, sig, marker, _delay, finished = case
     st = results[name]
     log = "".join(st["lines"])
     assert st["sent"] is not None, f"{name}: the marker {marker!r} never came\n{log[-2000:]}"
     assert st["proc"].returncode == 128 + sig, f"{name}: exit {st['proc'].returncode}\n{log[-3000:]}"
-    assert "Traceback" not in log and "Exception ignored" not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert "Exception ignored" not in log, log[-3000:]
     assert f"interrupted by {signal.Signals(sig).name}" in log
     out: Path = st["out"]
     if not finished:
@@ -147,17 +148,20 @@ def test_signal_ends_the_run_cleanly(case: tuple, results: dict[str, dict]) -> N
     assert all(o["stage"] in finished for o in man["outputs"])
 
 
+def _signal_self(sig: int) -> None:
+    os.kill(os.getpid(), sig)
+    time.sleep(0.5)  # the handler raises here
+
+
 def test_swallowed_interrupt_is_raised_again() -> None:
     """A KeyboardInterrupt lost in a finaliser (``Exception ignored``) is raised at the next check."""
     from iptown_gis.errors import Interrupted
     from iptown_gis.progress import Progress, deferred_signals, interrupt_on_signals, raise_if_interrupted
 
     with interrupt_on_signals():
-        try:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.5)  # the handler raises here
-        except Interrupted as exc:
-            assert exc.exit_code == 143
+        with pytest.raises(Interrupted) as info:
+            _signal_self(signal.SIGTERM)
+        assert info.value.exit_code == 143
         # as if that exception had been swallowed: the signal is still pending
         with deferred_signals():
             raise_if_interrupted()  # cleaning up: nothing raised
