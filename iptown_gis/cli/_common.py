@@ -286,6 +286,7 @@ def _invoked_options(root: click.Context) -> dict[str, click.Option]:
 
 
 _QUOTED = re.compile(r"'([^']+)'")
+_EMPTY_COLUMNS = re.compile(r"columns are:\s*($|[;)])")
 
 
 def _name_flag(text: str, argv: list[str]) -> str:
@@ -320,6 +321,10 @@ def cli_message(text: str, root: click.Context) -> str:
     when the running command has that flag (a message naming the flag already is left alone).
     """
     text = _name_flag(text, root.meta.get("iptown_argv") or [])
+    if _EMPTY_COLUMNS.search(text):
+        from iptown_gis.io.vector import NO_COLUMNS  # the I/O stack only when needed (fast CLI start)
+
+        text = _EMPTY_COLUMNS.sub(lambda m: NO_COLUMNS + m.group(1), text)
     opts = _invoked_options(root)
     if not opts:
         return text

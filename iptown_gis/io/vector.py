@@ -27,7 +27,9 @@ from iptown_gis.io.atomic import atomic_path, check_output_path, ensure_writable
 __all__ = [
     "ROLES",
     "LayerSpec",
+    "NO_COLUMNS",
     "check_columns",
+    "columns_are",
     "check_geometries",
     "check_overwrite",
     "check_role",
@@ -301,8 +303,18 @@ def check_columns(gdf: Any, columns: Iterable[str], *, name: str = "layer") -> N
     """Raise :class:`ColumnError` naming any of ``columns`` missing from ``gdf``."""
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        have = ", ".join(str(c) for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None))
-        raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; columns are: {have}")
+        raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; {columns_are(gdf)}")
+
+
+#: Said instead of an empty column list.
+NO_COLUMNS = "it has no attribute columns (for a Shapefile: is its .dbf file missing?)"
+
+
+def columns_are(gdf: Any) -> str:
+    """``"columns are: a, b"`` for a message, or :data:`NO_COLUMNS` when the layer has none."""
+    geom = getattr(gdf, "_geometry_column_name", None)
+    have = [str(c) for c in gdf.columns if c != geom]
+    return f"columns are: {', '.join(have)}" if have else NO_COLUMNS
 
 
 #: Geometry roles of the inputs (what a command or stage reads a layer as).

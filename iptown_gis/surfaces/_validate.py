@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from iptown_gis.errors import ColumnError, GeometryError, ParameterError
+from iptown_gis.io.vector import columns_are
 
 __all__ = ["point_xy", "weights_from"]
 
@@ -58,8 +59,7 @@ def weights_from(
     if field is None:
         return np.ones(len(gdf), dtype="float64")
     if field not in gdf.columns:
-        cols = ", ".join(str(c) for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None))
-        raise ColumnError(f"{name}: no column {field!r}; columns are: {cols}")
+        raise ColumnError(f"{name}: no column {field!r}; {columns_are(gdf)}")
     try:
         vals = pd.to_numeric(gdf[field], errors="raise").to_numpy(dtype="float64")
     except (ValueError, TypeError):

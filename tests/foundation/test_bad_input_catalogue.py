@@ -430,3 +430,42 @@ def test_rerun_replaces_stale_outputs_and_refuses_foreign(bad: dict[str, str], t
         run_scenario(with_kde, out)
     assert "surfaces/mine.txt" in present()
     shutil.rmtree(out)
+
+
+# --------------------------------------------------------------------------- items fixed before
+
+
+def test_earlier_fixes_still_hold(bad: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Items 2, 7, 14 of issue 18 (fixed in an earlier session) are not bad inputs any more."""
+    from iptown_gis.io.vector import read_vector
+
+    # 2: a Latin-1 GeoJSON is read with its text intact (no UnicodeDecodeError)
+    latin = tmp_path / "latin.geojson"
+    latin.write_bytes(('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+                       '{"name": "Café Müller"}, "geometry": {"type": "Point", "coordinates": [117.2, 31.8]}}]}'
+                       ).encode("latin-1"))
+    assert read_vector(latin, metric=False)["name"].tolist() == ["Café Müller"]
+    # 7: polygons that touch nothing: hot spots end (no traceback) with a warning naming the islands
+    isl = tmp_path / "islands.geojson"
+    gpd.GeoDataFrame({"v": [float(i % 3) for i in range(12)]},
+                     geometry=[box(i * 3000, 0, i * 3000 + 1000, 1000) for i in range(12)], crs="EPSG:4548"
+                     ).to_file(isl)
+    with caplog.at_level("WARNING", logger="iptown_gis"):
+        r = CliRunner().invoke(cli, ["surface", "hotspots", "--zones", str(isl), "--field", "v", "--permutations",
+                                     "99", "--out", str(tmp_path / "h.gpkg")])
+    assert r.exit_code in (0, 2), r.stderr
+    assert "Traceback" not in r.stderr
+    assert "islands" in caplog.text or "iptown: error:" in r.stderr
+    # 14: a Shapefile without its .dbf: the message does not end in an empty "columns are:"
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    gpd.read_file(bad["seats"].rpartition(":")[0], layer="seats")[["adcode", "pop_2020", "geometry"]].to_file(
+        shp_dir / "s.shp")
+    (shp_dir / "s.dbf").unlink()
+    r = CliRunner().invoke(cli, ["-q", "surface", "market-potential", "--masses", str(shp_dir / "s.shp"),
+                                 "--mass-field", "pop_2020", "--boundary", bad["square"], "--cell", "5000",
+                                 "--out", str(tmp_path / "mp.tif")])
+    assert r.exit_code == 2, r.stderr
+    assert "columns are: \n" not in r.stderr + "\n"
+    assert not r.stderr.rstrip().endswith("columns are:")
+    assert not (tmp_path / "mp.tif").exists()
