@@ -25,14 +25,14 @@ from iptown_gis.errors import ColumnError, DataNotFoundError, GeometryError, Out
 from iptown_gis.io.atomic import atomic_path, check_output_path, ensure_writable_dir
 
 __all__ = [
+    "NO_COLUMNS",
     "ROLES",
     "LayerSpec",
-    "NO_COLUMNS",
     "check_columns",
-    "columns_are",
     "check_geometries",
     "check_overwrite",
     "check_role",
+    "columns_are",
     "detect_encoding",
     "list_layers",
     "parse_layer_spec",
