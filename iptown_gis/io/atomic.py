@@ -72,8 +72,8 @@ def check_output_path(
             raise OutputError(f"{label} is a folder: give a file name"
                               + (f" ending in {', '.join(allowed)}" if allowed else ""))
         if allowed and p.suffix.lower() not in allowed:
-            raise OutputError(f"{label}: {kind} output must be a {', '.join(allowed)} file; "
-                              f"{p.suffix or 'no suffix'} is not one")
+            raise OutputError(f"{label}: unsupported {kind} format {p.suffix or '(no suffix)'!r}: "
+                              f"use a {', '.join(allowed)} file name")
         if p.exists() and not overwrite:
             raise OutputError(f"{label} exists: remove it, choose another name, or allow overwriting")
     anc = p.absolute() if folder else p.absolute().parent
