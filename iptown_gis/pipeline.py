@@ -257,7 +257,7 @@ def run_scenario(
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     todo = stages_to_run(scen, stages, require=require_stages)
     log.info("run: stages %s into %s", ", ".join(n for n, _ in todo) or "(none)", out_dir)
-    run_dir = RunFolder.claim(out_dir)
+    run_dir = RunFolder.claim(out_dir, keep=_scenario_files(scen))
     out = run_dir.path
     ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
     prog = as_progress(progress)
@@ -303,6 +303,15 @@ def run_scenario(
         raise
     run_dir.drop_previous()
     return manifest
+
+
+def _scenario_files(scen: Scenario) -> list[Path]:
+    """The scenario file and its input files (a study may keep them inside its run folder)."""
+    files = [Path(scen.source)]
+    for name in scen.inputs:
+        if not scen.is_database(name):
+            files.append(scen.input_path(name))
+    return files
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
@@ -368,12 +377,17 @@ class RunFolder:
 
     path: Path
     created: Path | None = None  # the topmost folder this run created (removed on roll-back)
+    keep: frozenset[str] = frozenset()  # files of the run's scenario and inputs: never owned, never touched
     previous: Path | None = None  # where the earlier run's files were set aside
     moved: list[str] = field(default_factory=list)
 
     @classmethod
-    def claim(cls, out_dir: str | os.PathLike[str]) -> RunFolder:
+    def claim(cls, out_dir: str | os.PathLike[str], *, keep: list[Path] | None = None) -> RunFolder:
         """Check ``out_dir`` before any work and set the earlier run's files aside.
+
+        ``keep``: the run's scenario and input files; when they lie inside ``out_dir`` (a study
+        built into its own run folder) they are neither foreign nor touched (a Shapefile's
+        sidecar files with it).
 
         Raises
         ------
@@ -387,7 +401,17 @@ class RunFolder:
         while not probe.exists() and probe != probe.parent:
             created, probe = probe, probe.parent
         out = ensure_writable_dir(target)
-        folder = cls(path=out, created=created)
+        kept: set[str] = set()
+        root = out.resolve()
+        for k in keep or []:
+            try:
+                rel = Path(k).resolve().relative_to(root)
+            except (ValueError, OSError):
+                continue
+            kept.add(rel.as_posix())
+            if rel.suffix.lower() == ".shp":
+                kept.update(p.relative_to(root).as_posix() for p in (root / rel).parent.glob(rel.stem + ".*"))
+        folder = cls(path=out, created=created, keep=frozenset(kept))
         present = folder.files()
         if not present:
             return folder
@@ -413,7 +437,7 @@ class RunFolder:
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             base = Path(root).relative_to(self.path)
             found.update((base / n).as_posix() for n in names if not n.startswith("."))
-        return found
+        return found - self.keep
 
     def remove(self, rels: set[str] | list[str]) -> None:
         """Delete these files and the folders they leave empty."""
@@ -467,7 +491,7 @@ class RunFolder:
                 os.replace(self.previous / rel, dst)
             shutil.rmtree(self.previous, ignore_errors=True)
             self.previous = None
-        if self.created is not None and not self.files():
+        if self.created is not None and not self.files() and not self.keep:
             shutil.rmtree(self.created, ignore_errors=True)
 
     def drop_previous(self) -> None:

@@ -469,3 +469,25 @@ def test_earlier_fixes_still_hold(bad: dict[str, str], tmp_path: Path, caplog: p
     assert "columns are: \n" not in r.stderr + "\n"
     assert not r.stderr.rstrip().endswith("columns are:")
     assert not (tmp_path / "mp.tif").exists()
+
+
+def test_a_study_inside_its_run_folder_is_kept(bad: dict[str, str], tmp_path: Path) -> None:
+    """The scenario (and inputs) a study writes into its own run folder are not foreign files."""
+    from iptown_gis.pipeline import run_scenario
+
+    out = tmp_path / "run"
+    (out / "study").mkdir(parents=True)
+    scen = out / "study" / "scenario.toml"
+    shutil.copy(_scenario(bad["dir"], _FAST + 'mass_field = false\nkde_points = false\nhotspot_zones = false\n'
+                          "zonal_zones = false"), scen)
+    for _ in range(2):
+        man = run_scenario(scen, out)
+        assert scen.is_file()
+        assert "study/scenario.toml" not in {o["path"] for o in man["outputs"]}
+    bad_scen = out / "study" / "scenario.toml"
+    bad_scen.write_text(bad_scen.read_text(encoding="utf-8").replace('mass_field = false', 'mass_field = false\n'
+                        'boundary = "county_seats"'), encoding="utf-8")
+    with pytest.raises(GeometryError):
+        run_scenario(bad_scen, out)
+    assert bad_scen.is_file()
+    assert (out / "surfaces" / "market_potential.tif").is_file()  # the earlier run is back
