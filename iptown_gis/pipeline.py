@@ -307,11 +307,7 @@ def run_scenario(
 
 def _scenario_files(scen: Scenario) -> list[Path]:
     """The scenario file and its input files (a study may keep them inside its run folder)."""
-    files = [Path(scen.source)]
-    for name in scen.inputs:
-        if not scen.is_database(name):
-            files.append(scen.input_path(name))
-    return files
+    return [Path(scen.source), *(scen.input_path(n) for n in scen.inputs if not scen.is_database(n))]
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
