@@ -257,16 +257,18 @@ def run_scenario(
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     todo = stages_to_run(scen, stages, require=require_stages)
     log.info("run: stages %s into %s", ", ".join(n for n, _ in todo) or "(none)", out_dir)
-    run_dir = RunFolder.claim(out_dir, keep=_scenario_files(scen))
-    out = run_dir.path
-    ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
-    prog = as_progress(progress)
-    started = datetime.now(timezone.utc)
-    t_all = time.perf_counter()
-    parts = prog.steps(len(todo)) if todo else []
-    done: list[str] = []
-    current = ""
+    with deferred_signals():  # setting the earlier run aside is never cut in the middle
+        run_dir = RunFolder.claim(out_dir, keep=_scenario_files(scen))
+        out = run_dir.path
+        ctx = StudyContext(scenario=scen, out_dir=out, executor=executor)
+        prog = as_progress(progress)
+        started = datetime.now(timezone.utc)
+        t_all = time.perf_counter()
+        parts = prog.steps(len(todo)) if todo else []
+        done: list[str] = []
+        current = ""
     try:
+        raise_if_interrupted()  # a signal that came while the folder was claimed
         for (name, func), sub in zip(todo, parts, strict=True):
             current = name
             log.info("stage %s: start", name)
@@ -286,8 +288,10 @@ def run_scenario(
             done.append(name)
             sub.update(1.0, f"{name}: done")
             log.info("stage %s: done in %.1f s", name, ctx.timings[name])
-        manifest = _manifest(scen, ctx, done, started=started, t_all=t_all, status="complete")
-        _write_manifest(out, manifest)
+        with deferred_signals():  # all stages are done: the run completes
+            manifest = _manifest(scen, ctx, done, started=started, t_all=t_all, status="complete")
+            _write_manifest(out, manifest)
+            run_dir.drop_previous()
     except BaseException as exc:
         with deferred_signals():
             if isinstance(exc, KeyboardInterrupt) and done:
@@ -301,7 +305,6 @@ def run_scenario(
             else:
                 run_dir.roll_back()
         raise
-    run_dir.drop_previous()
     return manifest
 
 

@@ -4,6 +4,7 @@ GeoPackage never leave partial output and end in a typed error (or a complete re
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,8 +66,7 @@ _weight = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1e7, allow_
        radius=st.one_of(st.none(), st.floats(min_value=500.0, max_value=60_000.0)))
 def test_random_valid_layers_never_crash_the_surfaces_stage(xy, market_access, raster, weighted, radius,
                                                             square: Path, tmp_path: Path) -> None:
-    d = tmp_path / f"ex{abs(hash((tuple(xy), market_access, raster, weighted, radius))) % 10**12}"
-    d.mkdir()
+    d = Path(tempfile.mkdtemp(dir=tmp_path, prefix="ex"))  # one per example (Hypothesis replays some)
     pts = gpd.GeoDataFrame({"w": [w for _, _, w in xy]},
                            geometry=[Point(X0 + SIDE * a, Y0 + SIDE * b) for a, b, _ in xy], crs=CRS)
     pts.to_file(d / "pts.geojson")
@@ -120,8 +120,7 @@ def test_corrupt_geopackage_gives_typed_error_and_no_partial_output(corruption, 
     else:
         for where, mask in arg:
             data[int(len(data) * where)] ^= mask
-    d = tmp_path / f"c{abs(hash((kind, str(arg)))) % 10**12}"
-    d.mkdir()
+    d = Path(tempfile.mkdtemp(dir=tmp_path, prefix="c"))
     src = d / "bad.gpkg"
     src.write_bytes(bytes(data))
     out = d / "out" / "k.tif"
