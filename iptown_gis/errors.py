@@ -16,6 +16,7 @@ __all__ = [
     "DependencyError",
     "GeometryError",
     "InfeasibleError",
+    "Interrupted",
     "IptownError",
     "NetworkError",
     "OutputError",
@@ -79,3 +80,26 @@ class CancelledError(IptownError):
 
 class DependencyError(IptownError, ImportError):
     """An optional dependency is missing; the message says what to install."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process received SIGINT (Ctrl-C) or SIGTERM while working.
+
+    A :class:`KeyboardInterrupt`, not an :class:`IptownError`: nothing was wrong with the
+    input. ``exit_code`` is the shell's convention, 128 + the signal number (130 for SIGINT,
+    143 for SIGTERM). Raised by :func:`iptown_gis.progress.interrupt_on_signals`.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = int(signum)
+        try:
+            name = signal.Signals(self.signum).name
+        except ValueError:  # pragma: no cover - not a known signal
+            name = f"signal {self.signum}"
+        super().__init__(f"interrupted by {name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -6,17 +6,33 @@ Each stage lives in its topic package as ``iptown_gis/<topic>/stage.py`` with a 
 indices) and register what they write with :meth:`StudyContext.add_output`.
 
 ``iptown run`` calls :func:`run_scenario`, which writes ``manifest.json`` (inputs with
-SHA-256 hashes, parameters, outputs, package versions, timings).
+SHA-256 hashes, parameters, outputs, package versions, timings, ``status``).
+
+The files in the output folder are exactly those the manifest lists:
+
+- a folder that holds files no earlier run's ``manifest.json`` lists is refused
+  (:class:`~iptown_gis.errors.OutputError`) before any work; the files an earlier run lists
+  are set aside (into a hidden ``.iptown-previous-*`` folder) before the first stage, so no
+  stale report, sites or zoning stays beside the new manifest;
+- every file a stage writes is listed (files a stage writes without registering them are
+  added with ``kind = "file"``);
+- on an error, everything the run wrote is removed and the earlier run's files are put back
+  (a folder the run created is removed: nothing is left at ``out_dir``);
+- on SIGINT/SIGTERM (:class:`~iptown_gis.errors.Interrupted`, Ctrl-C) the finished stages are
+  kept, the unfinished stage's files removed and ``manifest.json`` lists only the finished
+  stages with ``"status": "interrupted"`` (no stage finished: as on an error).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import os
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +42,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from iptown_gis.errors import OutputError
 from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
-from iptown_gis.progress import Progress, ProgressCallback, as_progress
+from iptown_gis.progress import Progress, ProgressCallback, as_progress, deferred_signals, raise_if_interrupted
 from iptown_gis.scenario import Scenario, load_scenario
 
 __all__ = ["STAGES", "StudyContext", "run_scenario"]
@@ -104,6 +121,10 @@ class StudyContext:
             from iptown_gis.crs.metric import to_metric
 
             self._layers[name] = to_metric(gdf, crs=self.crs, name=f"input {name!r}")
+        elif geom_types is not None:  # read before for another role: check this one too
+            from iptown_gis.io.vector import check_geometries
+
+            check_geometries(self._layers[name], name=f"input {name!r}", geom_types=geom_types)
         return self._layers[name]
 
     def table(self, name: str) -> Any:
@@ -245,21 +266,79 @@ def run_scenario(
     """
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     todo = stages_to_run(scen, stages, require=require_stages)
-    out = ensure_writable_dir(out_dir)
-    ctx = StudyContext(scenario=scen, out_dir=out, executor=executor,
-                       stage_dirs={k: Path(v) for k, v in (stage_dirs or {}).items()})
-    prog = as_progress(progress)
-    started = datetime.now(timezone.utc)
-    t_all = time.perf_counter()
-    parts = prog.steps(len(todo)) if todo else []
-    for (name, func), sub in zip(todo, parts, strict=True):
-        log.info("stage %s: start", name)
-        sub.update(0.0, f"{name}: start")
-        t0 = time.perf_counter()
-        func(ctx, sub)
-        ctx.timings[name] = round(time.perf_counter() - t0, 3)
-        sub.update(1.0, f"{name}: done")
-        log.info("stage %s: done in %.1f s", name, ctx.timings[name])
+    log.info("run: stages %s into %s", ", ".join(n for n, _ in todo) or "(none)", out_dir)
+    with deferred_signals():  # setting the earlier run aside is never cut in the middle
+        run_dir = RunFolder.claim(out_dir, keep=_scenario_files(scen))
+        out = run_dir.path
+        ctx = StudyContext(scenario=scen, out_dir=out, executor=executor,
+                           stage_dirs={k: Path(v) for k, v in (stage_dirs or {}).items()})
+        prog = as_progress(progress)
+        started = datetime.now(timezone.utc)
+        t_all = time.perf_counter()
+        parts = prog.steps(len(todo)) if todo else []
+        done: list[str] = []
+        current = ""
+    try:
+        raise_if_interrupted()  # a signal that came while the folder was claimed
+        for (name, func), sub in zip(todo, parts, strict=True):
+            current = name
+            log.info("stage %s: start", name)
+            sub.update(0.0, f"{name}: start")
+            before = run_dir.files()
+            t0 = time.perf_counter()
+            try:
+                func(ctx, sub)
+                raise_if_interrupted()  # a signal swallowed inside the stage (compiled code, finalisers)
+            except BaseException:
+                with deferred_signals():
+                    run_dir.remove(run_dir.files() - before)
+                    run_dir.prune_empty()
+                raise
+            ctx.timings[name] = round(time.perf_counter() - t0, 3)
+            _register_unlisted(ctx, run_dir.files() - before, stage=name)
+            done.append(name)
+            sub.update(1.0, f"{name}: done")
+            log.info("stage %s: done in %.1f s", name, ctx.timings[name])
+        with deferred_signals():  # all stages are done: the run completes
+            manifest = _manifest(scen, ctx, done, started=started, t_all=t_all, status="complete")
+            _write_manifest(out, manifest)
+            run_dir.drop_previous()
+    except BaseException as exc:
+        with deferred_signals():
+            if isinstance(exc, KeyboardInterrupt) and done:
+                ctx.outputs = [o for o in ctx.outputs if o.get("stage") in done]
+                manifest = _manifest(scen, ctx, done, started=started, t_all=t_all, status="interrupted")
+                manifest["interrupted_stage"] = current
+                _write_manifest(out, manifest)
+                run_dir.drop_previous()
+                log.warning("interrupted in stage %s: kept the finished stages (%s) in %s", current,
+                            ", ".join(done), out)
+            else:
+                run_dir.roll_back()
+        raise
+    return manifest
+
+
+def _scenario_files(scen: Scenario) -> list[Path]:
+    """The scenario file and its input files (a study may keep them inside its run folder)."""
+    return [Path(scen.source), *(scen.input_path(n) for n in scen.inputs if not scen.is_database(n))]
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    with atomic_path(out / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    log.info("wrote %s", out / "manifest.json")
+
+
+def _register_unlisted(ctx: StudyContext, new: set[str], *, stage: str) -> None:
+    """List the files a stage wrote without :meth:`StudyContext.add_output` (``kind = "file"``)."""
+    listed = {Path(o["path"]).as_posix() for o in ctx.outputs}
+    for rel in sorted(new - listed - {MANIFEST}):
+        ctx.add_output(ctx.out_dir / rel, stage=stage, kind="file")
+
+
+def _manifest(scen: Scenario, ctx: StudyContext, done: list[str], *, started: datetime, t_all: float,
+              status: str) -> dict[str, Any]:
     inputs = []
     for name, inp in scen.inputs.items():
         if scen.is_database(name):
@@ -271,13 +350,14 @@ def run_scenario(
         p = scen.input_path(name)
         inputs.append({"name": name, "path": str(p), "layer": inp.layer, "where": inp.where,
                        "sha256": _sha256(p) if p.is_file() else None})
-    manifest = {
+    return {
         "tool": "iptown_gis",
+        "status": status,
         "scenario": {"path": str(scen.source), "sha256": _sha256(scen.source), "name": scen.study.name},
         "started": started.isoformat(),
         "finished": datetime.now(timezone.utc).isoformat(),
         "crs": scen.study.crs,
-        "stages": [n for n, _ in todo],
+        "stages": list(done),
         "parameters": {"study": scen.study.model_dump(),
                        **{k: v.model_dump(mode="json") for k, v in scen.sections.items()}},
         "inputs": inputs,
@@ -286,10 +366,164 @@ def run_scenario(
         "versions": _versions(),
         "platform": platform.platform(),
     }
-    with atomic_path(out / "manifest.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    log.info("wrote %s", out / "manifest.json")
-    return manifest
 
 
-__all__ += ["available_stages", "stages_to_run"]
+#: The manifest's file name in a run folder.
+MANIFEST = "manifest.json"
+_PREVIOUS = ".iptown-previous-"
+
+
+def _visible(rel: str) -> bool:
+    return not any(part.startswith(".") for part in Path(rel).parts)
+
+
+@dataclass
+class RunFolder:
+    """The output folder of one run: what it owned before, what the run created.
+
+    Use :meth:`claim` (which refuses a folder with foreign files and sets an earlier run's
+    files aside), then :meth:`roll_back` on failure or :meth:`drop_previous` on success.
+    """
+
+    path: Path
+    created: Path | None = None  # the topmost folder this run created (removed on roll-back)
+    keep: frozenset[str] = frozenset()  # files of the run's scenario and inputs: never owned, never touched
+    previous: Path | None = None  # where the earlier run's files were set aside
+    moved: list[str] = field(default_factory=list)
+
+    @classmethod
+    def claim(cls, out_dir: str | os.PathLike[str], *, keep: list[Path] | None = None) -> RunFolder:
+        """Check ``out_dir`` before any work and set the earlier run's files aside.
+
+        ``keep``: the run's scenario and input files; when they lie inside ``out_dir`` (a study
+        built into its own run folder) they are neither foreign nor touched (a Shapefile's
+        sidecar files with it).
+
+        Raises
+        ------
+        OutputError
+            The folder cannot be created or written, or it holds files that no earlier run's
+            ``manifest.json`` lists (the message names some and says what to do).
+        """
+        target = Path(out_dir)
+        created: Path | None = None
+        probe = target.absolute()
+        while not probe.exists() and probe != probe.parent:
+            created, probe = probe, probe.parent
+        out = ensure_writable_dir(target)
+        kept: set[str] = set()
+        root = out.resolve()
+        for k in keep or []:
+            try:
+                rel = Path(k).resolve().relative_to(root)
+            except (ValueError, OSError):
+                continue
+            kept.add(rel.as_posix())
+            if rel.suffix.lower() == ".shp":
+                kept.update(p.relative_to(root).as_posix() for p in (root / rel).parent.glob(rel.stem + ".*"))
+        folder = cls(path=out, created=created, keep=frozenset(kept))
+        present = folder.files()
+        if not present:
+            return folder
+        owned = _owned(out)
+        foreign = sorted(present - owned)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            why = ("its manifest.json does not list them" if (out / MANIFEST).is_file()
+                   else "it has no manifest.json of an earlier iptown run")
+            raise OutputError(
+                f"output folder {str(out)!r} holds {len(foreign)} file(s) this run does not own ({shown}; "
+                f"{why}): choose a new or empty folder, or move those files away"
+            )
+        folder._set_aside(sorted(present, key=lambda r: r != MANIFEST))  # the manifest first
+        return folder
+
+    def files(self) -> set[str]:
+        """Relative paths (POSIX) of the visible files under the folder (hidden ones are skipped)."""
+        found: set[str] = set()
+        if not self.path.is_dir():
+            return found
+        for root, dirs, names in os.walk(self.path):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            base = Path(root).relative_to(self.path)
+            found.update((base / n).as_posix() for n in names if not n.startswith("."))
+        return found - self.keep
+
+    def remove(self, rels: set[str] | list[str]) -> None:
+        """Delete these files and the folders they leave empty."""
+        for rel in sorted(rels, reverse=True):
+            p = self.path / rel
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:  # pragma: no cover - permissions changed during the run
+                log.warning("could not remove %s: %s", p, exc)
+            self._prune(p.parent)
+
+    def prune_empty(self) -> None:
+        """Remove the empty visible sub-folders (left by a stage that created but never filled them)."""
+        for root, dirs, names in os.walk(self.path, topdown=False):
+            r = Path(root)
+            if r == self.path or any(part.startswith(".") for part in r.relative_to(self.path).parts):
+                continue
+            if not names and not any((r / d).exists() for d in dirs):
+                with contextlib.suppress(OSError):
+                    r.rmdir()
+
+    def _prune(self, d: Path) -> None:
+        while d != self.path and d.is_relative_to(self.path):
+            try:
+                d.rmdir()
+            except OSError:
+                return
+            d = d.parent
+
+    def _set_aside(self, rels: list[str]) -> None:
+        import tempfile
+
+        self.previous = Path(tempfile.mkdtemp(dir=self.path, prefix=_PREVIOUS))
+        for rel in rels:
+            dst = self.previous / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.path / rel, dst)
+            self.moved.append(rel)
+            self._prune((self.path / rel).parent)
+
+    def roll_back(self) -> None:
+        """Remove what the run wrote and put the earlier run's files back (or remove the folder)."""
+        self.remove(self.files())
+        self.prune_empty()
+        if self.previous is not None:
+            for rel in self.moved:
+                dst = self.path / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.previous / rel, dst)
+            shutil.rmtree(self.previous, ignore_errors=True)
+            self.previous = None
+        if self.created is not None and not self.files() and not self.keep:
+            shutil.rmtree(self.created, ignore_errors=True)
+
+    def drop_previous(self) -> None:
+        """Delete the earlier run's files for good (the new manifest replaced them)."""
+        if self.previous is not None:
+            shutil.rmtree(self.previous, ignore_errors=True)
+            self.previous = None
+
+
+def _owned(out: Path) -> set[str]:
+    """The files the manifest of an earlier run in ``out`` lists (with the manifest itself)."""
+    try:
+        man = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(man, dict) or man.get("tool") != "iptown_gis":
+        return set()
+    owned = {MANIFEST}
+    for o in man.get("outputs") or []:
+        if isinstance(o, dict) and isinstance(o.get("path"), str):
+            owned.add(Path(o["path"]).as_posix())
+    return {r for r in owned if _visible(r)}
+
+
+__all__ += ["MANIFEST", "RunFolder", "available_stages", "stages_to_run"]

@@ -8,16 +8,79 @@ plugin maps it to ``feedback.setProgress`` / ``feedback.isCanceled()``.
 Library functions accept ``progress: ProgressCallback | None = None`` and wrap it with
 :func:`as_progress`, which gives a :class:`Progress` that raises
 :class:`~iptown_gis.errors.CancelledError` at the next check after cancellation.
+
+The signal policy lives here too: inside :func:`interrupt_on_signals` (the CLI wraps every
+command in it), SIGINT and SIGTERM raise :class:`~iptown_gis.errors.Interrupted` at once, and
+the signal stays recorded, so that if the exception is swallowed on its way up (Python
+prints ``Exception ignored ... KeyboardInterrupt`` when it is raised inside a finaliser, a
+callback of compiled code or a Numba compile) every later :meth:`Progress.update` /
+:meth:`Progress.check` and :func:`raise_if_interrupted` raises it again: a run never goes on
+to finish as if nothing happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
-from iptown_gis.errors import CancelledError
+from iptown_gis.errors import CancelledError, Interrupted
 
-__all__ = ["Progress", "ProgressCallback", "as_progress"]
+__all__ = ["Progress", "ProgressCallback", "as_progress", "deferred_signals", "interrupt_on_signals",
+           "raise_if_interrupted"]
+
+#: Signals received inside :func:`interrupt_on_signals` (cleared when it is left).
+_pending: list[int] = []
+#: Depth of :func:`deferred_signals`: while > 0 a signal is recorded but raises nothing.
+_defer = [0]
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if signum not in _pending:
+        _pending.append(signum)
+    if not _defer[0]:
+        raise Interrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`Interrupted` if SIGINT/SIGTERM arrived (outside :func:`deferred_signals`)."""
+    if _pending and not _defer[0]:
+        raise Interrupted(_pending[0])
+
+
+@contextlib.contextmanager
+def interrupt_on_signals(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """SIGINT/SIGTERM raise :class:`Interrupted` (and stay pending, see the module docstring).
+
+    Only in the main thread (elsewhere Python cannot set handlers: nothing is changed). The
+    previous handlers are restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {}
+    for s in signums:
+        with contextlib.suppress(OSError, ValueError):
+            old[s] = signal.signal(s, _on_signal)
+    _pending.clear()
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        _pending.clear()
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """While cleaning up after an error, record SIGINT/SIGTERM without raising."""
+    _defer[0] += 1
+    try:
+        yield
+    finally:
+        _defer[0] -= 1
 
 ProgressCallback = Callable[[float, str], "bool | None"]
 
@@ -51,7 +114,11 @@ class Progress:
         ------
         CancelledError
             If the callback returned ``False``.
+        Interrupted
+            If SIGINT/SIGTERM arrived inside :func:`interrupt_on_signals`.
         """
+        if _pending:
+            raise_if_interrupted()
         if self._callback is None:
             return
         f = min(max(float(fraction), 0.0), 1.0)
@@ -61,6 +128,8 @@ class Progress:
 
     def check(self) -> None:
         """Raise :class:`CancelledError` if cancellation was requested (no progress change)."""
+        if _pending:
+            raise_if_interrupted()
         if self._callback is None:
             return
         if self._callback(self._start, "") is False:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,13 @@ class Section(BaseModel):
     def references(self) -> list[tuple[str, str | None, str]]:
         """``(input_name, column_or_None, key)`` triples this section reads."""
         return []
+
+    def bind_inputs(self, inputs: Collection[str], *, source: str) -> Section:
+        """The section adjusted to the scenario's input names (defaults naming absent inputs off).
+
+        Called once by :func:`parse_scenario`; the base class returns the section unchanged.
+        """
+        return self
 
 
 class StudySection(Section):
@@ -159,7 +166,7 @@ class Scenario(BaseModel):
                 if inp not in self.inputs:
                     raise ScenarioError(
                         f"{self.source.name}: [{sec_name}] {key} names input {inp!r}, which [inputs] "
-                        f"does not define (inputs: {', '.join(sorted(self.inputs))})"
+                        f"does not define: add it to [inputs] or name one of {', '.join(sorted(self.inputs))}"
                     )
                 if col is not None:
                     cols = self.input_columns(inp)
@@ -189,6 +196,15 @@ class Scenario(BaseModel):
                 "does not exist"
             )
         inp = self.inputs[name]
+        if inp.layer is None and p.suffix.lower() in (".gpkg", ".sqlite"):
+            import pyogrio
+
+            layers = [str(r[0]) for r in pyogrio.list_layers(p)]
+            if len(layers) > 1:
+                raise ScenarioError(
+                    f"{self.source.name}: [inputs] {name} = {inp.path!r}: {p.name} has {len(layers)} layers; "
+                    f"name one, e.g. {name} = \"{inp.path}:{layers[0]}\" (layers: {', '.join(layers)})"
+                )
         if inp.layer is not None:
             import pyogrio
 
@@ -294,7 +310,8 @@ def parse_scenario(data: dict[str, Any], *, source: Path) -> Scenario:
         model = _section_model(name)
         if model is None:
             raise ScenarioError(f"{src}: section [{name}] is not supported by this iptown_gis version")
-        sections[name] = _validate(model, data[name], where=f"[{name}]", source=src)
+        sections[name] = _validate(model, data[name], where=f"[{name}]", source=src).bind_inputs(
+            set(inputs), source=src)
     return Scenario(source=source, study=study, inputs=inputs, sections=sections, raw=data)
 
 

@@ -9,12 +9,13 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from iptown_gis.errors import CancelledError, IptownError
-from iptown_gis.progress import ProgressCallback
+from iptown_gis.errors import CancelledError, Interrupted, IptownError
+from iptown_gis.progress import ProgressCallback, interrupt_on_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,8 +30,16 @@ class IptownGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.parent is None:
-            with command_stdout():
-                return self._invoke(ctx)
+            argv = [*getattr(ctx, "_protected_args", []), *ctx.args]
+            ctx.meta["iptown_argv"] = argv
+            fresh = new_outputs(argv)
+            with command_stdout(), interrupt_on_signals():
+                try:
+                    return self._invoke(ctx)
+                except (Exception, click.exceptions.Exit) as exc:
+                    if not isinstance(exc, click.exceptions.Exit) or exc.exit_code == EXIT_USER_ERROR:
+                        remove_outputs(fresh)
+                    raise
         return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context) -> Any:
@@ -43,9 +52,53 @@ class IptownGroup(click.Group):
             kind = "cancelled" if isinstance(exc, CancelledError) else "error"
             click.echo(f"iptown: {kind}: {cli_message(str(exc), root)}", err=True)
             ctx.exit(EXIT_USER_ERROR)
-        except KeyboardInterrupt:
-            click.echo("iptown: interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            # SIGINT (Ctrl-C) -> 130, SIGTERM -> 143 (128 + signal), the shell's convention
+            code = exc.exit_code if isinstance(exc, Interrupted) else 130
+            click.echo(f"iptown: {exc if isinstance(exc, Interrupted) else 'interrupted'}", err=True)
+            ctx.exit(code)
+
+
+#: Options naming a command's output (``--out``), whose new files a failure removes.
+OUTPUT_FLAGS = ("--out", "--csv")
+
+
+def new_outputs(args: list[str]) -> list[Path]:
+    """The outputs named on the command line (``--out X``, ``--out=X``) that do not exist yet.
+
+    For each, the topmost folder that does not exist either (what the command may create).
+    """
+    found: list[Path] = []
+    for i, a in enumerate(args):
+        value = None
+        for flag in OUTPUT_FLAGS:
+            if a == flag and i + 1 < len(args):
+                value = args[i + 1]
+            elif a.startswith(flag + "="):
+                value = a[len(flag) + 1:]
+        if not value:
+            continue
+        p = Path(value).absolute()
+        if p.exists():
+            continue
+        while not p.parent.exists() and p.parent != p:
+            p = p.parent
+        found.append(p)
+    return found
+
+
+def remove_outputs(paths: list[Path]) -> None:
+    """Remove what a failed command created at its outputs: nothing is left at ``--out``."""
+    import shutil
+
+    for p in paths:
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        except OSError as exc:  # pragma: no cover - permissions changed meanwhile
+            log.warning("could not remove %s after the error: %s", p, exc)
 
 
 @contextmanager
@@ -139,6 +192,28 @@ def _memory_callback(ctx: click.Context, param: click.Parameter, value: str | No
     return value
 
 
+def output_path(kind: str | None = None, *, folder: bool = False) -> Callable[[click.Context, click.Parameter,
+                                                                           Any], Any]:
+    """A click callback checking an output option as it is parsed, before any computation.
+
+    ``kind`` is a key of :data:`iptown_gis.io.atomic.FORMATS` (the allowed suffixes);
+    ``folder`` for an output folder. Uses :func:`iptown_gis.io.atomic.check_output_path`, so a
+    wrong suffix, a folder given as a file (or the reverse) or an unwritable place is an
+    :class:`OutputError` naming the flag (exit 2) and nothing is computed or created.
+    """
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from iptown_gis.io.atomic import check_output_path
+
+        if value is None:
+            return value
+        flag = param.opts[0] if getattr(param, "opts", None) else (param.name or "output")
+        check_output_path(value, kind=kind, folder=folder, what=flag)
+        return value
+
+    return callback
+
+
 def memory_budget_option(*, default: str | None = None, help: str) -> Callable[[F], F]:
     """``--memory-budget SIZE``: parsed and checked against physical memory when given."""
     return click.option("--memory-budget", default=default, show_default=default is not None, metavar="SIZE",
@@ -210,12 +285,46 @@ def _invoked_options(root: click.Context) -> dict[str, click.Option]:
     return found
 
 
+_QUOTED = re.compile(r"'([^']+)'")
+_EMPTY_COLUMNS = re.compile(r"columns are:\s*($|[;)])")
+
+
+def _name_flag(text: str, argv: list[str]) -> str:
+    """Prefix ``--flag 'VALUE': `` when a message quotes a value given to a flag but names no flag.
+
+    Library messages name columns and files (``masses: no column 'pop'``); the user typed
+    ``--mass-field pop``. Messages that already name a flag are left alone.
+    """
+    if " --" in f" {text}" or not argv:
+        return text
+    given: dict[str, str] = {}
+    for i, a in enumerate(argv):
+        if a.startswith("--") and "=" in a:
+            flag, _, value = a.partition("=")
+            given.setdefault(value, flag)
+        elif a.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            given.setdefault(argv[i + 1], a)
+    for m in _QUOTED.finditer(text):
+        value = m.group(1)
+        found = given.get(value)
+        if found is None:  # FILE[:LAYER] quoted as FILE
+            found = next((f for v, f in given.items() if value in (v.split(":")[0], v.rpartition(":")[0])), None)
+        if found is not None:
+            return f"{found} {value!r}: {text}"
+    return text
+
+
 def cli_message(text: str, root: click.Context) -> str:
     """Name CLI flags where a library message names a Python argument.
 
     ``use largest_component=True`` becomes ``use --largest-component (largest_component=True)``
     when the running command has that flag (a message naming the flag already is left alone).
     """
+    text = _name_flag(text, root.meta.get("iptown_argv") or [])
+    if _EMPTY_COLUMNS.search(text):
+        from iptown_gis.io.vector import NO_COLUMNS  # the I/O stack only when needed (fast CLI start)
+
+        text = _EMPTY_COLUMNS.sub(lambda m: NO_COLUMNS + m.group(1), text)
     opts = _invoked_options(root)
     if not opts:
         return text

@@ -35,6 +35,7 @@ def convert(src: str, dst: str, assume_crs: str | None, overwrite: bool, src_pat
     """
     from iptown_gis.crs import china
     from iptown_gis.errors import CRSError, OutputError
+    from iptown_gis.io.atomic import check_output_path
     from iptown_gis.io.vector import check_overwrite, parse_layer_spec, read_vector, same_layer, write_vector
 
     src_spec, spec = parse_layer_spec(src_path), parse_layer_spec(dst_path)
@@ -45,7 +46,8 @@ def convert(src: str, dst: str, assume_crs: str | None, overwrite: bool, src_pat
             f"OUT {dst_path!r} is the same layer as IN {src_path!r}: converting in place would destroy the "
             "source; write to another file or another layer (FILE.gpkg:LAYER)"
         )
-    check_overwrite(spec.path, layer=spec.layer, overwrite=overwrite)  # before reading anything
+    check_output_path(spec.path, kind="vector", what="OUT")  # format and place, before reading anything
+    check_overwrite(spec.path, layer=spec.layer, overwrite=overwrite)
     if assume_crs is None:
         try:
             gdf = read_vector(src_path, name=f"IN {src_path!r}", metric=False, allow_empty=True)

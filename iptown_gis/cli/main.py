@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from iptown_gis import __version__
-from iptown_gis.cli._common import IptownGroup, executor_options, make_executor, progress_bar
+from iptown_gis.cli._common import IptownGroup, executor_options, make_executor, output_path, progress_bar
 
 #: Stage command groups: module under ``iptown_gis.cli`` -> attribute holding the group.
 GROUP_MODULES = ("network", "surface", "neg", "sites", "zoning", "crs", "report", "engine")
@@ -36,7 +36,8 @@ def cli(debug: bool, verbose: int, quiet: bool) -> None:
 
 @cli.command()
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_path(folder=True),
+              help="Output folder.")
 @click.option("--stage", "stages", multiple=True, help="Run only this stage (repeatable).")
 @executor_options
 def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], scheduler: str | None,

@@ -12,6 +12,7 @@ from iptown_gis.cli._common import (
     executor_options,
     make_executor,
     memory_budget_option,
+    output_path,
     progress_bar,
 )
 
@@ -73,7 +74,8 @@ def _build(roads, railways, stations, crs, default_speed, speed_overrides, lengt
 
 @group.command("build")
 @_road_options
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output GeoPackage (nodes, edges).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=output_path("geopackage"),
+              help="Output GeoPackage (nodes, edges).")
 def build_cmd(out, **kw):
     """Build a network from road (and rail) lines and write it as a GeoPackage."""
     from iptown_gis.network import write_network
@@ -100,7 +102,7 @@ def build_cmd(out, **kw):
 @click.option("--drop-far", is_flag=True, help="Drop points beyond --max-snap instead of failing.")
 @click.option("--cutoff", type=float, default=None, help="Largest cost to compute (farther pairs are empty).")
 @click.option("--largest-component", is_flag=True, help="Snap points to the largest connected component only.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=output_path("matrix"),
               help="Output .csv (long: origin_id,destination_id,cost), .parquet or .npz.")
 @click.option("--method", type=click.Choice(["auto", "core", "plain", "overlay"]), default="auto",
               show_default=True, help="Shortest-path method; 'overlay' = exact many-to-many for large point sets.")
@@ -109,12 +111,9 @@ def build_cmd(out, **kw):
 def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap, drop_far, cutoff,
            largest_component, out, method, memory_budget, scheduler, workers, **kw):
     """OD cost matrix between points, access legs included (metres or minutes)."""
-    from iptown_gis.errors import OutputError
     from iptown_gis.network import load_points, od_matrix
 
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".npz"):
-        raise OutputError(f"--out {str(out)!r}: use a .csv, .parquet or .npz file name")
+    suffix = out.suffix.lower()  # checked by output_path("matrix") as --out is parsed
     with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("network od") as cb:
         net = _build(**kw, cb=None)
         o = load_points(origins, name="origins", crs=net.crs)
@@ -139,7 +138,8 @@ def od_cmd(origins, destinations, id_field, weight, snap, access_speed, max_snap
               help="Corridor half-width around reachable roads (m).")
 @click.option("--access-speed", type=float, default=30.0, show_default=True)
 @click.option("--max-snap", type=float, default=10000.0, show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output .gpkg / .geojson / .shp.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), callback=output_path("layer"),
+              help="Output .gpkg / .geojson / .shp.")
 @memory_budget_option(help="Memory per Dask worker (default 4GB).")
 @executor_options
 def isochrones_cmd(centres, id_field, bands, weight, buffer_m, access_speed, max_snap, out, memory_budget,

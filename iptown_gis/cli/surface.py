@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from iptown_gis.cli._common import echo_json, executor_options, make_executor, memory_budget_option, progress_bar
+from iptown_gis.cli._common import (
+    echo_json,
+    executor_options,
+    make_executor,
+    memory_budget_option,
+    output_path,
+    progress_bar,
+)
 
 __all__ = ["group"]
 
@@ -26,7 +33,7 @@ def _boundary_and_grid(boundary: str, cell: float, crs: str | None, memory_budge
     """The boundary as read (its own CRS) and a grid in its metric CRS (``crs`` / UTM for degrees)."""
     from iptown_gis.surfaces.grid import make_grid
 
-    b = _read(boundary, "boundary", ("Polygon",), metric=False)
+    b = _read(boundary, "--boundary", ("Polygon",), metric=False)
     return b, make_grid(b, cell=cell, crs=crs, memory_budget=memory_budget)
 
 
@@ -82,7 +89,8 @@ def group() -> None:
 @click.option("--drop-far", is_flag=True,
               help="Network mode: leave cells beyond --max-snap without a value (and far masses out) instead.")
 @click.option("--crs", default=None, help="Metric CRS when the boundary is in degrees (default: UTM zone).")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output GeoTIFF.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), callback=output_path("raster"),
+              help="Output GeoTIFF.")
 @_REPROJECT
 @_MEMORY
 @executor_options
@@ -99,14 +107,14 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
 
     dec = parse_decay(decay)
     b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
-    m = _read_like(masses, "masses", b, grid, reproject=reproject)
+    m = _read_like(masses, "--masses", b, grid, reproject=reproject, geom=("Point",))
     net = None
     if mode == "network":
         if roads is None:
             raise click.UsageError("--mode network needs --roads FILE[:LAYER]")
         from iptown_gis.network import build_network
 
-        r = _read_like(roads, "roads", b, grid, reproject=reproject, geom=("LineString",))
+        r = _read_like(roads, "--roads", b, grid, reproject=reproject, geom=("LineString",))
         net = build_network(r, crs=grid.crs)
     with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("market potential") as cb:
         if ex is not None and mode == "euclidean" and cost == "length":
@@ -147,7 +155,8 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
 @click.option("--output", "output", type=click.Choice(["raw", "scaled", "density"]), default="raw",
               show_default=True, help="QGIS raw / scaled values, or a true density per m^2.")
 @click.option("--crs", default=None)
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), callback=output_path("raster"),
+              help="Output GeoTIFF.")
 @_REPROJECT
 @_MEMORY
 @executor_options
@@ -161,7 +170,7 @@ def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, 
     from iptown_gis.surfaces.kde import kde
 
     b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
-    p = _read_like(points, "points", b, grid, reproject=reproject)
+    p = _read_like(points, "--points", b, grid, reproject=reproject, geom=("Point",))
     if scheduler is not None or workers is not None:
         from iptown_gis.surfaces._validate import point_xy, positive, weights_from
         from iptown_gis.surfaces.kde import bandwidth, kde_tiled
@@ -200,7 +209,8 @@ def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, 
 @click.option("--seed", type=int, default=20171, show_default=True)
 @click.option("--alpha", type=float, default=0.05, show_default=True)
 @click.option("--no-fdr", is_flag=True, help="Decide on raw p-values instead of Benjamini-Hochberg q-values.")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="GeoPackage/GeoJSON output.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), callback=output_path("layer"),
+              help="GeoPackage/GeoJSON output.")
 def hotspots_cmd(zones, field, raster, statistic, weights, k, distance, permutations, seed, alpha, no_fdr, out):
     """Local Getis-Ord Gi* or local Moran's I hot spots with permutation p-values and FDR."""
     from iptown_gis.io.vector import write_vector
@@ -211,7 +221,7 @@ def hotspots_cmd(zones, field, raster, statistic, weights, k, distance, permutat
     if raster is not None:
         target = _surface_from_tif(raster)
     else:
-        target = _read(zones, "zones")
+        target = _read(zones, "--zones", ("Point", "Polygon"))
     res = hotspots(target, field=field, statistic=statistic, weights=weights, k=k, distance=distance,
                    permutations=permutations, seed=seed, alpha=alpha, correction="none" if no_fdr else "fdr")
     write_vector(res, out, layer="hotspots")
@@ -231,8 +241,10 @@ def _surface_from_tif(path: Path) -> Any:
 @click.option("--id-field", default=None)
 @click.option("--stat", "stats", multiple=True, default=("mean", "max", "sum"), show_default=True,
               type=click.Choice(["mean", "max", "min", "sum", "count", "std"]))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="GeoPackage (layer 'zonal').")
-@click.option("--csv", "csv", default=None, type=click.Path(path_type=Path), help="Also write a CSV table.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), callback=output_path("layer"),
+              help="GeoPackage (layer 'zonal').")
+@click.option("--csv", "csv", default=None, type=click.Path(path_type=Path), callback=output_path("table"),
+              help="Also write a CSV table.")
 @_REPROJECT
 def zonal_cmd(raster, zones, id_field, stats, out, csv, reproject):
     """Zonal statistics (mean, max, sum, ...) of a surface per zone, as a table and a layer."""
@@ -240,7 +252,7 @@ def zonal_cmd(raster, zones, id_field, stats, out, csv, reproject):
     from iptown_gis.surfaces.zonal import write_zonal, zonal_stats
 
     s = _surface_from_tif(raster)
-    z = read_vector(zones, name="zones", geom_types=("Polygon",), metric=False)
+    z = read_vector(zones, name="--zones", geom_types=("Polygon",), metric=False)
     table = zonal_stats(s, z, stats=stats, id_field=id_field, reproject=reproject)
     write_zonal(table, out, layer="zonal", csv=csv)
     echo_json({"out": str(out), "zones": len(table), "csv": None if csv is None else str(csv)})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from iptown_gis.cli._common import echo_json, progress_bar
+from iptown_gis.cli._common import echo_json, output_path, progress_bar
 from iptown_gis.errors import ParameterError
 
 _AREA = re.compile(r"^\s*([0-9.eE+-]+)\s*(km2|ha|m2)\s*$")
@@ -49,7 +49,8 @@ def group() -> None:
 @click.option("--modules/--no-modules", default=False, show_default=True, help="Also lay out the 7 modules.")
 @click.option("--crs", default=None, help="Metric CRS when the cells are in degrees (default: UTM).")
 @click.option("--largest-component", is_flag=True, help="Exclude usable cells outside the largest connected area.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_path(folder=True),
+              help="Output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def optimise(cells_spec: str, body: str, wing_east: str, wing_west: str, suit_body: str, suit_east: str,
              suit_west: str, exclude: str | None, axis_bearing: float, tolerance: float, compactness: float,
@@ -87,7 +88,8 @@ def optimise(cells_spec: str, body: str, wing_east: str, wing_west: str, suit_bo
 
 @group.command("layout")
 @click.argument("scenario", required=False, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_path(folder=True),
+              help="Output folder.")
 @click.option("--with-upstream", is_flag=True,
               help="Run the network, surfaces and sites stages first (otherwise the documented fallbacks).")
 def layout(scenario: Path | None, out_dir: Path, with_upstream: bool) -> None:

@@ -15,7 +15,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from iptown_gis.errors import CRSError, DataNotFoundError, OutputError
-from iptown_gis.io.atomic import atomic_path
+from iptown_gis.io.atomic import atomic_path, check_output_path
 
 __all__ = ["Raster", "read_raster", "write_geotiff"]
 
@@ -86,6 +86,7 @@ def write_geotiff(
     overviews; as a Cloud-Optimized GeoTIFF when GDAL's COG driver is available. ``tags``
     (parameters of the computation) are stored as GDAL metadata.
     """
+    check_output_path(path, kind="raster", overwrite=overwrite, what="GeoTIFF")
     if crs is None:
         raise CRSError("cannot write a GeoTIFF without a CRS")
     arr = np.ma.asarray(data)

@@ -22,13 +22,17 @@ import pyogrio
 
 from iptown_gis.crs.metric import require_crs, to_metric
 from iptown_gis.errors import ColumnError, DataNotFoundError, GeometryError, OutputError
-from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
+from iptown_gis.io.atomic import atomic_path, check_output_path, ensure_writable_dir
 
 __all__ = [
+    "NO_COLUMNS",
+    "ROLES",
     "LayerSpec",
     "check_columns",
     "check_geometries",
     "check_overwrite",
+    "check_role",
+    "columns_are",
     "detect_encoding",
     "list_layers",
     "parse_layer_spec",
@@ -81,7 +85,16 @@ def list_layers(path: str | os.PathLike[str]) -> list[str]:
     try:
         return [str(row[0]) for row in pyogrio.list_layers(p)]
     except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise DataNotFoundError(f"cannot open {str(p)!r} as a vector file: {exc}") from exc
+        raise DataNotFoundError(
+            f"cannot open {str(p)!r} as a vector file ({_short(exc)}): check that it is a complete GeoPackage, "
+            "Shapefile or GeoJSON (re-export or re-download it)"
+        ) from exc
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    """The first line of a driver's message, cut to ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _CPG_ALIASES = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "65001": "UTF-8", "UTF8": "UTF-8",
@@ -248,11 +261,16 @@ def read_vector(
     label = name or str(ls)
     if not ls.path.exists():
         raise DataNotFoundError(f"{label}: file {str(ls.path)!r} does not exist: check the path")
-    if ls.layer is not None and ls.path.suffix.lower() in (".gpkg", ".sqlite"):
+    if ls.path.suffix.lower() in _MULTI_LAYER:
         names = list_layers(ls.path)
-        if ls.layer not in names:
+        if ls.layer is not None and ls.layer not in names:
             raise DataNotFoundError(
                 f"{label}: no layer {ls.layer!r} in {str(ls.path)!r}; layers are: {', '.join(names)}"
+            )
+        if ls.layer is None and len(names) > 1:
+            raise DataNotFoundError(
+                f"{label}: {str(ls.path)!r} has {len(names)} layers; name one as FILE:LAYER "
+                f"(e.g. {ls.path.name}:{names[0]}); layers are: {', '.join(names)}"
             )
     try:
         if ls.path.suffix.lower() == ".parquet":
@@ -262,7 +280,10 @@ def read_vector(
     except DataNotFoundError:
         raise
     except Exception as exc:
-        raise DataNotFoundError(f"{label}: cannot read {str(ls)!r}: {exc}") from exc
+        raise DataNotFoundError(
+            f"{label}: cannot read {str(ls)!r} ({_short(exc)}): check that it is a complete vector file "
+            "(GeoPackage, Shapefile, GeoJSON, ...); re-export or re-download it"
+        ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise GeometryError(f"{label}: {str(ls)!r} has no geometry column; give a spatial layer")
     check_geometries(gdf, name=label, geom_types=geom_types, allow_empty=allow_empty)
@@ -282,8 +303,57 @@ def check_columns(gdf: Any, columns: Iterable[str], *, name: str = "layer") -> N
     """Raise :class:`ColumnError` naming any of ``columns`` missing from ``gdf``."""
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        have = ", ".join(str(c) for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None))
-        raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; columns are: {have}")
+        raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; {columns_are(gdf)}")
+
+
+#: Said instead of an empty column list.
+NO_COLUMNS = "it has no attribute columns (for a Shapefile: is its .dbf file missing?)"
+
+
+def columns_are(gdf: Any) -> str:
+    """``"columns are: a, b"`` for a message, or :data:`NO_COLUMNS` when the layer has none."""
+    geom = getattr(gdf, "_geometry_column_name", None)
+    have = [str(c) for c in gdf.columns if c != geom]
+    return f"columns are: {', '.join(have)}" if have else NO_COLUMNS
+
+
+#: Geometry roles of the inputs (what a command or stage reads a layer as).
+ROLES: dict[str, tuple[str, ...]] = {"points": ("Point",), "lines": ("LineString",), "polygons": ("Polygon",)}
+
+
+def _role_fix(geom_types: Iterable[str], got: Sequence[str]) -> str:
+    want = set(geom_types)
+    if want == {"Point"}:
+        if any("Polygon" in g or "Line" in g for g in got):
+            return ("give a point layer (for areas, their centroids: QGIS Vector > Geometry Tools > Centroids, "
+                    "or GeoSeries.representative_point())")
+        return "give a point layer"
+    if want == {"LineString"}:
+        return "give a line layer (roads or rails as LineStrings)"
+    if "Polygon" in want and "Point" not in want:
+        return "give a polygon layer (e.g. the study area or zones as polygons)"
+    return f"give a {'/'.join(sorted(want))} layer"
+
+
+def check_role(gdf: gpd.GeoDataFrame, role: str, *, name: str = "layer") -> gpd.GeoDataFrame:
+    """Check that a layer has the geometry of its role: ``"points"``, ``"lines"`` or ``"polygons"``.
+
+    The one validator per geometry role that the CLI and the stages use (through
+    ``read_vector(geom_types=ROLES[role])`` and :func:`check_geometries`).
+
+    Raises
+    ------
+    GeometryError
+        Wrong geometry type (the message names the rows and what to give instead), empty layer,
+        missing geometries.
+    ParameterError
+        Unknown role.
+    """
+    if role not in ROLES:
+        from iptown_gis.errors import ParameterError
+
+        raise ParameterError(f"geometry role must be one of {', '.join(ROLES)}, got {role!r}")
+    return check_geometries(gdf, name=name, geom_types=ROLES[role])
 
 
 _FAMILIES = {
@@ -325,8 +395,10 @@ def check_geometries(
         bad = ~geom.geom_type.isin(sorted(allowed))
         if bad.any():
             got = sorted(set(geom.geom_type[bad]))
+            rows = list(gdf.index[bad.to_numpy()][:5])
             raise GeometryError(
-                f"{name}: expected {'/'.join(geom_types)} geometries, found {', '.join(got)}"
+                f"{name}: expected {'/'.join(geom_types)} geometries, found {', '.join(got)} in "
+                f"{int(bad.sum())} of {len(gdf)} feature(s) (e.g. rows {rows}); {_role_fix(geom_types, got)}"
             )
     invalid = ~geom.is_valid
     if invalid.any():
@@ -406,6 +478,7 @@ def write_vector(
     """
     target = Path(path)
     suffix = target.suffix.lower()
+    check_output_path(target, kind="vector", what="vector output")
     ensure_writable_dir(target.parent if str(target.parent) else Path("."))
     check_overwrite(target, layer=layer, overwrite=overwrite)
     if suffix == ".shp":

@@ -162,9 +162,9 @@ def to_geodataframes(net: Network) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 def write_network(net: Network, path: str | os.PathLike[str]) -> Path:
     """Write the network as a GeoPackage with layers ``nodes`` and ``edges`` (atomically)."""
-    from iptown_gis.io.atomic import atomic_path
+    from iptown_gis.io.atomic import atomic_path, check_output_path
 
-    target = Path(path)
+    target = check_output_path(path, kind="geopackage", what="network output")
     nodes, edges = to_geodataframes(net)
     with atomic_path(target) as tmp:
         nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")

@@ -32,7 +32,7 @@ def run(ctx: StudyContext, progress: Progress) -> None:
     rail = ctx.layer(cfg.railways, geom_types=("LineString",)) if cfg.railways else None
     stations = None
     if rail is not None:
-        stations = ctx.layer(cfg.stations or cfg.seats)
+        stations = ctx.layer(cfg.stations or cfg.seats, geom_types=("Point",))
     progress.update(0.0, "building network")
     net = build_network(
         roads, railways=rail, stations=stations, speeds=cfg.speeds, default_speed_kmh=cfg.default_speed_kmh,
@@ -43,7 +43,7 @@ def run(ctx: StudyContext, progress: Progress) -> None:
         crs=roads.crs, progress=progress.sub(0.0, 0.4),
     )
     ctx.results["network"] = net
-    seats = ctx.layer(cfg.seats)
+    seats = ctx.layer(cfg.seats, geom_types=("Point",))
     od = od_matrix(
         net, seats, id_field=cfg.seat_id_field, weight=cfg.weight, snap=cfg.snap,
         access_speed_kmh=cfg.access_speed_kmh, max_snap_distance=cfg.max_snap_distance,

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from iptown_gis.errors import ColumnError, GeometryError, ParameterError
+from iptown_gis.io.vector import columns_are
 
 __all__ = ["point_xy", "weights_from"]
 
@@ -17,7 +18,7 @@ def point_xy(gdf: gpd.GeoDataFrame, *, name: str, min_points: int = 1) -> tuple[
     Raises
     ------
     GeometryError
-        Missing or empty geometries, or fewer than ``min_points`` features.
+        Missing or empty geometries, lines, or fewer than ``min_points`` features.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise GeometryError(f"{name} should be a GeoDataFrame, got {type(gdf).__name__}")
@@ -30,6 +31,12 @@ def point_xy(gdf: gpd.GeoDataFrame, *, name: str, min_points: int = 1) -> tuple[
     if bad.any():
         raise GeometryError(f"{name}: {int(bad.sum())} feature(s) have no geometry; remove or fix them")
     types = set(geom.geom_type)
+    lines = types & {"LineString", "MultiLineString", "LinearRing"}
+    if lines:
+        raise GeometryError(
+            f"{name}: expected points (or polygons), found {', '.join(sorted(lines))}: give a point layer "
+            "(a line has no single location; use its centroid or end points deliberately)"
+        )
     if types <= {"Point"}:
         return geom.x.to_numpy(dtype="float64"), geom.y.to_numpy(dtype="float64")
     if types & {"Polygon", "MultiPolygon"}:
@@ -52,8 +59,7 @@ def weights_from(
     if field is None:
         return np.ones(len(gdf), dtype="float64")
     if field not in gdf.columns:
-        cols = ", ".join(str(c) for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None))
-        raise ColumnError(f"{name}: no column {field!r}; columns are: {cols}")
+        raise ColumnError(f"{name}: no column {field!r}; {columns_are(gdf)}")
     try:
         vals = pd.to_numeric(gdf[field], errors="raise").to_numpy(dtype="float64")
     except (ValueError, TypeError):

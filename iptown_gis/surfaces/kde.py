@@ -17,10 +17,22 @@ integrates to ``116 * 15 / (5 * 16 * 3) = 7.25``); it is reproduced for compatib
 Bandwidth rules (when no radius/bandwidth is given), with ``n`` the number of points (or
 the sum of weights when weighted):
 
-- ``silverman`` (the spatial rule of ArcGIS's Kernel Density):
-  ``0.9 * min(SD, sqrt(1 / ln 2) * Dm) * n^-0.2``, SD the standard distance from the
-  (weighted) mean centre, Dm the (weighted) median distance to it;
-- ``scott``: ``sqrt((var_x + var_y) / 2) * n^(-1/6)``.
+- ``silverman`` (the spatial rule of ArcGIS's Kernel Density, made robust):
+  ``0.9 * min(SD, sqrt(1 / ln 2) * Dm, SD_IQR) * n^-0.2``, SD the standard distance from the
+  (weighted) mean centre, Dm the (weighted) median distance to the (weighted) median centre,
+  and ``SD_IQR = sqrt((IQR_x / 1.349)^2 + (IQR_y / 1.349)^2)`` the standard distance a normal
+  pattern with the same interquartile ranges would have (Silverman 1986, eq. 3.31, the
+  ``min(sd, IQR / 1.34)`` of R's ``bw.nrd0`` and QGIS/SciPy practice);
+- ``scott``: ``sqrt((s_x^2 + s_y^2) / 2) * n^(-1/6)`` with ``s = min(sd, IQR / 1.349)`` per axis.
+
+The robust spreads keep one stray point (a coordinate typed in the wrong unit, a point
+2,000 km away) from inflating the bandwidth: with the plain SD, a single point at 1e20 m
+makes the bandwidth 1e17 m and the surface flat.
+
+Points farther from the grid than the kernel reaches (the radius, or 5 bandwidths for the
+Gaussian kernel) add nothing to any cell: they are counted and logged as a warning (with
+example rows); when no point reaches the grid, or a coordinate is not finite, the input is
+refused (:class:`~iptown_gis.errors.GeometryError`), since the surface would be all zeros.
 
 For the quartic kernel the rule gives the radius, for the Gaussian kernel the bandwidth.
 
@@ -48,7 +60,7 @@ from iptown_gis.surfaces._validate import point_xy, positive, weights_from
 from iptown_gis.surfaces.grid import Grid, Surface, check_same_crs
 from iptown_gis.surfaces.tiles import TileSpec, tile_centres, tile_fill, tile_values, write_tiles
 
-__all__ = ["bandwidth", "kde", "kde_cells", "kde_tiled", "kernel_sums", "kernel_values"]
+__all__ = ["bandwidth", "check_reach", "kde", "kde_cells", "kde_tiled", "kernel_sums", "kernel_values"]
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +116,22 @@ def kernel_values(d: np.ndarray, radius: float, *, kernel: Kernel = "quartic", o
     raise ParameterError(f"output must be 'raw', 'scaled' or 'density', got {output!r}")
 
 
-def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+def _weighted_quantile(v: np.ndarray, w: np.ndarray, q: float) -> float:
     if np.all(w == w[0]):
-        return float(np.median(v))
+        return float(np.quantile(v, q))
     order = np.argsort(v)
     cw = np.cumsum(w[order])
-    k = int(np.searchsorted(cw, 0.5 * cw[-1]))
+    k = int(np.searchsorted(cw, q * cw[-1]))
     return float(v[order][min(k, v.size - 1)])
+
+
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    return _weighted_quantile(v, w, 0.5)
+
+
+def _iqr_sd(v: np.ndarray, w: np.ndarray) -> float:
+    """The standard deviation a normal sample with ``v``'s interquartile range would have."""
+    return (_weighted_quantile(v, w, 0.75) - _weighted_quantile(v, w, 0.25)) / 1.349
 
 
 def bandwidth(
@@ -119,10 +140,13 @@ def bandwidth(
 ) -> float:
     """Bandwidth (metres) of a point pattern by Silverman's spatial rule or Scott's rule.
 
+    Both rules use robust spreads (see the module docstring), so a few outlying points do
+    not inflate the bandwidth.
+
     Raises
     ------
     GeometryError
-        Fewer than 2 points, or all points at one place.
+        Fewer than 2 points, all points at one place, or a coordinate that is not finite.
     ParameterError
         Unknown rule.
     """
@@ -134,25 +158,72 @@ def bandwidth(
             f"a bandwidth rule needs at least 2 points with weight > 0, got {np.count_nonzero(w)}; "
             "give the radius/bandwidth explicitly"
         )
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise GeometryError("a point has a coordinate that is not finite (NaN or infinite): fix or drop it")
     n = float(w.sum()) if weights is not None else float(x.size)
-    mx = np.average(x, weights=w)
-    my = np.average(y, weights=w)
-    vx = np.average((x - mx) ** 2, weights=w)
-    vy = np.average((y - my) ** 2, weights=w)
+    # centre first: squares of 1e20 m coordinates overflow nothing once the median is removed
+    x0, y0 = _weighted_median(x, w), _weighted_median(y, w)
+    x, y = x - x0, y - y0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mx = np.average(x, weights=w)
+        my = np.average(y, weights=w)
+        vx = np.average((x - mx) ** 2, weights=w)
+        vy = np.average((y - my) ** 2, weights=w)
+    sx, sy = _iqr_sd(x, w), _iqr_sd(y, w)
     if rule == "silverman":
-        sd = math.sqrt(vx + vy)
-        dm = _weighted_median(np.hypot(x - mx, y - my), w)
-        spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm)
+        sd = math.sqrt(vx + vy) if math.isfinite(vx + vy) else math.inf
+        dm = _weighted_median(np.hypot(x, y), w)
+        spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm, math.hypot(sx, sy))
         if spread <= 0:
-            spread = sd
+            spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm) or sd
         h = 0.9 * spread * n ** -0.2
     elif rule == "scott":
-        h = math.sqrt((vx + vy) / 2.0) * n ** (-1.0 / 6.0)
+        rx = min(math.sqrt(vx), sx) if sx > 0 else math.sqrt(vx)
+        ry = min(math.sqrt(vy), sy) if sy > 0 else math.sqrt(vy)
+        h = math.sqrt((rx * rx + ry * ry) / 2.0) * n ** (-1.0 / 6.0)
     else:
         raise ParameterError(f"bandwidth rule must be 'silverman' or 'scott', got {rule!r}")
     if not (h > 0 and math.isfinite(h)):
         raise GeometryError("all points are at one place: the bandwidth rule gives 0; give a radius")
     return float(h)
+
+
+def check_reach(
+    x: np.ndarray, y: np.ndarray, grid: Grid, reach: float, *, name: str = "points", index: Any = None,
+) -> np.ndarray:
+    """Which points come within ``reach`` metres of ``grid``'s extent (a boolean mask).
+
+    Points beyond it add nothing to any cell: their number is logged as a warning with
+    example rows (``index``), so a point in the wrong CRS or unit is not used without a word.
+
+    Raises
+    ------
+    GeometryError
+        A coordinate is not finite, or no point comes within ``reach`` of the grid.
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    rows = np.asarray(index) if index is not None else np.arange(x.size)
+    if bad.any():
+        raise GeometryError(f"{name}: {int(bad.sum())} point(s) have a coordinate that is not finite "
+                            f"(e.g. rows {rows[bad][:5].tolist()}); fix or drop them")
+    xmin, ymin, xmax, ymax = grid.bounds
+    with np.errstate(invalid="ignore"):
+        dx = np.maximum(np.maximum(xmin - x, x - xmax), 0.0)
+        dy = np.maximum(np.maximum(ymin - y, y - ymax), 0.0)
+        near = np.hypot(dx, dy) <= reach
+    if not near.any():
+        raise GeometryError(
+            f"{name}: none of the {x.size} point(s) lies within {reach:,.0f} m of the grid "
+            f"(extent {xmin:,.0f}..{xmax:,.0f} x {ymin:,.0f}..{ymax:,.0f}): check their CRS and coordinates"
+        )
+    far = int((~near).sum())
+    if far:
+        log.warning("%s: %d of %d point(s) lie more than %.0f m (the kernel's reach) outside the grid and add "
+                    "nothing to the surface (e.g. rows %s): check their coordinates or clip the layer",
+                    name, far, x.size, reach, rows[~near][:5].tolist())
+    return near
 
 
 def kde(
@@ -216,7 +287,8 @@ def kde(
         positive(radius, "radius")
         r = float(radius)
         how = "given"
-    keep = w > 0
+    cutoff = r if kernel == "quartic" else GAUSSIAN_CUTOFF * r
+    keep = (w > 0) & check_reach(px, py, grid, cutoff, name="points", index=points.index)
     px, py, w = px[keep], py[keep], w[keep]
     if executor is not None:
         vals = kde_cells(grid, px, py, w, radius=r, kernel=kernel, output=output, executor=executor,

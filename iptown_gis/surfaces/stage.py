@@ -138,51 +138,52 @@ def run(ctx: Any, progress: Progress) -> None:
     boundary = ctx.layer(cfg.boundary, geom_types=("Polygon",))
     grid = make_grid(boundary, cell=cfg.cell, memory_budget=cfg.memory_budget)
     out["grid"] = grid
-    masses = ctx.layer(cfg.masses)
-    out["mass_source"] = f"{cfg.masses}.{cfg.mass_field}"
     steps[0].update(0.0, f"grid {grid.rows} x {grid.cols} ({grid.n_inside} cells)")
-
-    net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
     ex = getattr(ctx, "executor", None)  # Dask (iptown run --workers N) or None: same values
-    snap = _snap_policy(ctx, cfg)
-    mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
-                          network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
-                          min_distance=cfg.min_distance, executor=ex, progress=steps[1], snap_policy=snap)
-    _register(ctx, out, "market_potential", mp,
-              f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
+    if cfg.masses is not None:  # masses = false: no potential surfaces
+        masses = ctx.layer(cfg.masses, geom_types=("Point",))
+        out["mass_source"] = f"{cfg.masses}.{cfg.mass_field}"
+        net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
+        snap = _snap_policy(ctx, cfg)
+        mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
+                              network=net, cost=cfg.cost, access_speed_kmh=cfg.access_speed_kmh,
+                              min_distance=cfg.min_distance, executor=ex, progress=steps[1], snap_policy=snap)
+        _register(ctx, out, "market_potential", mp,
+                  f"Harris market potential of {cfg.masses}.{cfg.mass_field}, {cfg.mode}, {cfg.decay}")
 
-    if cfg.market_access:
-        neg = _neg_regions(ctx)
-        if neg is not None:
-            # The NEG stage's own regions, equilibrium incomes Y_j and price indices G_j, with its
-            # sigma and tau (per minute of network travel time).
-            regions, income, g, sigma, tau = neg
-            ma = market_access(grid, regions, income=income, price_index=g, sigma=sigma, tau=tau,
-                               mode="network", network=net if net is not None else _network(ctx, cfg),
-                               cost="time", access_speed_kmh=cfg.access_speed_kmh, executor=ex,
-                               progress=steps[2], snap_policy=snap)
-            source = "neg"
-        else:
-            sigma, tau = cfg.sigma, cfg.tau
-            ma = market_access(grid, masses, income_field=cfg.income_field or cfg.mass_field, sigma=sigma,
-                               tau=tau, mode=cfg.mode, network=net, cost=cfg.cost,
-                               access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2],
-                               snap_policy=snap)
-            source = f"{cfg.masses}.{cfg.income_field or cfg.mass_field}, G = 1"
-        ma.tags["iptown_income_source"] = source
-        _register(ctx, out, "neg_market_access", ma,
-                  f"NEG market access (sigma={sigma:g}, tau={tau:g}, Y and G from {source})")
+        if cfg.market_access:
+            neg = _neg_regions(ctx)
+            if neg is not None:
+                # The NEG stage's own regions, equilibrium incomes Y_j and price indices G_j, with its
+                # sigma and tau (per minute of network travel time).
+                regions, income, g, sigma, tau = neg
+                ma = market_access(grid, regions, income=income, price_index=g, sigma=sigma, tau=tau,
+                                   mode="network", network=net if net is not None else _network(ctx, cfg),
+                                   cost="time", access_speed_kmh=cfg.access_speed_kmh, executor=ex,
+                                   progress=steps[2], snap_policy=snap)
+                source = "neg"
+            else:
+                sigma, tau = cfg.sigma, cfg.tau
+                ma = market_access(grid, masses, income_field=cfg.income_field or cfg.mass_field, sigma=sigma,
+                                   tau=tau, mode=cfg.mode, network=net, cost=cfg.cost,
+                                   access_speed_kmh=cfg.access_speed_kmh, executor=ex, progress=steps[2],
+                                   snap_policy=snap)
+                source = f"{cfg.masses}.{cfg.income_field or cfg.mass_field}, G = 1"
+            ma.tags["iptown_income_source"] = source
+            _register(ctx, out, "neg_market_access", ma,
+                      f"NEG market access (sigma={sigma:g}, tau={tau:g}, Y and G from {source})")
 
-    if cfg.raster_potential:
-        steps[2].update(1.0, "all-cells potential (FFT)")
-        mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)
-        rp = raster_potential(grid, mass_r, decay=cfg.decay, min_distance=cfg.min_distance)
-        rp.name = "potential_all_cells"
-        _register(ctx, out, "potential_all_cells", rp, "all-cells Euclidean potential of the rasterised masses (FFT)")
+        if cfg.raster_potential:
+            steps[2].update(1.0, "all-cells potential (FFT)")
+            mass_r = rasterize_masses(grid, masses, field=cfg.mass_field)
+            rp = raster_potential(grid, mass_r, decay=cfg.decay, min_distance=cfg.min_distance)
+            rp.name = "potential_all_cells"
+            _register(ctx, out, "potential_all_cells", rp,
+                      "all-cells Euclidean potential of the rasterised masses (FFT)")
     steps[3].update(0.0, "kernel density")
 
     if cfg.kde_points is not None:
-        pts = ctx.layer(cfg.kde_points)
+        pts = ctx.layer(cfg.kde_points, geom_types=("Point",))
         k = kde(pts, grid, kernel=cfg.kde_kernel, radius=cfg.kde_radius, rule=cfg.kde_rule,
                 weight_field=cfg.kde_weight, output=cfg.kde_output, executor=ex, progress=steps[3])
         _register(ctx, out, "kde", k, f"{cfg.kde_kernel} KDE of {cfg.kde_points} weighted by {cfg.kde_weight}")

@@ -64,11 +64,50 @@ def test_bandwidth_rules():
     rng = np.random.default_rng(1)
     x, y = rng.normal(0, 1000, 500), rng.normal(0, 1000, 500)
     sd = math.sqrt(x.var() + y.var())
-    dm = np.median(np.hypot(x - x.mean(), y - y.mean()))
-    assert bandwidth(x, y) == pytest.approx(0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 500**-0.2)
-    assert bandwidth(x, y, rule="scott") == pytest.approx(math.sqrt((x.var() + y.var()) / 2) * 500 ** (-1 / 6))
+    dm = np.median(np.hypot(x - np.median(x), y - np.median(y)))
+
+    def iqr(v):
+        return (np.quantile(v, 0.75) - np.quantile(v, 0.25)) / 1.349
+
+    spread = min(sd, math.sqrt(1 / math.log(2)) * dm, math.hypot(iqr(x), iqr(y)))
+    assert bandwidth(x, y) == pytest.approx(0.9 * spread * 500**-0.2)
+    sx, sy = min(x.std(), iqr(x)), min(y.std(), iqr(y))
+    assert bandwidth(x, y, rule="scott") == pytest.approx(math.sqrt((sx**2 + sy**2) / 2) * 500 ** (-1 / 6))
+    # on a normal pattern the robust rule stays within 5 % of ArcGIS's plain one
+    plain = 0.9 * min(sd, math.sqrt(1 / math.log(2)) * np.median(np.hypot(x - x.mean(), y - y.mean())))
+    assert bandwidth(x, y) == pytest.approx(plain * 500**-0.2, rel=0.05)
     with pytest.raises(GeometryError, match="at least 2 points"):
         bandwidth(x[:1], y[:1])
+    with pytest.raises(GeometryError, match="not finite"):
+        bandwidth(np.append(x, np.inf), np.append(y, 0.0))
+
+
+@pytest.mark.parametrize("rule", ["silverman", "scott"])
+@pytest.mark.parametrize("far", [1e20, 2e6])
+def test_one_outlier_does_not_inflate_the_bandwidth(rule, far):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(0, 1000, 200), rng.normal(0, 1000, 200)
+    h = bandwidth(x, y, rule=rule)
+    h_out = bandwidth(np.append(x, far), np.append(y, 0.0), rule=rule)
+    assert h_out == pytest.approx(h, rel=0.05)  # was 1e17 m for the point at 1e20 m
+
+
+def test_far_points_are_warned_and_all_far_refused(square, caplog):
+    g = make_grid(square, cell=1000)
+    rng = np.random.default_rng(3)
+    xy = [(500_000 + float(a), 3_500_000 + float(b)) for a, b in rng.uniform(0, 10_000, (40, 2))]
+    base = kde(pts(xy), g)
+    with caplog.at_level("WARNING", logger="iptown_gis.surfaces.kde"):
+        s = kde(pts([*xy, (1e20, 3_505_000.0)]), g)
+    assert "1 of 41 point(s) lie more than" in caplog.text
+    assert "rows [40]" in caplog.text
+    r, r_base = float(s.tags["iptown_radius_m"]), float(base.tags["iptown_radius_m"])
+    assert r == pytest.approx(r_base, rel=0.25)  # not 1e17 m: the surface is not flat
+    assert np.nanmax(s.inside_values()) > 5 * np.nanmin(s.inside_values()) > 0 or np.nanmin(s.inside_values()) == 0
+    with pytest.raises(GeometryError, match="none of the 2 point"):
+        kde(pts([(2.5e6, 0.0), (2.6e6, 0.0)]), g, radius=5000)
+    with pytest.raises(GeometryError, match="not finite"):
+        kde(pts([(505_000, 3_505_000), (np.inf, 0.0)]), g, radius=5000)
 
 
 def test_kde_bad_inputs(square):
