@@ -162,8 +162,8 @@ def run_fkv(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
     if cfg.bifurcation_taus:
         # the diagram runs the baseline scenario's dynamics (moving costs, barriers, congestion);
         # with an executor one task per tau (neg_bifurcation calls bifurcation itself without one)
-        base = next((s for s in cfg.scenarios if s.name == "baseline"), None)
-        mob = scenario_mobility(cfg, base, cost, ids) if base is not None else None
+        base_sc = next((s for s in cfg.scenarios if s.name == "baseline"), None)
+        mob = scenario_mobility(cfg, base_sc, cost, ids) if base_sc is not None else None
         df = neg_bifurcation(cost, cfg.bifurcation_taus, sigma=cfg.sigma, mu=cfg.mu, phi=phi, lam0=lam0,
                              mobility=mob, region_ids=ids, executor=ex, progress=progress.sub(0.8, 0.98))
         for p in write_diagram(df, out, "bifurcation", kind="bifurcation"):
