@@ -586,7 +586,10 @@ def hotspots(
     ColumnError
         Missing field, NaN values, constant values.
     GeometryError
-        Fewer than :data:`MIN_FEATURES` features.
+        Fewer than :data:`MIN_FEATURES` features, or half of the zones or more without a
+        neighbour under ``weights`` (islands: use ``"knn"`` or ``"distance"``). Fewer islands
+        are reported with ``significance`` / ``cluster`` = ``"no neighbour"``, never as a hot or
+        cold spot (column ``island``).
     ParameterError
         Bad statistic, weights, permutations or alpha.
     """
@@ -619,11 +622,16 @@ def hotspots(
         adj = _contiguity_adjacency(base, weights) if weights in ("queen", "rook") else None
         if adj is None:
             adj = sp.csr_matrix(polygon_weights(base, kind=weights, k=k, distance=distance).sparse)
-        else:
-            n_islands = int((np.diff(adj.indptr) == 0).sum())
-            if n_islands:
-                log.warning("%d feature(s) have no neighbour (islands): their local statistics are not "
-                            "meaningful", n_islands)
+    island = np.diff(sp.csr_matrix(adj).indptr) == 0
+    if island.any():
+        n_isl = int(island.sum())
+        if 2 * n_isl >= island.size:
+            raise GeometryError(
+                f"{n_isl} of {island.size} zones have no neighbour under {weights!r} weights (islands): local "
+                "statistics need neighbours; use weights='knn' (CLI: --weights knn --k 6) or weights='distance' "
+                "with a band that reaches the next zone (--weights distance --distance METRES)")
+        log.warning("%d feature(s) have no neighbour (islands): they are reported as 'no neighbour', never as a "
+                    "hot or cold spot (weights='knn' gives every zone neighbours)", n_isl)
     if statistic in ("gi*", "gi", "gistar", "getis-ord"):
         if permutations < 99:
             raise ParameterError(f"permutations must be >= 99, got {permutations}")
@@ -636,6 +644,17 @@ def hotspots(
         res = _moran_frame(yv, _row_standardised(adj), permutations, seed, alpha, correction)
     else:
         raise ParameterError(f"statistic must be 'gi*' or 'moran', got {statistic!r}")
+    if island.any():  # a zone with no neighbour has no local cluster: never significant
+        for col in ("hot_spot", "cold_spot", "significant"):
+            if col in res.columns:
+                res.loc[island, col] = False
+        if "gi_bin" in res.columns:
+            res.loc[island, "gi_bin"] = 0
+        if "significance" in res.columns:
+            res.loc[island, "significance"] = "no neighbour"
+        if "cluster" in res.columns:
+            res.loc[island, "cluster"] = "no neighbour"
     for col in res.columns:
         base[col] = res[col].to_numpy()
+    base["island"] = island
     return gpd.GeoDataFrame(base, geometry=base.geometry.name, crs=base.crs)

@@ -445,7 +445,7 @@ def test_earlier_fixes_still_hold(bad: dict[str, str], tmp_path: Path, caplog: p
                        '{"name": "Café Müller"}, "geometry": {"type": "Point", "coordinates": [117.2, 31.8]}}]}'
                        ).encode("latin-1"))
     assert read_vector(latin, metric=False)["name"].tolist() == ["Café Müller"]
-    # 7: polygons that touch nothing: hot spots end (no traceback) with a warning naming the islands
+    # 7: polygons that touch nothing: hot spots refuse contiguity weights and name the fix
     isl = tmp_path / "islands.geojson"
     gpd.GeoDataFrame({"v": [float(i % 3) for i in range(12)]},
                      geometry=[box(i * 3000, 0, i * 3000 + 1000, 1000) for i in range(12)], crs="EPSG:4548"
@@ -453,9 +453,10 @@ def test_earlier_fixes_still_hold(bad: dict[str, str], tmp_path: Path, caplog: p
     with caplog.at_level("WARNING", logger="iptown_gis"):
         r = CliRunner().invoke(cli, ["surface", "hotspots", "--zones", str(isl), "--field", "v", "--permutations",
                                      "99", "--out", str(tmp_path / "h.gpkg")])
-    assert r.exit_code in (0, 2), r.stderr
+    assert r.exit_code == 2, r.stderr
     assert "Traceback" not in r.stderr
-    assert "islands" in caplog.text or "iptown: error:" in r.stderr
+    assert "12 of 12 zones have no neighbour" in r.stderr and "--weights knn" in r.stderr
+    assert not (tmp_path / "h.gpkg").exists()
     # 14: a Shapefile without its .dbf: the message does not end in an empty "columns are:"
     shp_dir = tmp_path / "shp"
     shp_dir.mkdir()

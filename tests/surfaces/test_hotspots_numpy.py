@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +47,11 @@ def esda_moran(y, w, seed):
         return esda.Moran_Local(y, w, transformation="r", permutations=PERMS, seed=seed)
 
 
+def _islands(res):
+    """``hotspots`` flags zones without a neighbour; the array functions leave that to the caller."""
+    return res["island"].to_numpy(dtype=bool) if "island" in res.columns else np.zeros(len(res), dtype=bool)
+
+
 def check_gi(res, g, alpha=0.05):
     """Every output column against esda's G_Local and the module's labelling rules."""
     p = np.asarray(g.p_sim, dtype="float64")
@@ -57,10 +63,11 @@ def check_gi(res, g, alpha=0.05):
     q = hs.fdr_qvalues(p)
     eq(res["q"].to_numpy(), q)
     b, text = hs._labels(np.asarray(g.Zs), q, "hot spot", "cold spot")
-    eq(res["gi_bin"].to_numpy(), b)
-    eq(res["significance"].to_numpy(), text)
-    eq(res["hot_spot"].to_numpy(), (q <= alpha) & (g.Zs > 0))
-    eq(res["cold_spot"].to_numpy(), (q <= alpha) & (g.Zs < 0))
+    isl = _islands(res)  # no neighbour: statistics as esda, never a cluster
+    eq(res["gi_bin"].to_numpy(), np.where(isl, 0, b))
+    eq(res["significance"].to_numpy(), np.where(isl, "no neighbour", text))
+    eq(res["hot_spot"].to_numpy(), (q <= alpha) & (g.Zs > 0) & ~isl)
+    eq(res["cold_spot"].to_numpy(), (q <= alpha) & (g.Zs < 0) & ~isl)
 
 
 def check_moran(res, m, alpha=0.05):
@@ -72,8 +79,9 @@ def check_moran(res, m, alpha=0.05):
     eq(res["q"].to_numpy(), q)
     eq(res["quadrant"].to_numpy(), m.q)
     names = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)
-    eq(res["cluster"].to_numpy(), np.where(q <= alpha, names[m.q], "ns"))
-    eq(res["significant"].to_numpy(), q <= alpha)
+    isl = _islands(res)
+    eq(res["cluster"].to_numpy(), np.where(isl, "no neighbour", np.where(q <= alpha, names[m.q], "ns")))
+    eq(res["significant"].to_numpy(), (q <= alpha) & ~isl)
 
 
 @pytest.mark.parametrize("field", ["pop_2020", "dens"])
@@ -157,3 +165,36 @@ def test_seed_none_draws_like_esda(counties):
     ours = hs.hotspots(counties, field="dens", seed=None)
     np.random.seed(11)  # noqa: NPY002 - the global generator esda draws from
     check_gi(ours, esda_gi(y, queen(counties), None))
+
+
+def test_islands_are_never_hot_or_cold_spots(sample_gpkg) -> None:
+    """A few zones without a neighbour keep their statistics but get no cluster label."""
+    from shapely.geometry import box
+
+    from iptown_gis.errors import GeometryError
+    from iptown_gis.surfaces.hotspots import hotspots
+
+    counties = gpd.read_file(sample_gpkg, layer="counties").to_crs(4548)
+    far = counties.total_bounds[2] + 50_000
+    extra = gpd.GeoDataFrame({"pop_2020": [5e6, 1.0]},  # extreme values, no neighbour
+                             geometry=[box(far, 0, far + 1000, 1000), box(far + 5000, 0, far + 6000, 1000)],
+                             crs=counties.crs)
+    zones = gpd.GeoDataFrame(pd.concat([counties[["pop_2020", "geometry"]], extra], ignore_index=True),
+                             crs=counties.crs)
+    res = hotspots(zones, field="pop_2020", permutations=99, seed=1, correction="none", alpha=0.5)
+    isl = res["island"].to_numpy()
+    assert isl.sum() == 2
+    assert isl[-2:].all()
+    assert not res.loc[isl, ["hot_spot", "cold_spot"]].to_numpy().any()
+    assert (res.loc[isl, "significance"] == "no neighbour").all()
+    assert (res.loc[isl, "gi_bin"] == 0).all()
+    assert res.loc[~isl, "hot_spot"].any()  # the others are still classified
+    mor = hotspots(zones, field="pop_2020", statistic="moran", permutations=99, seed=1, correction="none", alpha=0.5)
+    assert (mor.loc[isl, "cluster"] == "no neighbour").all()
+    assert not mor.loc[isl, "significant"].any()
+    apart = gpd.GeoDataFrame({"v": [float(i % 3) for i in range(12)]},
+                             geometry=[box(i * 3000, 0, i * 3000 + 1000, 1000) for i in range(12)], crs="EPSG:4548")
+    with pytest.raises(GeometryError, match=r"12 of 12 zones have no neighbour.*knn"):
+        hotspots(apart, field="v", permutations=99)
+    knn = hotspots(apart, field="v", permutations=99, weights="knn", k=3)
+    assert not knn["island"].any()
