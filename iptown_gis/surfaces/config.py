@@ -75,6 +75,9 @@ class SurfacesConfig(Section):
     cost: Literal["length", "time"] = "length"
     min_distance: OptFloat = Field(default=None, ge=0, description="default: half a cell")
     access_speed_kmh: float = Field(default=30.0, gt=0)
+    drop_far: bool = Field(default=False, description=(
+        "network mode: grid cells (and masses) farther than [network] max_snap_distance from the network get "
+        "no value (a warning counts them) instead of stopping the stage, e.g. islands without roads"))
     roads: str = Field(default="roads", description="input with roads (network mode without a network stage)")
 
     # NEG market access

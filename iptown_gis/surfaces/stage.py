@@ -51,11 +51,13 @@ SURFACE_NAMES = ("market_potential", "neg_market_access", "potential_all_cells",
 
 
 def _snap_policy(ctx: Any, cfg: SurfacesConfig) -> SnapPolicy:
-    """The network's snapping policy for cells and masses: ``[network] max_snap_distance``."""
+    """The network's snapping policy for cells and masses: ``[network] max_snap_distance``,
+    ``[surfaces] drop_far``."""
     ncfg = ctx.scenario.section("network")
     limit = DEFAULT_MAX_SNAP_DISTANCE if ncfg is None else float(ncfg.max_snap_distance)
     return SnapPolicy(max_distance=limit, access_speed_kmh=cfg.access_speed_kmh,
-                      key="[network] max_snap_distance")
+                      far="drop" if cfg.drop_far else "raise",
+                      key="[network] max_snap_distance (or [surfaces] drop_far = true)")
 
 
 def _density(zones: Any, column: str, name: str) -> tuple[Any, str]:

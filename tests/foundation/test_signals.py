@@ -44,6 +44,7 @@ seat_id_field = "adcode"
 length_field = "length_km"
 length_unit = "km"
 largest_component = true
+max_snap_distance = 30000.0  # the sample's major roads: 5 km cells up to 28 km from a road node
 
 [surfaces]
 cell = 5000.0
@@ -63,7 +64,7 @@ CASES = [
     ("run-in-network-build", "run", signal.SIGTERM, "stage network: start", 0.3, []),
     ("run-in-od-dijkstra", "run", signal.SIGINT, "origins: snapped", 0.0, []),
     ("run-surfaces-start", "run", signal.SIGTERM, "stage surfaces: start", 0.0, ["network"]),
-    ("run-in-surfaces-paths", "run", signal.SIGINT, "stage surfaces: start", 1.5, ["network"]),
+    ("run-in-surfaces-paths", "run", signal.SIGINT, "grid cells: snapped", 0.0, ["network"]),
     ("od-in-dijkstra", "od", signal.SIGINT, "origins: snapped", 0.0, []),
 ]
 

@@ -56,6 +56,7 @@ cell = 5000.0
 masses = "seats"
 mass_field = "seat_count"
 mode = "network"
+drop_far = true  # Zhoushan's outer islands lie beyond the snap limit: no value there
 kde_points = "seats"
 kde_weight = "seat_count"
 kde_radius = 30000.0
