@@ -212,8 +212,10 @@ def marketpotential():
         QgsProject.instance().addMapLayer(lyr)
     assert roads.crs().authid() == "EPSG:4326"
     assert roads.providerType() == "memory"
+    # the sample's major roads leave cells up to 28 km from a road node: raise the 10 km default
     params = {"BOUNDARY": boundary, "CELL": 5000, "MASSES": seats, "MASS_FIELD": "pop_2020", "MODE": 1,
-              "ROADS": roads, "DECAY": "power:1", "METRIC_CRS": "EPSG:4548", "OUTPUT": str(OUT / "mp.tif")}
+              "ROADS": roads, "DECAY": "power:1", "METRIC_CRS": "EPSG:4548", "MAX_SNAP_DISTANCE": 30000,
+              "OUTPUT": str(OUT / "mp.tif")}
     r = run("iptown:marketpotential", params)
     rl = QgsRasterLayer(r["OUTPUT"], "mp")
     assert rl.isValid()
@@ -421,7 +423,8 @@ def cancel_a_toolbox_run():
     target = OUT / "cancelled_mp.tif"
     r = _background("iptown:marketpotential", {
         "BOUNDARY": f"{GPKG}|layername=province", "CELL": 1000, "MASSES": f"{GPKG}|layername=places",
-        "MODE": 1, "ROADS": f"{GPKG}|layername=roads", "METRIC_CRS": "EPSG:4548", "OUTPUT": str(target)},
+        "MODE": 1, "ROADS": f"{GPKG}|layername=roads", "METRIC_CRS": "EPSG:4548", "MAX_SNAP_DISTANCE": 30000,
+        "OUTPUT": str(target)},
         cancel_after=4.0)
     time.sleep(0.2)
     return {**r, "output_exists": target.exists(), "engines_left": engine_processes(),
@@ -432,7 +435,8 @@ def cancel_a_toolbox_run():
 def engine_crash_is_an_error_not_a_crash():
     r = _background("iptown:marketpotential", {
         "BOUNDARY": f"{GPKG}|layername=province", "CELL": 1000, "MASSES": f"{GPKG}|layername=places",
-        "MODE": 1, "ROADS": f"{GPKG}|layername=roads", "METRIC_CRS": "EPSG:4548", "OUTPUT": str(OUT / "crash.tif")},
+        "MODE": 1, "ROADS": f"{GPKG}|layername=roads", "METRIC_CRS": "EPSG:4548", "MAX_SNAP_DISTANCE": 30000,
+        "OUTPUT": str(OUT / "crash.tif")},
         kill_engine_after=4.0)
     crit = [m["message"] for m in RESULTS["log"] if "stopped without a result" in m["message"]]
     return {**r, "output_exists": (OUT / "crash.tif").exists(), "messages": crit[-1:]}
@@ -445,8 +449,10 @@ def second_region():
         raise AssertionError("no second-region data (shared/data/china) was prepared")
     r = run("iptown:odmatrix", {"ROADS": reg["roads"], "ORIGINS": reg["seats"], "ID_FIELD": "adcode",
                                 "MAX_SNAP_DISTANCE": 60000, "OUTPUT": str(OUT / "zj_od.gpkg")})
+    # Zhoushan's outer islands lie up to 72 km from the mainland highways
     r2 = run("iptown:marketpotential", {"BOUNDARY": reg["boundary"], "CELL": 5000, "MASSES": reg["seats"],
-                                        "MODE": 1, "ROADS": reg["roads"], "OUTPUT": str(OUT / "zj_mp.tif")})
+                                        "MODE": 1, "ROADS": reg["roads"], "MAX_SNAP_DISTANCE": 80000,
+                                        "OUTPUT": str(OUT / "zj_mp.tif")})
     r3 = run("iptown:ranksites", {"CANDIDATES": reg["seats"], "ID_FIELD": "adcode", "RASTERS": [r2["OUTPUT"]],
                                   "DRAWS": 100, "OUTPUT": str(OUT / "zj_ranked.gpkg")})
     mp = QgsRasterLayer(r2["OUTPUT"], "zj")

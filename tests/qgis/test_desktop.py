@@ -209,7 +209,7 @@ def test_marketpotential_memory_layer_in_degrees_equals_cli(desktop, tmp_path):
     ref = tmp_path / "mp.tif"
     _cli("surface", "market-potential", "--masses", f"{tmp_path / 'counties.gpkg'}:seats", "--mass-field",
          "pop_2020", "--boundary", f"{GPKG}:province", "--cell", "5000", "--mode", "network", "--roads",
-         f"{GPKG}:roads", "--crs", "EPSG:4548", "--reproject", "--out", str(ref), cwd=tmp_path)
+         f"{GPKG}:roads", "--crs", "EPSG:4548", "--reproject", "--max-snap", "30000", "--out", str(ref), cwd=tmp_path)
     with rasterio.open(ref) as a, rasterio.open(c["files_path"]) as b, rasterio.open(c["path"]) as m:
         ra, rb, rm = a.read(1, masked=True), b.read(1, masked=True), m.read(1, masked=True)
         assert a.transform == b.transform == m.transform
