@@ -52,6 +52,10 @@ $(VENV)/.stamp-base: setup.cfg pyproject.toml
 	$(PIP) install -q --upgrade --ignore-installed $(VENV_STACK)
 	@mt=$$($(PY) -c "import matplotlib, pathlib; print(pathlib.Path(matplotlib.__file__).parent.parent / 'mpl_toolkits')"); \
 	  [ ! -d "$$mt" ] || [ -f "$$mt/__init__.py" ] || touch "$$mt/__init__.py"
+	@# Debian's matplotlib-*-nspkg.pth (system site packages) would bind mpl_toolkits to Debian's copy
+	@# ("Unable to import Axes3D"): import the venv's first; the nspkg line then only appends its path
+	@sp=$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
+	  printf '%s\n' 'import sys; exec("try:\n import mpl_toolkits\nexcept Exception:\n pass")' > "$$sp/00-iptown-mpl-toolkits.pth"
 	$(PIP) install -q -e .
 	@touch $@
 
