@@ -596,12 +596,12 @@ def _img_b64(path: Path, *, max_width: int = 1100) -> str:
     try:
         from PIL import Image
 
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.width > max_width:
-                im = im.resize((max_width, round(im.height * max_width / im.width)), Image.Resampling.LANCZOS)
+        with Image.open(path) as src:
+            rgb: Image.Image = src.convert("RGB")
+            if rgb.width > max_width:
+                rgb = rgb.resize((max_width, round(rgb.height * max_width / rgb.width)), Image.Resampling.LANCZOS)
             buf = io.BytesIO()
-            im.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
+            rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
             data = buf.getvalue()
     except Exception:  # Pillow missing or odd file: embed as is
         data = path.read_bytes()
