@@ -134,6 +134,12 @@ def test_chinese_names_render_with_a_cjk_font(browser, run_dir, tmp_path):
 @pytest.mark.parametrize("width", [1366, 390])
 def test_report_fits_the_screen(browser, run_dir, width):
     """No horizontal scrolling of the page at 1366 px or on a phone: wide tables scroll in their box."""
+    import json
+
+    # a long path without break opportunities (a checkout in a deep folder) must wrap, not widen the page
+    m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    m["scenario"]["path"] = "/tmp/tmp.AbCdEfGhIj/projects/anhui_study_2026/sample_data/anhui/scenario_long_name.toml"
+    (run_dir / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     res = build_report(run_dir, config=ReportConfig(qgis_project=False, formats=["png"], dpi=60))
     page = browser.new_page(viewport={"width": width, "height": 800})
     page.goto(res["html"].resolve().as_uri())
