@@ -17,6 +17,7 @@ A transport-cost matrix from a network (``cost[r, s]`` in minutes or km) becomes
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import Sequence
@@ -119,16 +120,28 @@ class NEGParams:
         return self.sigma * (1.0 - self.mu) > 1.0
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """One ``threadpoolctl`` controller per process (``None`` without threadpoolctl).
+
+    Finding the loaded BLAS libraries scans the process's shared objects (~10 ms); doing it on
+    every short-run solve made the FKV bifurcation diagram spend most of its time there."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - optional
+        return None
+    return ThreadpoolController()
+
+
 def blas_limit(n: int) -> contextlib.AbstractContextManager[Any]:
     """One BLAS thread for small problems (``n <= 300``): multi-threaded BLAS on tiny matrices
     is slower, pathologically so on a loaded machine. No-op without ``threadpoolctl``."""
     if n > 300:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
+    ctl = _blas_controller()
+    if ctl is None:  # pragma: no cover - optional
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return ctl.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def check_cost_matrix(cost: ArrayLike, *, name: str = "cost matrix", diagonal: float = 0.0) -> FloatArray:
