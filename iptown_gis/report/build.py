@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,27 +113,40 @@ def build_report(
     ctx_gdfs = [g for _, g, _ in context]
     result: dict[str, Any] = {"html": None, "maps": [], "qgis_project": None, "styles": [], "layers": []}
     maps: list[dict[str, Any]] = []
-    if cfg.maps and cfg.formats:
-        from iptown_gis.report.maps import make_maps
-
-        maps = make_maps(items, out / "report" / "maps", context=ctx_gdfs, crs=info.crs, formats=cfg.formats,
-                         dpi=cfg.dpi, attribution=cfg.attribution, progress=prog.sub(0.05, 0.55))
-        result["maps"] = [f for m in maps for f in m["files"]]
     links: list[tuple[str, str]] = []
+    # The QGIS project is written by a QGIS subprocess: start it first, in a thread that only
+    # waits for that process, and draw the maps meanwhile (the two use different cores).
+    pool = None
+    project = None
     if cfg.qgis_project:
         from iptown_gis.report.qgis_project import write_qgis_project, write_qml_styles
 
-        prog.update(0.6, "QGIS styles and project")
+        prog.update(0.03, "QGIS styles and project")
         styles = write_qml_styles(items)
         result["styles"] = sorted(set(styles.values()))
         extent = None
         if ctx_gdfs and ctx_gdfs[0] is not None and len(ctx_gdfs[0]) and info.crs:
             extent = [float(v) for v in ctx_gdfs[0].to_crs(info.crs).total_bounds]  # open on the province
-        qgz = write_qgis_project(items, out / "iptown.qgz", styles=styles, crs=info.crs, title=info.title,
-                                 context=[(humanise(n), uri) for n, _, uri in context], extent=extent)
-        result["qgis_project"] = qgz
-        if qgz is not None:
-            links.append(("QGIS project (open in QGIS 3.22+)", "iptown.qgz"))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iptown-qgz")
+        project = pool.submit(write_qgis_project, items, out / "iptown.qgz", styles=styles, crs=info.crs,
+                              title=info.title, context=[(humanise(n), uri) for n, _, uri in context],
+                              extent=extent)
+    try:
+        if cfg.maps and cfg.formats:
+            from iptown_gis.report.maps import make_maps
+
+            maps = make_maps(items, out / "report" / "maps", context=ctx_gdfs, crs=info.crs, formats=cfg.formats,
+                             dpi=cfg.dpi, attribution=cfg.attribution, progress=prog.sub(0.05, 0.6))
+            result["maps"] = [f for m in maps for f in m["files"]]
+        if project is not None:
+            prog.update(0.6, "QGIS project")
+            qgz = project.result()
+            result["qgis_project"] = qgz
+            if qgz is not None:
+                links.append(("QGIS project (open in QGIS 3.22+)", "iptown.qgz"))
+    finally:
+        if pool is not None:  # on an error: let the QGIS process finish before the run is rolled back
+            pool.shutdown(wait=True)
     if cfg.html:
         from iptown_gis.report.html import write_html_report
 

@@ -187,13 +187,55 @@ def _new_figure() -> tuple[Any, Any]:
     return fig, ax
 
 
+_PAD_INCHES = 0.2
+
+
+def _tight_box(fig: Any, dpi: int) -> tuple[Any, Any]:
+    """Draw ``fig`` once with Agg at ``dpi``; return (the canvas, the padded tight box in inches).
+
+    The box is what ``savefig(bbox_inches="tight", pad_inches=0.2)`` computes, so every format
+    gets the same frame without a layout draw of its own."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig.set_dpi(dpi)
+    fig.patch.set_facecolor("white")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box = fig.get_tightbbox(canvas.get_renderer()).padded(_PAD_INCHES)
+    return canvas, box
+
+
+def _png_from_canvas(canvas: Any, box: Any, dpi: int, target: Path) -> bool:
+    """Write the part ``box`` (inches) of the drawn Agg buffer as a PNG; ``False`` when the box
+    reaches outside the figure (then only a fresh render can show it)."""
+    from PIL import Image
+
+    buf = np.asarray(canvas.buffer_rgba())
+    h, w = buf.shape[:2]
+    x0, x1 = math.floor(box.x0 * dpi + 1e-6), math.ceil(box.x1 * dpi - 1e-6)
+    y0, y1 = math.floor(h - box.y1 * dpi + 1e-6), math.ceil(h - box.y0 * dpi - 1e-6)
+    if x0 < 0 or y0 < 0 or x1 > w or y1 > h or x1 <= x0 or y1 <= y0:
+        return False
+    img = Image.fromarray(buf[y0:y1, x0:x1, :3])
+    with atomic_path(target) as tmp:
+        img.save(tmp, format="png", dpi=(dpi, dpi))
+    return True
+
+
 def _save(fig: Any, base: Path, formats: Sequence[str], dpi: int) -> list[Path]:
+    """Write ``fig`` as ``base.<fmt>`` for each format, cropped to its tight box.
+
+    One Agg draw gives the tight box and the PNG pixels; the PDF is drawn once more with that
+    box (``savefig`` with ``bbox_inches="tight"`` would draw each format twice)."""
     out = []
-    for fmt in formats:
-        target = base.with_suffix(f".{fmt}")
-        with atomic_path(target) as tmp, mpl_font_context():
-            fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight", pad_inches=0.2)
-        out.append(target)
+    with mpl_font_context():
+        canvas, box = _tight_box(fig, dpi)
+        for fmt in formats:
+            target = base.with_suffix(f".{fmt}")
+            if fmt != "png" or not _png_from_canvas(canvas, box, dpi, target):
+                with atomic_path(target) as tmp:
+                    fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white", bbox_inches=box)
+            out.append(target)
     return out
 
 
