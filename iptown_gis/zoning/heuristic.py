@@ -157,6 +157,11 @@ class _Search:
         for t, (x, y) in enumerate(self.touches):
             self.touch_of.setdefault((x, y), []).append(t)
             self.touch_of.setdefault((y, x), []).append(t)
+        # touch_rows[p][r]: the touching pairs a contact of zones p and r counts for (a list
+        # lookup per neighbour instead of a dict lookup with a tuple key: the hot loop of assign)
+        self.touch_rows: list[list[tuple[int, ...]]] = [
+            [tuple(self.touch_of.get((x, y), ())) if x != y else () for y in range(self.K)] for x in range(self.K)]
+        self.n_touch = len(self.touches)
         self.obj = 0.0
 
     # -------------------------------------------------------------- bookkeeping
@@ -171,11 +176,15 @@ class _Search:
         nb = self.nbr[c]
         nl = self.nbl[c]
         wc, use_aff = self.wc, self.use_aff
-        if wc or use_aff or self.touches:
+        if wc or use_aff or self.n_touch:
             lp = lq = 0.0
             aff_old = aff_new = 0.0
             A = self.A
-            touch_of = self.touch_of
+            Ap = A[p] if p >= 0 else None
+            Aq = A[q] if q >= 0 else None
+            tp = self.touch_rows[p] if self.n_touch and p >= 0 else None
+            tq = self.touch_rows[q] if self.n_touch and q >= 0 else None
+            contact = self.contact
             for k, ln in zip(nb, nl):
                 r = lab[k]
                 if r < 0:
@@ -185,17 +194,16 @@ class _Search:
                 elif r == q:
                     lq += ln
                 if use_aff:
-                    if r != p and p >= 0:
-                        aff_old += A[p][r] * ln
-                    if r != q and q >= 0:
-                        aff_new += A[q][r] * ln
-                if touch_of:
-                    if p >= 0 and r != p:
-                        for t in touch_of.get((p, r), ()):
-                            self.contact[t] -= 1
-                    if q >= 0 and r != q:
-                        for t in touch_of.get((q, r), ()):
-                            self.contact[t] += 1
+                    if Ap is not None and r != p:
+                        aff_old += Ap[r] * ln
+                    if Aq is not None and r != q:
+                        aff_new += Aq[r] * ln
+                if tp is not None and r != p:
+                    for t in tp[r]:
+                        contact[t] -= 1
+                if tq is not None and r != q:
+                    for t in tq[r]:
+                        contact[t] += 1
             if wc:
                 pc = self.per[c]
                 dper = 0.0
@@ -232,15 +240,14 @@ class _Search:
     def penalty(self) -> float:
         """Violation of the soft constraints (sizes in units, touching, orientation in sides)."""
         v = 0.0
-        size, lo, hi, unit = self.size, self.lo, self.hi, self.unit
-        for d in range(self.K):
-            sd = size[d]
-            if sd < lo[d] - 1e-9:
-                v += (lo[d] - sd) / unit
-            elif sd > hi[d] + 1e-9:
-                v += (sd - hi[d]) / unit
-        for t in range(len(self.touches)):
-            if self.contact[t] <= 0:
+        unit = self.unit
+        for sd, lo, hi in zip(self.size, self.lo, self.hi):
+            if sd < lo - 1e-9:
+                v += (lo - sd) / unit
+            elif sd > hi + 1e-9:
+                v += (sd - hi) / unit
+        for ct in self.contact:
+            if ct <= 0:
                 v += 1.0
         if self.order:
             area, sqa, side, mg = self.area, self.sqa, self.side, self.margin
