@@ -44,6 +44,9 @@ apt-test:
 # resolves against Debian's half of it (no "scipy 1.10 requires numpy<1.27" conflict); Debian's
 # mpl_toolkits is a regular package that would shadow the venv's namespace one (mplot3d of the wrong
 # matplotlib), so the venv's gets an __init__.py.
+# setuptools ends every editable install with an "Editable installation." notice (InformationOnly: folders named
+# like the package in the working directory take precedence on import); the install is quiet without it.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(PIP) install -q -e
 VENV_STACK := "numpy>=1.24" "scipy>=1.11" "matplotlib>=3.8" "attrs>=23" "pyproj>=3.6" "shapely>=2.0" \
               "pandas>=2.0"
 $(VENV)/.stamp-base: setup.cfg pyproject.toml
@@ -56,11 +59,11 @@ $(VENV)/.stamp-base: setup.cfg pyproject.toml
 	@# ("Unable to import Axes3D"): import the venv's first; the nspkg line then only appends its path
 	@sp=$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
 	  printf '%s\n' 'import sys; exec("try:\n import mpl_toolkits\nexcept Exception:\n pass")' > "$$sp/00-iptown-mpl-toolkits.pth"
-	$(PIP) install -q -e .
+	$(EDITABLE) .
 	@touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q -e ".[dev]"
+	$(EDITABLE) ".[dev]"
 	@touch $@
 
 setup: apt-runtime $(VENV)/.stamp-base

@@ -153,7 +153,8 @@ def select(scenario: Path | None, k: int | None, model: str | None, standard: st
                       --weight-field population --roads roads.gpkg --k 3 --model pmedian
                       --id-field adcode --out DIR
     The direct form writes DIR/selected.csv (chosen ids and the objective), selected.geojson,
-    assignment.csv and summary.json; the scenario form writes DIR/sites/.
+    assignment.csv and summary.json; the scenario form writes the sites files into DIR itself
+    (the stages it runs first into DIR/<stage>/).
     """
     direct = [cand_spec, demand_spec, roads_spec]
     if any(v is not None for v in direct):

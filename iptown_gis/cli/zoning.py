@@ -93,7 +93,11 @@ def optimise(cells_spec: str, body: str, wing_east: str, wing_west: str, suit_bo
 @click.option("--with-upstream", is_flag=True,
               help="Run the network, surfaces and sites stages first (otherwise the documented fallbacks).")
 def layout(scenario: Path | None, out_dir: Path, with_upstream: bool) -> None:
-    """Lay out the town of SCENARIO's [zoning] section (default: the bundled Anhui study)."""
+    """Lay out the town of SCENARIO's [zoning] section (default: the bundled Anhui study) into --out.
+
+    Writes layout.geojson/.gpkg, summary.json, layout.png and the QML styles into --out itself
+    (a second and later chosen town into --out/town_<no>/) and a manifest.json of the run.
+    """
     from iptown_gis.errors import ScenarioError
     from iptown_gis.pipeline import run_scenario
     from iptown_gis.scenario import load_scenario
@@ -103,5 +107,7 @@ def layout(scenario: Path | None, out_dir: Path, with_upstream: bool) -> None:
         raise ScenarioError(f"{scen.source.name}: no [zoning] section")
     stages = ["network", "neg", "surfaces", "sites", "zoning"] if with_upstream else ["zoning"]
     with progress_bar("zoning layout") as cb:
-        manifest = run_scenario(scen, out_dir, stages=stages, progress=cb)
-    click.echo(f"layout written to {Path(out_dir) / 'zoning'} in {manifest['timings_s']['total']:.1f} s")
+        # --out DIR means DIR: the layout files go there (towns 2.. to DIR/town_<no>/, the stages before
+        # zoning of --with-upstream to DIR/<stage>/)
+        manifest = run_scenario(scen, out_dir, stages=stages, progress=cb, stage_dirs={"zoning": out_dir})
+    click.echo(f"layout written to {out_dir} in {manifest['timings_s']['total']:.1f} s")

@@ -1,71 +1,25 @@
-"""PostGIS output and input against a real PostgreSQL + PostGIS server the tests start."""
+"""PostGIS output and input against a real PostgreSQL + PostGIS server the tests start (``pg_url`` in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
 import socket
-import subprocess
-import tempfile
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import need  # tests/report/conftest.py
 from shapely.geometry import Point
 
 from iptown_gis.errors import CancelledError, OutputError, ParameterError
 from iptown_gis.report import collect_run
 from iptown_gis.report.postgis import list_tables, publish, publish_run, read_layer
 
-PGBIN = Path("/usr/lib/postgresql/15/bin")
-POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
-
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    need((PGBIN / "initdb").exists(), "PostgreSQL 15 is not installed (apt-get install postgresql)")
-    need(POSTGIS_CONTROL.exists(), "PostGIS is not installed (apt-get install postgresql-15-postgis-3)")
-    try:
-        import geoalchemy2  # noqa: F401
-        import psycopg  # noqa: F401
-        import sqlalchemy  # noqa: F401
-    except ImportError:
-        need(False, "pip install 'iptown_gis[postgis]' (sqlalchemy, geoalchemy2, psycopg)")
-    root = Path(tempfile.mkdtemp(prefix="iptown-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as 'postgres'
-        pw = pwd.getpwnam("postgres")
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        os.chown(sock, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    run = lambda *a: subprocess.run([*as_user, *a], check=True, capture_output=True, text=True, timeout=120)  # noqa: E731
-    run(str(PGBIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync")
-    run(str(PGBIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    try:
-        psql = [str(PGBIN.parent / "bin" / "psql") if (PGBIN / "psql").exists() else "psql",
-                "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
-        subprocess.run([*psql, "-c", "CREATE DATABASE iptown_test"], check=True, capture_output=True, timeout=60)
-        subprocess.run([*psql, "-d", "iptown_test", "-c", "CREATE EXTENSION postgis"], check=True,
-                       capture_output=True, timeout=60)
-        yield f"postgresql://postgres:secret@127.0.0.1:{port}/iptown_test"
-    finally:
-        subprocess.run([*as_user, str(PGBIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, timeout=60, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _layers():

@@ -5,6 +5,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import pytest
 from click.testing import CliRunner
 
 from iptown_gis.cli.main import cli
@@ -140,3 +141,28 @@ def test_stage_lays_out_every_chosen_town(tmp_path, scenario_path):
     stage.run(ctx2, as_progress(None))
     assert len(ctx2.results["zoning"]["towns"]) == 1
     assert not (tmp_path / "first" / "zoning" / "town_2").exists()
+
+
+def test_cli_layout_out_dir_means_dir(tmp_path):
+    """``iptown zoning layout --out DIR`` writes the layout into DIR itself, not DIR/zoning/; a re-run replaces it."""
+    from iptown_gis.study.edit import build_study
+
+    scen = build_study(None, tmp_path / "study", overrides={
+        "zoning.radius_m": 2500.0, "zoning.cell_size_m": 300.0, "zoning.body_km2": 2.0, "zoning.wing_east_km2": 1.0,
+        "zoning.wing_west_km2": 1.0, "zoning.method": "heuristic", "zoning.time_limit": 5.0, "zoning.modules": False,
+        "zoning.site": [117.2272, 31.8206]})
+    out = tmp_path / "town"
+    for _ in range(2):
+        r = CliRunner().invoke(cli, ["zoning", "layout", str(scen), "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        assert f"layout written to {out} " in r.output
+    assert not (out / "zoning").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stages"] == ["zoning"]
+    listed = {o["path"] for o in manifest["outputs"]}
+    assert {"layout.geojson", "layout.gpkg", "summary.json", "layout.png"} <= listed
+    assert listed == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["site"]["lon"] == pytest.approx(117.2272, abs=1e-6)
+    districts = gpd.read_file(out / "layout.gpkg", layer="districts")
+    assert sorted(districts["district"]) == ["body", "wing_east", "wing_west"]
