@@ -190,35 +190,46 @@ def _new_figure() -> tuple[Any, Any]:
 _PAD_INCHES = 0.2
 
 
-def _tight_box(fig: Any, dpi: int) -> tuple[Any, Any]:
-    """Draw ``fig`` once with Agg at ``dpi``; return (the canvas, the padded tight box in inches).
+def _tight_box(fig: Any, dpi: int) -> tuple[Any, Any, Any]:
+    """Draw ``fig`` once with Agg at ``dpi``; return (the canvas, its tight box, that box padded),
+    in inches.
 
-    The box is what ``savefig(bbox_inches="tight", pad_inches=0.2)`` computes, so every format
-    gets the same frame without a layout draw of its own."""
+    The padded box is what ``savefig(bbox_inches="tight", pad_inches=0.2)`` computes, so every
+    format gets the same frame without a layout draw of its own."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig.set_dpi(dpi)
     fig.patch.set_facecolor("white")
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    box = fig.get_tightbbox(canvas.get_renderer()).padded(_PAD_INCHES)
-    return canvas, box
+    tight = fig.get_tightbbox(canvas.get_renderer())
+    return canvas, tight, tight.padded(_PAD_INCHES)
 
 
-def _png_from_canvas(canvas: Any, box: Any, dpi: int, target: Path) -> bool:
-    """Write the part ``box`` (inches) of the drawn Agg buffer as a PNG; ``False`` when the box
-    reaches outside the figure (then only a fresh render can show it)."""
+def _png_from_canvas(canvas: Any, tight: Any, box: Any, dpi: int, target: Path) -> bool:
+    """Write the part ``box`` (inches) of the drawn Agg buffer as a PNG, the padding outside the
+    figure white; ``False`` when a drawn artist reaches outside the figure (then only a fresh
+    render can show it)."""
     from PIL import Image
 
     buf = np.asarray(canvas.buffer_rgba())
     h, w = buf.shape[:2]
-    x0, x1 = math.floor(box.x0 * dpi + 1e-6), math.ceil(box.x1 * dpi - 1e-6)
-    y0, y1 = math.floor(h - box.y1 * dpi + 1e-6), math.ceil(h - box.y0 * dpi - 1e-6)
-    if x0 < 0 or y0 < 0 or x1 > w or y1 > h or x1 <= x0 or y1 <= y0:
+    fw, fh = w / dpi, h / dpi
+    if tight.x0 < -1e-9 or tight.y0 < -1e-9 or tight.x1 > fw + 1e-9 or tight.y1 > fh + 1e-9:
         return False
-    img = Image.fromarray(buf[y0:y1, x0:x1, :3])
+    # pixel frame of the box as savefig sizes it (Agg truncates the size); the origin is rounded
+    # to a whole pixel (savefig's own render is shifted by the fraction instead)
+    x0 = round(box.x0 * dpi)
+    y0 = round((fh - box.y1) * dpi)
+    bw, bh = int(box.width * dpi), int(box.height * dpi)
+    out = np.full((bh, bw, 3), 255, dtype=np.uint8)
+    sx0, sy0 = max(x0, 0), max(y0, 0)
+    sx1, sy1 = min(x0 + bw, w), min(y0 + bh, h)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return False
+    out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = buf[sy0:sy1, sx0:sx1, :3]
     with atomic_path(target) as tmp:
-        img.save(tmp, format="png", dpi=(dpi, dpi))
+        Image.fromarray(out).save(tmp, format="png", dpi=(dpi, dpi))
     return True
 
 
@@ -229,10 +240,10 @@ def _save(fig: Any, base: Path, formats: Sequence[str], dpi: int) -> list[Path]:
     box (``savefig`` with ``bbox_inches="tight"`` would draw each format twice)."""
     out = []
     with mpl_font_context():
-        canvas, box = _tight_box(fig, dpi)
+        canvas, tight, box = _tight_box(fig, dpi)
         for fmt in formats:
             target = base.with_suffix(f".{fmt}")
-            if fmt != "png" or not _png_from_canvas(canvas, box, dpi, target):
+            if fmt != "png" or not _png_from_canvas(canvas, tight, box, dpi, target):
                 with atomic_path(target) as tmp:
                     fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white", bbox_inches=box)
             out.append(target)
