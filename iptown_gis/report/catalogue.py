@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from iptown_gis.errors import DataNotFoundError
-from iptown_gis.study.labels import layer_title
 from iptown_gis.stage_results import StageResults, result_items
+from iptown_gis.study.labels import layer_title
 
 __all__ = ["Item", "RunInfo", "catalogue", "collect_run"]
 

@@ -142,10 +142,10 @@ def test_neg_result_reads_as_the_old_dictionary() -> None:
 
 
 def test_surfaces_result_reads_as_the_old_dictionary(tmp_path: Path) -> None:
-    from iptown_gis.surfaces.grid import Grid, Surface
-
     import pyproj
     from affine import Affine
+
+    from iptown_gis.surfaces.grid import Grid, Surface
 
     grid = Grid(transform=Affine(100.0, 0.0, 0.0, 0.0, -100.0, 1000.0), shape=(10, 10),
                 crs=pyproj.CRS.from_epsg(32650), mask=np.ones((10, 10), dtype=bool))
