@@ -30,6 +30,7 @@ from iptown_gis.sites.candidates import SITE_ID, candidates_from_layer
 from iptown_gis.sites.criteria import network_costs
 from iptown_gis.sites.location import MCLP, PMedian
 from iptown_gis.sites.stage import rank_stage
+from iptown_gis.stage_results import NetworkResult
 
 logging.basicConfig(level=logging.ERROR)
 
@@ -72,7 +73,7 @@ def main() -> None:
         if cand == "places":
             cfg.criteria = [c for c in cfg.criteria if c.source != "column"]
             cfg.prefecture_field = "prefecture_adcode"
-        ctx.results["network"] = build_network(ctx.layer("roads"))
+        ctx.network = NetworkResult(network=build_network(ctx.layer("roads")))
         t0 = time.perf_counter()
         res = rank_stage(ctx)
         dt = time.perf_counter() - t0

@@ -1,9 +1,11 @@
 """Running a whole study: every stage the scenario has, in order, with a manifest.
 
 Each stage lives in its topic package as ``iptown_gis/<topic>/stage.py`` with a function
-``run(ctx: StudyContext, progress: Progress) -> None``. Stages share data through
-:class:`StudyContext` (``ctx.results``: e.g. the network, the seat cost matrix, NEG price
-indices) and register what they write with :meth:`StudyContext.add_output`.
+``run(ctx: StudyContext, progress: Progress) -> None``. Stages share data through the typed
+results of :class:`StudyContext` (``ctx.network``, ``ctx.neg``, ``ctx.surfaces``,
+``ctx.sites``, ``ctx.zoning``, ``ctx.report``: :mod:`iptown_gis.stage_results`) and register
+what they write with :meth:`StudyContext.add_output`. ``ctx.results``, the dictionary they
+shared before, still answers the old keys (deprecated).
 
 ``iptown run`` calls :func:`run_scenario`, which writes ``manifest.json`` (inputs with
 SHA-256 hashes, parameters, outputs, package versions, timings, ``status``).
@@ -46,8 +48,19 @@ from iptown_gis.errors import OutputError
 from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
 from iptown_gis.progress import Progress, ProgressCallback, as_progress, deferred_signals, raise_if_interrupted
 from iptown_gis.scenario import Scenario, load_scenario
+from iptown_gis.stage_results import (
+    LegacyResults,
+    NEGResult,
+    NetworkResult,
+    ReportResult,
+    SitesResult,
+    StageResults,
+    SurfacesResult,
+    ZoningResult,
+    warn_results_deprecated,
+)
 
-__all__ = ["STAGES", "StudyContext", "run_scenario"]
+__all__ = ["STAGES", "StudyContext", "run_scenario", "run_study"]
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +77,93 @@ STAGES: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class StudyContext:
-    """What a running study shares between its stages."""
+    """What a running study shares between its stages.
+
+    Each stage reads the results of the earlier ones from, and writes its own to, a typed
+    attribute (:mod:`iptown_gis.stage_results`): :attr:`network`
+    (:class:`~iptown_gis.stage_results.NetworkResult`), :attr:`neg`, :attr:`surfaces`,
+    :attr:`sites`, :attr:`zoning`, :attr:`report`; ``None`` until the stage ran. They live in
+    :attr:`stage_results`. :attr:`results` is the old dictionary view (deprecated).
+    """
 
     scenario: Scenario
     out_dir: Path
-    results: dict[str, Any] = field(default_factory=dict)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     executor: Any = None  # an iptown_gis.parallel executor, or None for in-process
     #: Stages whose files go to a folder of their own instead of ``out_dir/<stage>/`` (``--out DIR``
     #: of a one-stage command such as ``iptown sites rank`` means DIR itself).
     stage_dirs: dict[str, Path] = field(default_factory=dict)
+    #: The typed stage results (also reachable as ``ctx.network``, ``ctx.neg``, ...).
+    stage_results: StageResults = field(default_factory=StageResults)
+    #: The manifest, once :func:`run_study` / :func:`run_scenario` has written it.
+    manifest: dict[str, Any] = field(default_factory=dict)
     _layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+
+    @property
+    def results(self) -> LegacyResults:
+        """Deprecated: the old ``dict`` of stage results (``ctx.results["sites"]["ranked"]``).
+
+        A view of :attr:`stage_results`: reading a key gives the typed result (which also reads
+        as the old dictionary), writing one sets it. Use :attr:`network`, :attr:`neg`,
+        :attr:`surfaces`, :attr:`sites`, :attr:`zoning`, :attr:`report` instead.
+        """
+        warn_results_deprecated()
+        return LegacyResults(self.stage_results)
+
+    @property
+    def network(self) -> NetworkResult | None:
+        """The network stage's result (network and seat OD matrix), or ``None``."""
+        return self.stage_results.network
+
+    @network.setter
+    def network(self, value: NetworkResult | None) -> None:
+        self.stage_results.network = value
+
+    @property
+    def neg(self) -> NEGResult | None:
+        """The neg stage's result, or ``None``."""
+        return self.stage_results.neg
+
+    @neg.setter
+    def neg(self, value: NEGResult | None) -> None:
+        self.stage_results.neg = value
+
+    @property
+    def surfaces(self) -> SurfacesResult | None:
+        """The surfaces stage's result, or ``None``."""
+        return self.stage_results.surfaces
+
+    @surfaces.setter
+    def surfaces(self, value: SurfacesResult | None) -> None:
+        self.stage_results.surfaces = value
+
+    @property
+    def sites(self) -> SitesResult | None:
+        """The sites stage's result, or ``None``."""
+        return self.stage_results.sites
+
+    @sites.setter
+    def sites(self, value: SitesResult | None) -> None:
+        self.stage_results.sites = value
+
+    @property
+    def zoning(self) -> ZoningResult | None:
+        """The zoning stage's result, or ``None``."""
+        return self.stage_results.zoning
+
+    @zoning.setter
+    def zoning(self, value: ZoningResult | None) -> None:
+        self.stage_results.zoning = value
+
+    @property
+    def report(self) -> ReportResult | None:
+        """The report stage's result, or ``None``."""
+        return self.stage_results.report
+
+    @report.setter
+    def report(self, value: ReportResult | None) -> None:
+        self.stage_results.report = value
 
     @property
     def crs(self) -> str | None:
@@ -186,19 +274,21 @@ def available_stages() -> list[tuple[str, Callable[[StudyContext, Progress], Non
 
 
 def stages_to_run(
-    scen: Scenario, stages: list[str] | None, *, require: bool = False
+    scen: Scenario, stages: list[str] | None, *, require: bool = False, stop_after: str | None = None
 ) -> list[tuple[str, Callable[[StudyContext, Progress], None]]]:
     """The stages to run, checked before anything is written.
 
     With ``require`` (``iptown run --stage``), a requested stage the scenario does not have,
-    or a scenario without any stage, is an error instead of being skipped.
+    or a scenario without any stage, is an error instead of being skipped. ``stop_after``
+    drops the stages after that one (in pipeline order).
 
     Raises
     ------
     ParameterError
         A requested stage name is unknown.
     ScenarioError
-        With ``require``: a requested stage is not in the scenario, or it has no stage at all.
+        ``stop_after`` is not a stage name; with ``require``: a requested stage (or
+        ``stop_after``) is not in the scenario, or it has no stage at all.
     """
     from iptown_gis.errors import ParameterError, ScenarioError
 
@@ -206,6 +296,19 @@ def stages_to_run(
     installed = available_stages()
     present = [n for n, _ in installed if scen.has(n)]
     src = scen.source.name
+    if stop_after is not None:
+        if stop_after not in names:
+            raise ScenarioError(
+                f"unknown stage {stop_after!r} to stop after (stop_after= / --stop-after); stages are, in order: "
+                f"{', '.join(names)}"
+            )
+        if require and stop_after not in present:
+            raise ScenarioError(
+                f"{src}: --stop-after {stop_after}: the scenario has no [{stop_after}] section; add it or "
+                f"choose one of its stages: {', '.join(present) or '(none)'}"
+            )
+        last = names.index(stop_after)
+        installed = [(n, f) for n, f in installed if names.index(n) <= last]
     if stages is not None:
         unknown = [s for s in stages if s not in names]
         if unknown:
@@ -237,6 +340,7 @@ def run_scenario(
     progress: ProgressCallback | Progress | None = None,
     require_stages: bool = False,
     stage_dirs: dict[str, str | os.PathLike[str]] | None = None,
+    stop_after: str | None = None,
 ) -> dict[str, Any]:
     """Run every stage the scenario has (or those named in ``stages``) and write a manifest.
 
@@ -258,14 +362,69 @@ def run_scenario(
     stage_dirs
         ``stage -> folder`` for stages whose files go there instead of ``out_dir/<stage>/``
         (e.g. ``{"neg": out_dir}`` for ``iptown neg simulate --out DIR``).
+    stop_after
+        Run the stages up to and including this one (e.g. ``"sites"``: network, neg, surfaces,
+        sites as far as the scenario has them), not those after it; the manifest lists only the
+        stages that ran. Combines with ``stages``.
 
     Returns
     -------
     dict
         The manifest (also written to ``out_dir/manifest.json``).
+
+    Raises
+    ------
+    ScenarioError
+        ``stop_after`` is not a stage name (the message lists them), or, with
+        ``require_stages``, a requested stage is not in the scenario.
+    ParameterError
+        A name in ``stages`` is not a stage.
     """
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    todo = stages_to_run(scen, stages, require=require_stages)
+    ctx = _run(scen, out_dir, stages=stages, executor=executor, progress=progress, require_stages=require_stages,
+               stage_dirs=stage_dirs, stop_after=stop_after)
+    return ctx.manifest
+
+
+def run_study(
+    scenario: Scenario | str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] = "out",
+    *,
+    stages: list[str] | None = None,
+    executor: Any = None,
+    progress: ProgressCallback | Progress | None = None,
+    require_stages: bool = False,
+    stage_dirs: dict[str, str | os.PathLike[str]] | None = None,
+    stop_after: str | None = None,
+) -> StudyContext:
+    """:func:`run_scenario`, returning the finished :class:`StudyContext` with its typed results.
+
+    Parameters and errors as :func:`run_scenario`; the manifest is ``ctx.manifest``, the stage
+    results ``ctx.network``, ``ctx.neg``, ``ctx.surfaces``, ``ctx.sites``, ``ctx.zoning``,
+    ``ctx.report`` (``None`` for a stage that did not run).
+
+    Returns
+    -------
+    StudyContext
+        The context the stages ran on.
+    """
+    scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    return _run(scen, out_dir, stages=stages, executor=executor, progress=progress, require_stages=require_stages,
+                stage_dirs=stage_dirs, stop_after=stop_after)
+
+
+def _run(
+    scen: Scenario,
+    out_dir: str | os.PathLike[str],
+    *,
+    stages: list[str] | None,
+    executor: Any,
+    progress: ProgressCallback | Progress | None,
+    require_stages: bool,
+    stage_dirs: dict[str, str | os.PathLike[str]] | None,
+    stop_after: str | None,
+) -> StudyContext:
+    todo = stages_to_run(scen, stages, require=require_stages, stop_after=stop_after)
     log.info("run: stages %s into %s", ", ".join(n for n, _ in todo) or "(none)", out_dir)
     with deferred_signals():  # setting the earlier run aside is never cut in the middle
         run_dir = RunFolder.claim(out_dir, keep=_scenario_files(scen))
@@ -316,7 +475,61 @@ def run_scenario(
             else:
                 run_dir.roll_back()
         raise
-    return manifest
+    ctx.manifest = manifest
+    return ctx
+
+
+def run_stages(
+    ctx: StudyContext,
+    *,
+    before: str | None = None,
+    stop_after: str | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> list[str]:
+    """Run the scenario's stages on ``ctx`` in order, without a manifest or a run-folder claim.
+
+    For a one-stage command that needs the results of the stages before its own (``iptown
+    sites rank`` runs network, neg and surfaces, then ranks): the files go where
+    ``ctx.path`` puts them and are registered in ``ctx.outputs``; the typed results are set on
+    ``ctx``. :func:`run_scenario` is the whole-study run with manifest and roll-back.
+
+    Parameters
+    ----------
+    ctx
+        The study context (its scenario says which stages exist).
+    before
+        Run only the stages before this one (``"sites"``: network, neg, surfaces).
+    stop_after
+        Run the stages up to and including this one.
+    progress
+        Progress/cancellation callback, split evenly over the stages.
+
+    Returns
+    -------
+    list of str
+        The stages that ran, in order.
+
+    Raises
+    ------
+    ScenarioError
+        ``before`` or ``stop_after`` is not a stage name.
+    """
+    from iptown_gis.errors import ScenarioError
+
+    names = [n for n, _ in STAGES]
+    if before is not None and before not in names:
+        raise ScenarioError(f"before = {before!r}: unknown stage; stages are, in order: {', '.join(names)}")
+    todo = stages_to_run(ctx.scenario, None, stop_after=stop_after)
+    if before is not None:
+        todo = [(n, f) for n, f in todo if names.index(n) < names.index(before)]
+    prog = as_progress(progress)
+    parts = prog.steps(len(todo)) if todo else []
+    for (name, func), sub in zip(todo, parts, strict=True):
+        sub.update(0.0, f"{name}: start")
+        t0 = time.perf_counter()
+        func(ctx, sub)
+        ctx.timings[name] = round(time.perf_counter() - t0, 3)
+    return [n for n, _ in todo]
 
 
 def _scenario_files(scen: Scenario) -> list[Path]:
@@ -526,4 +739,4 @@ def _owned(out: Path) -> set[str]:
     return {r for r in owned if _visible(r)}
 
 
-__all__ += ["MANIFEST", "RunFolder", "available_stages", "stages_to_run"]
+__all__ += ["MANIFEST", "RunFolder", "available_stages", "run_stages", "stages_to_run"]

@@ -39,9 +39,11 @@ def cli(debug: bool, verbose: int, quiet: bool) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), callback=output_path(folder=True),
               help="Output folder.")
 @click.option("--stage", "stages", multiple=True, help="Run only this stage (repeatable).")
+@click.option("--stop-after", "stop_after", default=None, metavar="STAGE",
+              help="Run the stages up to and including STAGE (e.g. sites), not those after it.")
 @executor_options
-def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], scheduler: str | None,
-        workers: int | None) -> None:
+def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], stop_after: str | None,
+        scheduler: str | None, workers: int | None) -> None:
     """Run every stage of SCENARIO (default: the bundled Anhui study) into --out."""
     with progress_bar("iptown run") as cb:
         # the first progress line comes before the scientific stack loads (pipeline imports geopandas)
@@ -50,10 +52,11 @@ def run(scenario: Path | None, out_dir: Path, stages: tuple[str, ...], scheduler
         from iptown_gis.scenario import load_scenario
 
         scen = load_scenario(scenario)
-        stages_to_run(scen, list(stages) or None, require=True)  # before a cluster starts or --out is made
+        # checked before a cluster starts or --out is made
+        stages_to_run(scen, list(stages) or None, require=True, stop_after=stop_after)
         with make_executor(scheduler, workers, parallel=scen.section("parallel")) as ex:
             manifest = run_scenario(scen, out_dir, stages=list(stages) or None, executor=ex, progress=cb,
-                                    require_stages=True)
+                                    require_stages=True, stop_after=stop_after)
     click.echo(f"{len(manifest['outputs'])} outputs from stages {', '.join(manifest['stages']) or '(none)'} "
                f"in {manifest['timings_s']['total']:.1f} s; manifest: {Path(out_dir) / 'manifest.json'}")
 

@@ -64,7 +64,7 @@ def _parse_weights(items: tuple[str, ...]) -> dict[str, float]:
 def _context(scenario: Path | None, out_dir: Path, cb: Any, executor: Any = None) -> Any:
     """A study context with the stages before ``sites`` already run (network, neg, surfaces)."""
     from iptown_gis.io.atomic import ensure_writable_dir
-    from iptown_gis.pipeline import StudyContext, available_stages
+    from iptown_gis.pipeline import StudyContext, run_stages
     from iptown_gis.progress import as_progress
     from iptown_gis.scenario import load_scenario
 
@@ -77,16 +77,7 @@ def _context(scenario: Path | None, out_dir: Path, cb: Any, executor: Any = None
     # --out DIR means DIR: the sites files go there, the stages before it to DIR/<stage>/
     ctx = StudyContext(scenario=scen, out_dir=out, executor=executor, stage_dirs={"sites": out})
     prog = as_progress(cb)
-    before = []
-    for name, func in available_stages():
-        if name == "sites":
-            break
-        if scen.has(name):
-            before.append((name, func))
-    parts = prog.sub(0.0, 0.6).steps(len(before)) if before else []
-    for (name, func), sub in zip(before, parts):
-        sub.update(0.0, f"{name}: start")
-        func(ctx, sub)
+    run_stages(ctx, before="sites", progress=prog.sub(0.0, 0.6))
     return ctx, prog
 
 
@@ -111,11 +102,12 @@ def rank(scenario: Path | None, out_dir: Path, weights: tuple[str, ...], schedul
         ctx, prog = _context(scenario, out_dir, cb, ex)
         res = rank_stage(ctx, prog.sub(0.6, 0.95), weights=w or None)
         write_stage_outputs(ctx, None)
-    ranked = res["ranked"]
+    ranked = res.ranked
+    assert ranked is not None  # rank_stage always ranks
     cols = [c for c in (SITE_ID, "score", "rank", "p_top_k", "rank_p05", "rank_p95") if c in ranked.columns]
-    echo_json({"candidates": len(ranked), "criteria": res["criteria"], "skipped": res["skipped"],
+    echo_json({"candidates": len(ranked), "criteria": res.criteria, "skipped": res.skipped,
                "top": ranked[cols].head(10).to_dict(orient="records"),
-               "outputs": {k: str(v) for k, v in res["paths"].items()}})
+               "outputs": {k: str(v) for k, v in (res.paths or {}).items()}})
 
 
 @group.command()
@@ -170,11 +162,11 @@ def select(scenario: Path | None, k: int | None, model: str | None, standard: st
                        max_per_group=max_per_group, max_snap=max_snap, time_limit=time_limit,
                        scheduler=scheduler, workers=workers)
         return
-    from iptown_gis.sites.stage import _config, select_stage, write_stage_outputs
+    from iptown_gis.sites.stage import select_stage, sites_config, write_stage_outputs
 
     with make_executor(scheduler, workers) as ex, progress_bar("iptown sites select") as cb:
         ctx, prog = _context(scenario, out_dir, cb, ex)
-        cfg = _config(ctx)
+        cfg = sites_config(ctx)
         value, kind = parse_standard(standard, cfg.cost)
         if standard is not None and kind != cfg.cost:
             from iptown_gis.errors import ParameterError
@@ -185,7 +177,7 @@ def select(scenario: Path | None, k: int | None, model: str | None, standard: st
             )
         sel = select_stage(ctx, prog.sub(0.6, 0.9), k=k, model=model.lower() if model else None, standard=value)
         write_stage_outputs(ctx, sel)
-    echo_json({"selection": sel.summary, "outputs": {kk: str(v) for kk, v in ctx.results["sites"]["paths"].items()}})
+    echo_json({"selection": sel.summary, "outputs": {kk: str(v) for kk, v in (ctx.sites.paths or {}).items()}})
 
 
 def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int, model: str,
@@ -197,13 +189,13 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
 
     import numpy as np
 
-    from iptown_gis.errors import ColumnError, NetworkError, ParameterError
+    from iptown_gis.errors import ColumnError, ParameterError
     from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
     from iptown_gis.io.vector import read_vector, write_vector
     from iptown_gis.network import build_network
     from iptown_gis.sites.candidates import SITE_ID, candidates_from_layer
-    from iptown_gis.sites.criteria import network_costs
-    from iptown_gis.sites.select import _json_default, choose_sites
+    from iptown_gis.sites.select import json_default
+    from iptown_gis.sites.workflow import demand_points, select_on_network
 
     value, kind = parse_standard(standard, cost or "length")
     if cost is not None and standard is not None and kind != cost:
@@ -223,8 +215,7 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         demand = read_vector(demand_spec, name=f"--demand {demand_spec!r}", crs=crs)
         if demand.crs != crs:
             demand = demand.to_crs(crs)
-        if demand.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-            demand = demand.set_geometry(demand.geometry.representative_point())
+        demand = demand_points(demand)
         if weight_field is not None:
             if weight_field not in demand.columns:
                 raise ColumnError(f"--weight-field {weight_field!r}: the demand layer has no such column; columns "
@@ -241,20 +232,11 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         net = build_network(roads.to_crs(crs) if roads.crs != crs else roads)
         opts: dict[str, Any] = {"max_snap_distance": max_snap, "largest_component": True}
         prog.update(0.2, "network costs")
-        dc = network_costs(net, demand, cands, weight=kind, check_reach=False, origin_name="demand points",
-                           destination_name="candidates", executor=ex, **opts)
-        unreachable = ~np.isfinite(dc).any(axis=0)
-        if unreachable.any():
-            bad = cands[SITE_ID].to_numpy()[unreachable][:10].tolist()
-            raise NetworkError(f"{int(unreachable.sum())} candidate(s) are outside the network's reach (no route "
-                               f"to any demand point), e.g. {bad}; remove them or extend the roads")
-        cc = None
-        if min_spacing is not None:
-            cc = network_costs(net, cands, None, weight=kind, check_reach=False, **opts)
-        sel = choose_sites(cands, k=k, model=model, demand_cost=dc, demand_weights=w,  # type: ignore[arg-type]
-                           demand_ids=demand.index.tolist(), standard=value, candidate_cost=cc,
-                           min_spacing=min_spacing, prefecture_field=group_field, max_per_prefecture=max_per_group,
-                           time_limit=time_limit, progress=prog.sub(0.5, 0.95))
+        sel = select_on_network(cands, k=k, model=model, network=net, demand=demand,  # type: ignore[arg-type]
+                                demand_weights=w, cost=kind, standard=value, min_spacing=min_spacing,
+                                prefecture_field=group_field, max_per_prefecture=max_per_group,
+                                time_limit=time_limit, network_options={**opts, "executor": ex},
+                                spacing_options=opts, progress=prog.sub(0.2, 0.95))
     s = sel.summary
     s["cost_unit"] = "min" if kind == "time" else "m"
     table = sel.selected.copy()
@@ -271,6 +253,6 @@ def _select_direct(cand_spec: str, demand_spec: str, roads_spec: str, *, k: int,
         with atomic_path(out / "assignment.csv") as tmp:
             sel.assignment.to_csv(tmp, index=False)
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(s, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+        tmp.write_text(json.dumps(s, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
     echo_json({"selected": s["selected_ids"], "objective": s.get("objective"), "status": s.get("status"),
                "gap": s.get("gap"), "out": str(out / "selected.csv")})

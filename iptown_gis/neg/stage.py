@@ -1,6 +1,6 @@
 """Pipeline stage ``neg``: the Anhui scenarios on the network's seat costs.
 
-Reads ``ctx.results["seat_od"]`` (from the network stage; computed here from the roads when
+Reads ``ctx.network.seat_od`` (from the network stage; computed here from the roads when
 the stage runs alone), selects the regions of ``[neg] regions`` and runs every scenario on
 
 * ``[neg] model = "qsm"`` (default, :func:`run_qsm`): the quantitative spatial model calibrated
@@ -10,7 +10,8 @@ the stage runs alone), selects the regions of ``[neg] regions`` and runs every s
 * ``[neg] model = "fkv"`` (:func:`run_fkv`): the FKV core-periphery long run.
 
 Both write ``neg/scenarios.csv``, ``scenario_<name>.csv``, ``neg_scenarios.gpkg`` and
-``scenarios.png`` and put ``ctx.results["neg"]``::
+``scenarios.png`` and set ``ctx.neg``, a :class:`~iptown_gis.stage_results.NEGResult` (which
+also reads as the dictionary ``ctx.results["neg"]`` was)::
 
     {"region_ids", "names", "shares", "price_index", "income", "wage", "real_wage",
      "tau", "sigma", "mu", "cost_minutes", "observed_shares", "model",
@@ -36,6 +37,7 @@ from iptown_gis.neg.model import FloatArray, observed_shares
 from iptown_gis.neg.scenarios import run_scenarios, scenario_mobility, scenario_table, write_scenarios
 from iptown_gis.neg.sweeps import neg_bifurcation
 from iptown_gis.progress import Progress
+from iptown_gis.stage_results import NEGResult
 
 __all__ = ["qsm_scenarios_from_config", "region_costs", "run", "run_fkv", "run_qsm", "seat_costs"]
 
@@ -50,7 +52,7 @@ def _shares(values: Any, name: str) -> FloatArray:
 def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:
     """Travel minutes between the regions' seats, in the order of ``seats``.
 
-    Uses ``ctx.results["seat_od"]`` when present, otherwise builds the network from the
+    Uses ``ctx.network.seat_od`` when present, otherwise builds the network from the
     ``roads`` input (``cost = "network"``) or uses crow-fly distances (``cost = "euclidean"``);
     see :func:`seat_costs`.
 
@@ -63,7 +65,7 @@ def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:
     """
     od = None
     if cfg.cost == "network":
-        od = ctx.results.get("seat_od")
+        od = ctx.network.seat_od if ctx.network is not None else None
         if od is None:
             try:
                 from iptown_gis.network import build_network, od_matrix
@@ -176,12 +178,12 @@ def run_fkv(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
                  "d_real_wage_pct")} | {"stable": bool(t["stable"].all()), "tau": results[name].tau}
 
     base = pack("baseline")
-    ctx.results["neg"] = {
-        "region_ids": ids, "names": names, "shares": base["share"], "price_index": base["price_index"],
-        "income": base["income"], "wage": base["wage"], "real_wage": base["real_wage"],
-        "tau": cfg.tau, "sigma": cfg.sigma, "mu": cfg.mu, "cost_minutes": cost,
-        "observed_shares": lam0, "scenarios": {n: pack(n) for n in results}, "model": "fkv",
-    }
+    ctx.neg = NEGResult(
+        region_ids=ids, names=names, shares=base["share"], price_index=base["price_index"],
+        income=base["income"], wage=base["wage"], real_wage=base["real_wage"],
+        tau=cfg.tau, sigma=cfg.sigma, mu=cfg.mu, cost_minutes=cost,
+        observed_shares=lam0, scenarios={n: pack(n) for n in results}, model="fkv",
+    )
     progress.update(1.0, "neg: done")
 
 
@@ -412,8 +414,8 @@ def _qsm_regions(ctx: Any, cfg: NEGConfig, layer: str, polygons: str | None, pro
 def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
     """The calibrated quantitative spatial model (``[neg] model = "qsm"``, the default).
 
-    Puts ``ctx.results["neg"]`` with the keys of the FKV run (baseline = today's data) plus
-    ``model``, ``params``, ``validation``, ``tornado``, ``summary`` and, with
+    Sets ``ctx.neg`` (:class:`~iptown_gis.stage_results.NEGResult`) with the fields of the FKV
+    run (baseline = today's data) plus ``model``, ``params``, ``validation``, ``tornado``, ``summary`` and, with
     ``county_regions``, ``counties`` (the same dict for the finer regions); writes ``neg/``
     (the finer regions' files with the prefix ``counties_``).
     """
@@ -428,8 +430,8 @@ def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
         res["counties"] = cres
         res["summary"] |= {f"counties_{k}": v for k, v in cres["summary"].items() if k != "model"}
     _fkv_diagram(ctx, cfg, progress.sub(0.9, 0.99))
-    # the summary first: the report lists a result's first scalars (report/catalogue.py)
-    ctx.results["neg"] = {"summary": res.pop("summary"), **res}
+    # NEGResult reads with the summary first: the report lists a result's first scalars (report/catalogue.py)
+    ctx.neg = NEGResult.from_dict(res)
     progress.update(1.0, "neg: done")
 
 

@@ -1,8 +1,8 @@
 """Pipeline stage ``network``: build the study network and the seat-to-seat cost matrix.
 
-Sets ``ctx.results["network"]`` (:class:`~iptown_gis.network.Network`) and
-``ctx.results["seat_od"]`` (:class:`~iptown_gis.network.ODMatrix`, ids = the seats' id
-field, weight and unit from the section; minutes by default), and writes
+Sets ``ctx.network``, a :class:`~iptown_gis.stage_results.NetworkResult` with ``network``
+(:class:`~iptown_gis.network.Network`) and ``seat_od`` (:class:`~iptown_gis.network.ODMatrix`,
+ids = the seats' id field, weight and unit from the section; minutes by default), and writes
 ``network/network.gpkg`` (layers nodes, edges) and ``network/od_seats.{csv,parquet,npz}``.
 
 With ``ctx.executor`` set (``iptown run --workers N``), the seat OD shortest paths run on Dask
@@ -19,6 +19,7 @@ from iptown_gis.network.od import od_matrix
 from iptown_gis.network.osm import write_network
 from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
+from iptown_gis.stage_results import NetworkResult
 
 __all__ = ["run"]
 
@@ -42,15 +43,15 @@ def run(ctx: StudyContext, progress: Progress) -> None:
         transfer_penalty_min=cfg.transfer_penalty_min, transfer_max_distance=cfg.transfer_max_distance,
         crs=roads.crs, progress=progress.sub(0.0, 0.4),
     )
-    ctx.results["network"] = net
+    ctx.network = result = NetworkResult(network=net)
     seats = ctx.layer(cfg.seats, geom_types=("Point",))
     od = od_matrix(
         net, seats, id_field=cfg.seat_id_field, weight=cfg.weight, snap=cfg.snap,
         access_speed_kmh=cfg.access_speed_kmh, max_snap_distance=cfg.max_snap_distance,
         largest_component=cfg.largest_component, snap_to="road" if rail is not None else None,
-        executor=getattr(ctx, "executor", None), progress=progress.sub(0.4, 0.8),
+        executor=ctx.executor, progress=progress.sub(0.4, 0.8),
     )
-    ctx.results["seat_od"] = od
+    result.seat_od = od
     progress.update(0.8, "writing network outputs")
     if cfg.write_network:
         p = write_network(net, ctx.path("network", "network.gpkg"))

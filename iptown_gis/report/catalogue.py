@@ -25,11 +25,13 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from iptown_gis.errors import DataNotFoundError
+from iptown_gis.stage_results import StageResults, result_items
 from iptown_gis.study.labels import layer_title
 
 __all__ = ["Item", "RunInfo", "catalogue", "collect_run"]
@@ -122,7 +124,7 @@ class RunInfo:
         info = cls(out_dir=Path(ctx.out_dir), title=scen.study.name, crs=scen.study.crs,
                    scenario_path=Path(scen.source), parameters=params, outputs=list(ctx.outputs),
                    stages=stages, timings=dict(ctx.timings))
-        info.facts = result_facts(ctx.results)
+        info.facts = result_facts(ctx.stage_results)
         return info
 
 
@@ -291,10 +293,23 @@ def flatten_scalars(obj: Any, *, prefix: str = "", depth: int = 2, limit: int = 
     return dict(list(out.items())[:limit])
 
 
-def result_facts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Scalar key figures from ``ctx.results`` entries (dicts, or objects with ``summary``)."""
+def result_facts(results: StageResults | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Scalar key figures of the stage results, per result (in the order the stages set them).
+
+    Parameters
+    ----------
+    results
+        The typed results of a run (``ctx.stage_results``); a mapping ``name -> value`` (the old
+        ``ctx.results``: dicts, or objects with ``summary``) is read the same way.
+
+    Returns
+    -------
+    dict
+        ``name -> {"key.sub": scalar}`` (``network`` and ``seat_od`` for the network stage; a
+        stage result gives the scalars of its fields, as its old dictionary held them).
+    """
     facts: dict[str, dict[str, Any]] = {}
-    for name, value in results.items():
+    for name, value in result_items(results):
         obj: Any = value
         summary = getattr(value, "summary", None)
         if callable(summary):

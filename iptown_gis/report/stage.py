@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
 from iptown_gis.report.build import build_report
 from iptown_gis.report.catalogue import RunInfo
 from iptown_gis.report.config import ReportConfig
+from iptown_gis.stage_results import ReportResult
 
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx: Any, progress: Progress) -> None:
-    """Build the report of the running study from ``ctx.outputs`` / ``ctx.results``.
+def run(ctx: StudyContext, progress: Progress) -> None:
+    """Build the report of the running study from ``ctx.outputs`` and the typed stage results.
 
-    Registers every file it writes (``stage="report"``) and sets ``ctx.results["report"]`` to
-    ``{"html", "maps", "qgis_project", "styles", "postgis"}``. When the earlier stages wrote
+    Registers every file it writes (``stage="report"``) and sets ``ctx.report``, a
+    :class:`~iptown_gis.stage_results.ReportResult` (``html``, ``maps``, ``qgis_project``,
+    ``styles``, ``postgis``). When the earlier stages wrote
     nothing the stage logs a warning and does nothing (``iptown report build`` on such a folder
     is an error instead).
     """
@@ -28,7 +30,7 @@ def run(ctx: Any, progress: Progress) -> None:
     info.outputs = [o for o in info.outputs if (ctx.out_dir / o["path"]).exists()]
     if not info.outputs:
         log.warning("report: the earlier stages wrote no outputs; no report")
-        ctx.results["report"] = {"html": None, "maps": [], "qgis_project": None, "styles": [], "postgis": None}
+        ctx.report = ReportResult()
         return
     res = build_report(config=cfg, info=info, ctx=ctx, progress=progress.sub(0.0, 0.9))
     for p in res["maps"]:
@@ -46,4 +48,4 @@ def run(ctx: Any, progress: Progress) -> None:
 
         progress.update(0.9, "publishing to PostGIS")
         res["postgis"] = publish_run(info, cfg.postgis, schema=cfg.postgis_schema, overwrite=cfg.postgis_overwrite)
-    ctx.results["report"] = res
+    ctx.report = ReportResult.from_dict(res)

@@ -10,7 +10,9 @@
   (:func:`neg_values`);
 - any numeric column of the candidate layer.
 
-:func:`compute_criteria` gathers them from ``ctx.results``; a criterion whose stage did not run is
+:func:`compute_criteria` gathers them from a mapping ``{"neg": ..., "surfaces": ...}`` of the
+earlier stages' results (the sites stage passes ``ctx.neg`` and ``ctx.surfaces``, which read as
+such mappings); a criterion whose stage did not run is
 skipped with a logged warning unless the scenario marks it ``required``.
 """
 

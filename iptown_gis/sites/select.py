@@ -41,6 +41,7 @@ __all__ = [
     "choose_sites",
     "collinear_criteria",
     "fill_missing",
+    "json_default",
     "plot_sites",
     "rank_sites",
     "write_site_outputs",
@@ -418,12 +419,27 @@ def write_site_outputs(
     return paths
 
 
-def _json_default(v: Any) -> Any:
+def json_default(v: Any) -> Any:
+    """``json.dumps(default=...)`` for the sites summaries: NumPy scalars and arrays, else ``str``.
+
+    Parameters
+    ----------
+    v
+        A value ``json`` cannot write.
+
+    Returns
+    -------
+    Any
+        A JSON-writable value.
+    """
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, np.ndarray):
         return v.tolist()
     return str(v)
+
+
+_json_default = json_default  # the old private name
 
 
 def _line_segments(gdf: gpd.GeoDataFrame) -> list[np.ndarray]:

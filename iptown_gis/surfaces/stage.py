@@ -13,11 +13,17 @@ Writes into ``<out>/surfaces/``:
   surface per zone;
 - ``hotspots.gpkg``: Gi* (or local Moran) hot spots on the zones or grid cells.
 
-and sets ``ctx.results["surfaces"]``, a dict with ``grid`` (:class:`Grid`); for each raster
-name (``market_potential``, ``neg_market_access``, ``potential_all_cells``, ``kde``) a dict
-``{"path", "surface", "array"}``; ``zonal`` (zones input -> GeoDataFrame); ``hotspots``
-(GeoDataFrame with ``gi_z``, ``p``, ``q``, ``hot_spot``, ``cold_spot``, ``significance``);
-``paths`` (name -> output path); ``mass_source`` (what the masses are).
+and sets ``ctx.surfaces``, a :class:`~iptown_gis.stage_results.SurfacesResult` with ``grid``
+(:class:`Grid`); ``rasters``: for each raster name (``market_potential``,
+``neg_market_access``, ``potential_all_cells``, ``kde``) a
+:class:`~iptown_gis.stage_results.RasterResult` (``path``, ``surface``, ``array``); ``zonal``
+(zones input -> GeoDataFrame); ``hotspots`` (GeoDataFrame with ``gi_z``, ``p``, ``q``,
+``hot_spot``, ``cold_spot``, ``significance``); ``paths`` (name -> output path);
+``mass_source`` (what the masses are). It reads as the dictionary ``ctx.results["surfaces"]``
+was (``res["kde"]["path"]``).
+
+Reads ``ctx.network`` (built from ``roads`` when the network stage did not run; then stored
+there) and ``ctx.neg`` (regions, incomes, price indices) when present.
 
 With ``ctx.executor`` set (``iptown run --workers N``), the network shortest paths run on Dask in
 batches of masses and the Euclidean potentials and the KDE tile by tile as Dask tasks
@@ -28,14 +34,15 @@ batches of masses and the Euclidean potentials and the KDE tile by tile as Dask 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from iptown_gis.errors import ColumnError, GeometryError, ScenarioError
 from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
+from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
+from iptown_gis.stage_results import NetworkResult, SurfacesResult
 from iptown_gis.surfaces.config import SurfacesConfig
 from iptown_gis.surfaces.grid import Surface, make_grid
 from iptown_gis.surfaces.hotspots import hotspots
@@ -83,29 +90,28 @@ def _warn_smoothed(var: str, cfg: SurfacesConfig) -> None:
                     var)
 
 
-def _network(ctx: Any, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
-    net = ctx.results.get("network")
-    if isinstance(net, Mapping):
-        net = net.get("network", net.get("net"))
-    if net is not None:
-        return net
+def _network(ctx: StudyContext, cfg: SurfacesConfig, progress: Progress | None = None) -> Any:
+    if ctx.network is not None and ctx.network.network is not None:
+        return ctx.network.network
     from iptown_gis.network import build_network
 
     log.info("surfaces: no network stage result; building a network from input %r", cfg.roads)
     net = build_network(ctx.layer(cfg.roads), progress=progress)
-    ctx.results.setdefault("network", net)
+    if ctx.network is None:
+        ctx.network = NetworkResult(network=net)
+    else:
+        ctx.network.network = net
     return net
 
 
-def _neg_regions(ctx: Any) -> tuple[Any, np.ndarray, np.ndarray | None, float, float] | None:
+def _neg_regions(ctx: StudyContext) -> tuple[Any, np.ndarray, np.ndarray | None, float, float] | None:
     """The NEG stage's regions (points), incomes, price indices, sigma and tau (per minute), if it ran."""
-    neg = ctx.results.get("neg")
+    neg = ctx.neg
     neg_cfg = ctx.scenario.section("neg")
-    if not isinstance(neg, Mapping) or neg.get("region_ids") is None or neg.get("income") is None \
-            or neg_cfg is None:
+    if neg is None or neg.region_ids is None or neg.income is None or neg_cfg is None:
         return None
     regions = ctx.layer(neg_cfg.regions)
-    ids = [str(v) for v in np.asarray(neg["region_ids"]).ravel()]
+    ids = [str(v) for v in np.asarray(neg.region_ids).ravel()]
     pos = {v: i for i, v in enumerate(ids)}
     have = [str(v) for v in regions[neg_cfg.id_field].to_numpy()]
     keep = np.array([h in pos for h in have])
@@ -114,37 +120,36 @@ def _neg_regions(ctx: Any) -> tuple[Any, np.ndarray, np.ndarray | None, float, f
         return None
     regions = regions[keep]
     idx = np.array([pos[h] for h, k in zip(have, keep, strict=True) if k])
-    income = np.asarray(neg["income"], dtype="float64").ravel()[idx]
-    g = neg.get("price_index")
+    income = np.asarray(neg.income, dtype="float64").ravel()[idx]
+    g = neg.price_index
     gi = None if g is None else np.asarray(g, dtype="float64").ravel()[idx]
-    sigma = float(neg.get("sigma", getattr(neg_cfg, "sigma", 5.0)))
-    tau = float(neg.get("tau", getattr(neg_cfg, "tau", 0.0)))
+    sigma = float(neg.sigma if neg.sigma is not None else getattr(neg_cfg, "sigma", 5.0))
+    tau = float(neg.tau if neg.tau is not None else getattr(neg_cfg, "tau", 0.0))
     return regions, income, gi, sigma, tau
 
 
-def _register(ctx: Any, out: dict[str, Any], name: str, surface: Surface, description: str) -> None:
+def _register(ctx: StudyContext, out: SurfacesResult, name: str, surface: Surface, description: str) -> None:
     path = ctx.path("surfaces", f"{name}.tif")
     surface.write(path)
     ctx.add_output(path, stage="surfaces", kind="raster", description=description)
-    out[name] = {"path": path, "surface": surface, "array": surface.values}
-    out["paths"][name] = path
+    out.add_raster(name, path, surface)
 
 
-def run(ctx: Any, progress: Progress) -> None:
+def run(ctx: StudyContext, progress: Progress) -> None:
     """Compute and write the study's surfaces (see the module docstring)."""
     cfg: SurfacesConfig | None = ctx.scenario.section("surfaces")
     if cfg is None:
         raise ScenarioError(f"{ctx.scenario.source.name}: no [surfaces] section (see docs/surfaces.md)")
     steps = progress.steps(7)
-    out: dict[str, Any] = {"paths": {}}
+    out = SurfacesResult()
     boundary = ctx.layer(cfg.boundary, geom_types=("Polygon",))
     grid = make_grid(boundary, cell=cfg.cell, memory_budget=cfg.memory_budget)
-    out["grid"] = grid
+    out.grid = grid
     steps[0].update(0.0, f"grid {grid.rows} x {grid.cols} ({grid.n_inside} cells)")
-    ex = getattr(ctx, "executor", None)  # Dask (iptown run --workers N) or None: same values
+    ex = ctx.executor  # Dask (iptown run --workers N) or None: same values
     if cfg.masses is not None:  # masses = false: no potential surfaces
         masses = ctx.layer(cfg.masses, geom_types=("Point",))
-        out["mass_source"] = f"{cfg.masses}.{cfg.mass_field}"
+        out.mass_source = f"{cfg.masses}.{cfg.mass_field}"
         net = _network(ctx, cfg, steps[0]) if cfg.mode == "network" else None
         snap = _snap_policy(ctx, cfg)
         mp = market_potential(grid, masses, mass_field=cfg.mass_field, decay=cfg.decay, mode=cfg.mode,
@@ -190,7 +195,7 @@ def run(ctx: Any, progress: Progress) -> None:
                 weight_field=cfg.kde_weight, output=cfg.kde_output, executor=ex, progress=steps[3])
         _register(ctx, out, "kde", k, f"{cfg.kde_kernel} KDE of {cfg.kde_points} weighted by {cfg.kde_weight}")
 
-    surfaces = [out[n]["surface"] for n in SURFACE_NAMES if n in out]
+    surfaces = [out.rasters[n].surface for n in SURFACE_NAMES if n in out.rasters]
     zonal: dict[str, Any] = {}
     zpath = ctx.path("surfaces", "zonal.gpkg")
     for i, zname in enumerate(cfg.zonal_zones):
@@ -205,18 +210,18 @@ def run(ctx: Any, progress: Progress) -> None:
         steps[4].update((i + 1) / max(len(cfg.zonal_zones), 1), f"zonal statistics: {zname}")
     if zonal:
         ctx.add_output(zpath, stage="surfaces", kind="vector", description="zonal statistics (one layer per zones)")
-        out["paths"]["zonal"] = zpath
-    out["zonal"] = zonal
+        out.paths["zonal"] = zpath
+    out.zonal = zonal
 
     if cfg.hotspot_zones is not None:
         steps[5].update(0.0, f"hot spots ({cfg.hotspot_statistic}, {cfg.permutations} permutations)")
         var = cfg.hotspot_variable
         if cfg.hotspot_zones == "cells":
-            if var not in out:
+            if var not in out.rasters:
                 raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: hot spots on cells need a surface "
-                                    f"({', '.join(n for n in SURFACE_NAMES if n in out)})")
+                                    f"({', '.join(n for n in SURFACE_NAMES if n in out.rasters)})")
             _warn_smoothed(var, cfg)
-            hs = hotspots(out[var]["surface"], statistic=cfg.hotspot_statistic,
+            hs = hotspots(out.rasters[var].surface, statistic=cfg.hotspot_statistic,
                           weights=cfg.hotspot_weights if cfg.hotspot_weights in ("queen", "rook") else "queen",
                           permutations=cfg.permutations, seed=ctx.scenario.study.seed, alpha=cfg.alpha,
                           correction="fdr" if cfg.fdr else "none")
@@ -228,11 +233,11 @@ def run(ctx: Any, progress: Progress) -> None:
                                         var.removeprefix("density:"), cfg.hotspot_zones)
             elif var in SURFACE_NAMES:
                 _warn_smoothed(var, cfg)
-                if var not in out:
+                if var not in out.rasters:
                     raise ScenarioError(f"[surfaces] hotspot_variable = {var!r}: that surface was not computed")
                 zones = zonal.get(cfg.hotspot_zones)
                 if zones is None:
-                    zones = zonal_stats(out[var]["surface"], ctx.layer(cfg.hotspot_zones), stats=("mean",))
+                    zones = zonal_stats(out.rasters[var].surface, ctx.layer(cfg.hotspot_zones), stats=("mean",))
                 field = f"{var}_mean"
             else:
                 zones, field = ctx.layer(cfg.hotspot_zones), var
@@ -245,7 +250,7 @@ def run(ctx: Any, progress: Progress) -> None:
         write_vector(hs, hpath, layer="hotspots")
         ctx.add_output(hpath, stage="surfaces", kind="vector",
                        description=f"{cfg.hotspot_statistic} hot spots of {var} on {cfg.hotspot_zones}")
-        out["hotspots"] = hs
-        out["paths"]["hotspots"] = hpath
+        out.hotspots = hs
+        out.paths["hotspots"] = hpath
     steps[6].update(1.0, "surfaces done")
-    ctx.results["surfaces"] = out
+    ctx.surfaces = out

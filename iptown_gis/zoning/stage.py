@@ -6,15 +6,18 @@ names (``site_adcode``, ``site = [lon, lat]``). Town no. 1 is written to ``<out>
 names below), towns 2.. to ``<out>/zoning/town_<no>/`` with the same names; every layer carries
 ``town_no``, ``town_id``, ``town_name`` columns.
 
-Reads ``ctx.results["sites"]["ranked"]`` (first row = the site, when ``site = "auto"`` or
-``"top"``), ``ctx.results["network"]`` (travel times) and ``ctx.results["surfaces"]`` (market
-potential and KDE rasters) when present, with the fallbacks of
-:mod:`iptown_gis.zoning.studyarea` otherwise. Writes ``<out>/zoning/`` (``layout.geojson``,
-``layout.gpkg``, ``summary.json``, ``layout.png``, ``layout_*.qml``) and sets
-``ctx.results["zoning"]``: ``cells`` (:class:`CellSet`), ``model`` (solved districts),
-``module_model``, ``labels`` / ``module_labels`` (per cell), ``summary`` (dict), ``paths``,
-``site`` (metric x, y) and ``site_source``, ``sources`` (factor -> where it came from),
-``left_out`` (factor -> why it was left out of the suitability, e.g. slope from a too coarse DEM).
+Reads ``ctx.sites`` (``selected``; ``ranked``: first row = the site, when ``site = "auto"`` or
+``"top"``), ``ctx.network`` (travel times) and ``ctx.surfaces`` (market potential and KDE
+rasters) when present, with the fallbacks of :mod:`iptown_gis.zoning.studyarea` otherwise.
+Writes ``<out>/zoning/`` (``layout.geojson``, ``layout.gpkg``, ``summary.json``,
+``layout.png``, ``layout_*.qml``) and sets ``ctx.zoning``, a
+:class:`~iptown_gis.stage_results.ZoningResult` with one
+:class:`~iptown_gis.stage_results.TownLayout` per town: ``cells`` (:class:`CellSet`), ``model``
+(solved districts), ``module_model``, ``labels`` / ``module_labels`` (per cell), ``summary``
+(dict), ``paths``, ``site`` (metric x, y) and ``site_source``, ``sources`` (factor -> where it
+came from), ``left_out`` (factor -> why it was left out of the suitability, e.g. slope from a
+too coarse DEM). It reads as the dictionary ``ctx.results["zoning"]`` was (town no. 1's keys,
+``districts``, ``modules``, ``towns``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import geopandas as gpd
 import pyproj
 
 from iptown_gis.errors import DataNotFoundError, ScenarioError
+from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
+from iptown_gis.stage_results import TownLayout, ZoningResult
 from iptown_gis.zoning.config import ZoningConfig
 from iptown_gis.zoning.export import write_layout
 from iptown_gis.zoning.model import DISTRICTS, MODULES, ZoningModel
@@ -40,13 +45,13 @@ __all__ = ["Town", "resolve_site", "resolve_towns", "run"]
 log = logging.getLogger(__name__)
 
 
-def _layer(ctx: Any, name: str | None) -> gpd.GeoDataFrame | None:
+def _layer(ctx: StudyContext, name: str | None) -> gpd.GeoDataFrame | None:
     if name is None or name not in ctx.scenario.inputs:
         return None
     return ctx.layer(name)
 
 
-def resolve_site(ctx: Any, cfg: ZoningConfig, crs: Any) -> tuple[tuple[float, float], str]:
+def resolve_site(ctx: StudyContext, cfg: ZoningConfig, crs: Any) -> tuple[tuple[float, float], str]:
     """The site in metric ``crs`` and a description of where it came from.
 
     Raises
@@ -74,8 +79,7 @@ def resolve_site(ctx: Any, cfg: ZoningConfig, crs: Any) -> tuple[tuple[float, fl
         tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
         x, y = tr.transform(cfg.site[0], cfg.site[1])
         return (float(x), float(y)), f"coordinates {cfg.site[0]:.5f}, {cfg.site[1]:.5f} (WGS84)"
-    sites = ctx.results.get("sites")
-    ranked = sites.get("ranked") if isinstance(sites, dict) else None
+    ranked = ctx.sites.ranked if ctx.sites is not None else None
     if ranked is not None and len(ranked):
         top = ranked.iloc[:1].to_crs(crs)
         g = top.geometry.iloc[0]
@@ -104,7 +108,7 @@ def _point(g: Any) -> tuple[float, float]:
     return float(p.x), float(p.y)
 
 
-def resolve_towns(ctx: Any, cfg: ZoningConfig, crs: Any) -> list[Town]:
+def resolve_towns(ctx: StudyContext, cfg: ZoningConfig, crs: Any) -> list[Town]:
     """The towns to lay out, numbered as the sites stage chose them.
 
     ``site_adcode`` or ``site = [lon, lat]``: that one town. Otherwise every town the sites stage
@@ -118,8 +122,8 @@ def resolve_towns(ctx: Any, cfg: ZoningConfig, crs: Any) -> list[Town]:
     """
     from iptown_gis.study.labels import format_id
 
-    sites = ctx.results.get("sites")
-    sel = sites.get("selected") if isinstance(sites, dict) else None
+    sites = ctx.sites
+    sel = sites.selected if sites is not None else None
     if cfg.site_adcode is None and not isinstance(cfg.site, list) and sel is not None and len(sel):
         chosen = sel.to_crs(crs)
         if "choice" in chosen.columns:
@@ -135,16 +139,16 @@ def resolve_towns(ctx: Any, cfg: ZoningConfig, crs: Any) -> list[Town]:
     site, src = resolve_site(ctx, cfg, crs)
     code = str(cfg.site_adcode) if cfg.site_adcode is not None else ""
     name = ""
-    if isinstance(sites, dict) and sites.get("ranked") is not None and len(sites["ranked"]) \
-            and cfg.site_adcode is None and not isinstance(cfg.site, list):
-        top = sites["ranked"].iloc[0]
-        code = format_id(top["site_id"]) if "site_id" in sites["ranked"].columns else code
-        name = str(top["unit_name"]) if "unit_name" in sites["ranked"].columns else ""
+    ranked = sites.ranked if sites is not None else None
+    if ranked is not None and len(ranked) and cfg.site_adcode is None and not isinstance(cfg.site, list):
+        top = ranked.iloc[0]
+        code = format_id(top["site_id"]) if "site_id" in ranked.columns else code
+        name = str(top["unit_name"]) if "unit_name" in ranked.columns else ""
     return [Town(1, code or "1", name or code or "site", site, src)]
 
 
-def _lay_out(ctx: Any, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
-             progress: Progress) -> dict[str, Any]:
+def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
+             progress: Progress) -> TownLayout:
     """Study area, districts, modules and files of one town."""
     t0 = time.perf_counter()
     site, site_src = town.site, town.source
@@ -152,8 +156,9 @@ def _lay_out(ctx: Any, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_
     dem = ctx.scenario.input_path(cfg.dem) if cfg.dem and cfg.dem in ctx.scenario.inputs else None
     area = build_study_area(
         site, radius=cfg.radius_m, cell_size=cfg.cell_size_m, crs=crs, recipe=cfg.recipe,
-        transforms=cfg.transforms, module_recipe=cfg.module_recipe, network=ctx.results.get("network"),
-        surfaces=ctx.results.get("surfaces"), seats=seats, places=_layer(ctx, cfg.places),
+        transforms=cfg.transforms, module_recipe=cfg.module_recipe,
+        network=ctx.network.network if ctx.network is not None else None, surfaces=ctx.surfaces, seats=seats,
+        places=_layer(ctx, cfg.places),
         rivers=_layer(ctx, cfg.rivers), lakes=_layer(ctx, cfg.lakes), railways=_layer(ctx, cfg.railways),
         roads=_layer(ctx, cfg.roads), dem=dem, mask=_layer(ctx, cfg.mask), water_buffer=cfg.water_buffer_m,
         centre_speed_kmh=cfg.town_centre_speed_kmh,
@@ -188,12 +193,12 @@ def _lay_out(ctx: Any, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_
     elapsed = round(time.perf_counter() - t0, 3)
     log.info("zoning: town %d %s (%s): objective %.3f (%s), %d cells, %.1f s", town.no, town.name, town.town_id,
              model.objective_, model.status_, cells.n, elapsed)
-    return {"cells": cells, "model": model, "module_model": mm, "labels": model.labels_, "module_labels": mlab,
-            "summary": summary, "paths": paths, "site": site, "site_source": site_src, "sources": area.sources,
-            "left_out": area.left_out, "town": tinfo, "time_s": elapsed}
+    return TownLayout(cells=cells, model=model, module_model=mm, labels=model.labels_, module_labels=mlab,
+                      summary=summary, paths=paths, site=site, site_source=site_src, sources=area.sources,
+                      left_out=area.left_out, town=tinfo, time_s=elapsed)
 
 
-def run(ctx: Any, progress: Progress) -> None:
+def run(ctx: StudyContext, progress: Progress) -> None:
     """Lay out every town (see the module docstring)."""
     cfg: ZoningConfig = ctx.scenario.section("zoning")
     seed = cfg.seed if cfg.seed is not None else int(ctx.scenario.study.seed)
@@ -207,11 +212,8 @@ def run(ctx: Any, progress: Progress) -> None:
         # town no. 1 keeps today's files in zoning/; towns 2.. get zoning/town_<no>/ with the same names
         out_dir = base if town is towns[0] else ctx.path("zoning", f"town_{town.no}", "layout.geojson").parent
         res = _lay_out(ctx, cfg, town, crs, seats, out_dir, seed, sub)
-        for key, p in res["paths"].items():
+        for key, p in (res.paths or {}).items():
             ctx.add_output(p, stage="zoning", kind=kinds.get(key, "style"),
                            description=f"town {town.no} ({town.name}, {town.town_id}) layout: {key}")
         done.append(res)
-    first = done[0]
-    ctx.results["zoning"] = {**first, "districts": DISTRICTS, "modules": MODULES,
-                             "towns": [{"town": d["town"], "summary": d["summary"], "paths": d["paths"],
-                                        "site": d["site"], "time_s": d["time_s"]} for d in done]}
+    ctx.zoning = ZoningResult(layouts=done, districts=DISTRICTS, modules=MODULES)

@@ -44,7 +44,7 @@ TOP_LAYERS = {
     "errors": FOUNDATION, "progress": FOUNDATION, "io": FOUNDATION, "crs": FOUNDATION,
     "parallel": FOUNDATION, "_highs": FOUNDATION, "datasets": FOUNDATION,
     "network": KERNEL, "surfaces": KERNEL, "neg": KERNEL, "sites": KERNEL, "zoning": KERNEL,
-    "scenario": STUDY, "pipeline": STUDY, "study": STUDY, "report": STUDY,
+    "scenario": STUDY, "pipeline": STUDY, "stage_results": STUDY, "study": STUDY, "report": STUDY,
     "cli": FRONT, "engine": FRONT,
 }
 #: Submodules that belong to the study layer wherever they are (scenario sections and stages).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -183,7 +184,7 @@ def test_validation_and_bands(anhui: dict) -> None:
         qsm_bands(anhui["pop"], anhui["gdp"], anhui["minutes"], scs, params=p, draws=1)
 
 
-def _stage(sample_dir: Path, out: Path, **neg: object) -> dict:
+def _stage(sample_dir: Path, out: Path, **neg: object) -> Any:
     from iptown_gis.neg import stage
     from iptown_gis.pipeline import StudyContext
     from iptown_gis.progress import as_progress
@@ -197,7 +198,7 @@ def _stage(sample_dir: Path, out: Path, **neg: object) -> dict:
         setattr(sec, k, v)
     ctx = StudyContext(scenario=scen, out_dir=out)
     stage.run(ctx, as_progress(None))
-    return ctx.results["neg"]
+    return ctx.neg
 
 
 def test_stage_qsm_prefectures_and_counties(tmp_path: Path, sample_dir: Path) -> None:
@@ -294,8 +295,8 @@ amenity = { "330102" = 0.05 }
     scen = load_scenario(tmp_path / "zj.toml")
     ctx = StudyContext(scenario=scen, out_dir=tmp_path / "out")
     stage.run(ctx, as_progress(None))
-    res = ctx.results["neg"]
-    assert len(res["region_ids"]) == len(seats)
+    res = ctx.neg
+    assert len(res.region_ids) == len(seats)
     np.testing.assert_allclose(res["scenarios"]["baseline"]["share"], 1.0 / len(seats), atol=1e-8)
     hz = res["region_ids"].index("330102")
     assert res["scenarios"]["hangzhou_amenity"]["d_share"][hz] > 0

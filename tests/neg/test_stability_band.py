@@ -140,11 +140,11 @@ def test_stage_diagram_runs_the_baseline_mobility(tmp_path: Path, sample_dir: Pa
     mob = seen["mobility"]
     assert isinstance(mob, Mobility)
     assert mob.congestion == pytest.approx(cfg.congestion)
-    off = ~np.eye(len(ctx.results["neg"]["region_ids"]), dtype=bool)
+    off = ~np.eye(len(ctx.neg.region_ids), dtype=bool)
     assert mob.moving_cost is not None
     assert (mob.moving_cost[off] >= cfg.moving_cost).all()
     df = pd.read_csv(tmp_path / "out" / "neg" / "bifurcation.csv")
     assert "stability" in df.columns
     # the diagram at the scenario's tau is the baseline scenario's equilibrium
-    base = ctx.results["neg"]["shares"]
+    base = ctx.neg.shares
     np.testing.assert_allclose(df["share"].to_numpy(), base, atol=1e-6)

@@ -64,8 +64,9 @@ def test_anhui_scenarios_stage(tmp_path: Path, sample_dir: Path) -> None:
     from iptown_gis.progress import as_progress
 
     stage.run(ctx, as_progress(None))
-    res = ctx.results["neg"]
-    assert len(res["region_ids"]) == 16
+    res = ctx.neg
+    assert res is not None
+    assert len(res.region_ids) == 16
     assert res["shares"].sum() == pytest.approx(1.0)
     assert set(res["scenarios"]) == {"baseline", "hsr_links", "hukou_reform", "hefei_science_centre"}
     hefei = res["region_ids"].index("340100")

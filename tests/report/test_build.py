@@ -14,6 +14,7 @@ from matplotlib.image import imread
 from iptown_gis.errors import DataNotFoundError
 from iptown_gis.report import ReportConfig, build_report, catalogue, collect_run
 from iptown_gis.report.maps import make_maps
+from iptown_gis.stage_results import ReportResult, ZoningResult
 
 
 def test_catalogue_roles(run_dir):
@@ -116,13 +117,15 @@ def test_stage_uses_registered_outputs(run_dir, scenario_path):
     ctx = StudyContext(scenario=scen, out_dir=run_dir)
     for o in man["outputs"]:
         ctx.add_output(run_dir / o["path"], stage=o["stage"], kind=o["kind"], description=o["description"])
-    ctx.results["zoning"] = {"objective": 48.3, "status": "Optimal"}
+    ctx.zoning = ZoningResult(extra={"objective": 48.3, "status": "Optimal"})
     stage.run(ctx, SimpleNamespace(sub=lambda a, b: None, update=lambda f, m="": None))
-    rep = ctx.results["report"]
-    assert rep["html"].exists()
+    rep = ctx.report
+    assert isinstance(rep, ReportResult)
+    assert rep.html is not None
+    assert rep.html.exists()
     kinds = {o["kind"] for o in ctx.outputs if o["stage"] == "report"}
     assert {"figure", "report"} <= kinds
-    html = rep["html"].read_text(encoding="utf-8")
+    html = rep.html.read_text(encoding="utf-8")
     assert "Results: town layout" in html
     assert "Optimal" in html
     # the province context came from the scenario inputs (drawn, and in the web map)
@@ -136,7 +139,9 @@ def test_stage_without_outputs_does_nothing(tmp_path, scenario_path):
 
     ctx = StudyContext(scenario=load_scenario(scenario_path), out_dir=tmp_path)
     stage.run(ctx, SimpleNamespace(sub=lambda a, b: None, update=lambda f, m="": None))
-    assert ctx.results["report"]["html"] is None
+    assert ctx.report is not None
+    assert ctx.report.html is None
+    assert ctx.report.maps == []
     assert not (tmp_path / "report.html").exists()
 
 

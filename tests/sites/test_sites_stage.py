@@ -103,7 +103,8 @@ def test_ranked_first_row_is_top_and_selection_is_optimal(tmp_path: Path, sample
     assert best is not None
     assert set(model.selected_.tolist()) == best[1]
     assert model.objective_ == pytest.approx(best[0], rel=1e-9)
-    assert ctx.results["sites"]["selected"] is chosen
+    assert ctx.sites is not None
+    assert ctx.sites.selected is chosen
     # mclp on the same context: the covered share is reported and within [0, 1]
     sel2 = select_stage(ctx, model="mclp", k=2)
     assert 0.0 < sel2.summary["covered_share"] <= 1.0
@@ -138,7 +139,7 @@ def test_criteria_reach_beyond_hefei(tmp_path: Path, sample_gpkg: Path) -> None:
     res = rank_stage(ctx)
     ranked = res["ranked"]
     hefei = res["anchors"][res["anchors"]["name"].isin(["science_island", "ustc"])]
-    t_hefei = access_costs(ctx.results["network"], ranked, hefei, aggregate="min", max_snap_distance=30_000.0)
+    t_hefei = access_costs(ctx.network.network, ranked, hefei, aggregate="min", max_snap_distance=30_000.0)
     t_hub = ranked["time_to_innovation_hub"].to_numpy()
     assert (t_hub <= t_hefei + 1e-9).all()
     closer = t_hub < t_hefei - 1.0

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from shapely.geometry import Point
 
 from iptown_gis.errors import ColumnError, GeometryError, ParameterError
+from iptown_gis.stage_results import NEGResult, NetworkResult
 from iptown_gis.surfaces import make_grid, market_potential
 from iptown_gis.surfaces.concentration import (
     activity_table,
@@ -256,11 +257,11 @@ def test_stage_uses_neg_results(tmp_path, scenario_path):
     n = len(ids)
     income = np.linspace(1.0, 2.0, n)
     g = np.linspace(0.8, 1.2, n)
-    ctx.results["neg"] = {"region_ids": ids, "income": income, "price_index": g, "sigma": 4.0, "tau": 0.01}
+    ctx.neg = NEGResult(region_ids=ids, income=income, price_index=g, sigma=4.0, tau=0.01)
     net = build_network(ctx.layer("roads"))
-    ctx.results["network"] = net
+    ctx.network = NetworkResult(network=net)
     run(ctx, Progress())
-    ma = ctx.results["surfaces"]["neg_market_access"]["surface"]
+    ma = ctx.surfaces.rasters["neg_market_access"].surface
     assert ma.tags["iptown_income_source"] == "neg"
     pos = {v: i for i, v in enumerate(ids)}
     order = [pos[str(v)] for v in regions.adcode]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from iptown_gis.cli.main import cli
 from iptown_gis.pipeline import run_scenario
 from iptown_gis.scenario import load_scenario
+from iptown_gis.stage_results import SitesResult, ZoningResult
 from iptown_gis.zoning import grid_cells
 
 
@@ -112,12 +113,15 @@ def test_stage_lays_out_every_chosen_town(tmp_path, scenario_path):
     # the selection lists 340402 as town 2, 340102 as town 1: the towns follow 'choice', not row order
     pick["choice"] = pick["adcode"].map({340102: 1, 340402: 2})
     pick = pick.sort_values("adcode", ascending=False)
-    ctx.results["sites"] = {"selected": pick, "ranked": pick}
+    ctx.sites = SitesResult(selected=pick, ranked=pick)
     stage.run(ctx, as_progress(None))
-    res = ctx.results["zoning"]
-    assert [t["town"]["town_id"] for t in res["towns"]] == ["340102", "340402"]
-    assert [t["town"]["town_no"] for t in res["towns"]] == [1, 2]
-    assert all(t["time_s"] > 0 for t in res["towns"])
+    res = ctx.zoning
+    assert isinstance(res, ZoningResult)
+    assert [t.town["town_id"] for t in res.layouts] == ["340102", "340402"]
+    assert [t.town["town_no"] for t in res.layouts] == [1, 2]
+    assert all(t.time_s > 0 for t in res.layouts)
+    assert res.first is res.layouts[0]
+    assert res.first.paths["gpkg"].name == "layout.gpkg"
     one = json.loads((tmp_path / "zoning" / "summary.json").read_text())
     two = json.loads((tmp_path / "zoning" / "town_2" / "summary.json").read_text())
     assert one["town"] == {"town_no": 1, "town_id": "340102", "town_name": pick.loc[pick["adcode"] == 340102,
@@ -137,9 +141,15 @@ def test_stage_lays_out_every_chosen_town(tmp_path, scenario_path):
     # towns = "first": only town no. 1
     scen.section("zoning").towns = "first"
     ctx2 = StudyContext(scenario=scen, out_dir=tmp_path / "first")
-    ctx2.results["sites"] = {"selected": pick, "ranked": pick}
+    # a script's old-style dictionaries still work (deprecated): converted to the typed results
+    with pytest.warns(DeprecationWarning, match="ctx.sites"):
+        ctx2.results["sites"] = {"selected": pick, "ranked": pick}
+    assert isinstance(ctx2.sites, SitesResult)
+    assert ctx2.sites.selected is pick
     stage.run(ctx2, as_progress(None))
-    assert len(ctx2.results["zoning"]["towns"]) == 1
+    with pytest.warns(DeprecationWarning, match="StudyContext.results"):
+        assert len(ctx2.results["zoning"]["towns"]) == 1
+    assert len(ctx2.zoning.layouts) == 1
     assert not (tmp_path / "first" / "zoning" / "town_2").exists()
 
 

@@ -128,8 +128,7 @@ def selectsites(p: Params) -> dict[str, Any]:
 
     from iptown_gis.errors import NetworkError
     from iptown_gis.sites.candidates import candidates_from_layer
-    from iptown_gis.sites.criteria import network_costs
-    from iptown_gis.sites.select import choose_sites
+    from iptown_gis.sites.workflow import demand_points, select_on_network
 
     steps = p.progress.steps(3)
     layer = p.vector("RANKED", geom_types=("Point",))
@@ -149,28 +148,21 @@ def selectsites(p: Params) -> dict[str, Any]:
         net = build_from_params(p, roads=roads, progress=steps[0])
     steps[0].update(1.0, "layers read")
     largest = p.flag("LARGEST_COMPONENT", True)
-    cand_cost = demand_cost = demand_w = demand_ids = None
-    if min_spacing is not None:
-        cand_cost = network_costs(net, ranked, None, weight=cost, check_reach=False, largest_component=largest)
+    demand_w = None
     if demand is not None:
-        demand = demand.reset_index(drop=True)
-        if demand.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-            demand = demand.set_geometry(demand.geometry.representative_point())
+        demand = demand_points(demand.reset_index(drop=True))
         wf = p.text("DEMAND_WEIGHT")
         demand_w = demand[wf].to_numpy(dtype=float) if wf else np.ones(len(demand))
-        demand_ids = demand.index.tolist()
-        demand_cost = network_costs(net, demand, ranked, weight=cost, check_reach=False,
-                                    origin_name="demand points", destination_name="candidates",
-                                    largest_component=largest, progress=steps[1])
-    steps[1].update(1.0, "network costs")
-    sel = choose_sites(
+    # the same path as the sites stage and 'iptown sites select' (sites.workflow)
+    sel = select_on_network(
         ranked, k=p.need_integer("K", minimum=1), model=model,  # type: ignore[arg-type]
-        demand_cost=demand_cost, demand_weights=demand_w, demand_ids=demand_ids,
-        standard=p.number("STANDARD", minimum=0.0), candidate_cost=cand_cost, min_spacing=min_spacing,
+        network=net, demand=demand, demand_weights=demand_w, cost=cost,
+        standard=p.number("STANDARD", minimum=0.0), min_spacing=min_spacing,
         prefecture_field=p.text("PREFECTURE_FIELD"),
         max_per_prefecture=p.integer("MAX_PER_PREFECTURE", minimum=1),
         mip_gap=p.need_number("MIP_GAP", minimum=0.0, maximum=0.99),
-        time_limit=p.number("TIME_LIMIT", minimum=0.1), progress=steps[2])
+        time_limit=p.number("TIME_LIMIT", minimum=0.1), network_options={"largest_component": largest},
+        check_reach=False, progress=p.progress.sub(1 / 3, 1.0))
     for k, v in sel.summary.items():
         if isinstance(v, (int, float, str)):
             log.info("%s: %s", k, v)
