@@ -17,10 +17,10 @@ from iptown_gis._lazy import lazy_namespace
 
 if TYPE_CHECKING:
     from iptown_gis.network.build import build_network, load_lines, load_points
-    from iptown_gis.network.costs import many_to_many, node_costs, overlay_graph
+    from iptown_gis.network.costs import core_graph, many_to_many, node_costs, overlay_graph
     from iptown_gis.network.isochrones import isochrones
     from iptown_gis.network.model import WEIGHT_UNITS, Network, from_edge_arrays
-    from iptown_gis.network.od import ODMatrix, core_graph, iceberg, od_matrix
+    from iptown_gis.network.od import ODMatrix, iceberg, od_matrix
     from iptown_gis.network.osm import from_osmnx, read_osm, to_geodataframes, to_osmnx, write_network
     from iptown_gis.network.snap import (
         ACCESS_MODES,

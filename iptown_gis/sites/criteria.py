@@ -33,7 +33,7 @@ from iptown_gis.errors import (
     NetworkError,
     ParameterError,
 )
-from iptown_gis.network.od import node_costs
+from iptown_gis.network.costs import node_costs
 from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.progress import Progress, ProgressCallback
 from iptown_gis.sites._raster import as_raster
