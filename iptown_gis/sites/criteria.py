@@ -166,6 +166,10 @@ def hotspot_values(
         ``p <= alpha`` and ``z > 0``, else 0; a boolean column is used when present).
     column
         Use this column instead of guessing.
+    alpha
+        Significance level of ``kind="significant"``.
+    name
+        What to call the hot-spot layer in messages.
 
     Returns
     -------

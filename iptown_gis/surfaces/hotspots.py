@@ -574,6 +574,10 @@ def hotspots(
         Conditional permutations and the random seed.
     alpha, correction
         Significance level; ``"fdr"`` (Benjamini-Hochberg) or ``"none"``.
+    k
+        Neighbours per feature for ``weights="knn"``.
+    distance
+        Neighbour distance (metres) for ``weights="distance"``.
 
     Returns
     -------

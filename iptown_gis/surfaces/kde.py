@@ -262,6 +262,9 @@ def kde(
     executor
         An :mod:`iptown_gis.parallel` Dask executor: the grid is computed tile by tile as tasks
         (equal to 1e-12 relative). ``None``: in-process.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------

@@ -172,6 +172,9 @@ def potential_at(
     min_distance
         Distances below it are raised to it (metres). Must be > 0 for power decay when a
         target can coincide with a mass.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------
@@ -361,6 +364,9 @@ def market_potential(
         How cells and masses join the network (:class:`iptown_gis.network.SnapPolicy`): road
         nodes only (rail boarded at stations), the largest component, the access-leg limit
         and ``far="drop"`` (far cells get no value, far masses add nothing; with a warning).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------
@@ -470,6 +476,9 @@ def market_access(
         Transport cost per kilometre (or per minute).
     mode, network, roads, cost, access_speed_kmh, reproject, executor, max_snap_distance, snap_policy
         As in :func:`market_potential`.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Raises
     ------
