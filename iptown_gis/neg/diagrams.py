@@ -158,6 +158,18 @@ def bifurcation(
     return pd.DataFrame(rows)
 
 
+def _save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Lay out ``fig``, write it as a PNG atomically, close it; the path written."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return target
+
+
 def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
     """Draw a tomahawk table (from :func:`tomahawk`) as a PNG (stable: filled, unstable: open)."""
     import matplotlib
@@ -176,12 +188,7 @@ def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str 
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(title or "Tomahawk: two-region equilibria")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return _save_png(fig, path)
 
 
 def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None,
@@ -203,12 +210,7 @@ def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: s
     ax.set_title(title or "Bifurcation of long-run shares over tau")
     if df["region"].nunique() <= 20:
         ax.legend(fontsize=6, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return _save_png(fig, path)
 
 
 def write_diagram(df: pd.DataFrame, out_dir: str | os.PathLike[str], name: str, *, kind: str,

@@ -547,6 +547,17 @@ def _check_raster(mass: np.ndarray) -> np.ndarray:
     return np.asarray(a)
 
 
+def _raster_inputs(mass: np.ndarray, cell: float, decay: str | Decay, min_distance: float | None, *,
+                   power_needs_floor: bool = False) -> tuple[Decay, float, np.ndarray]:
+    """The checked inputs of the all-cells potentials: ``(decay, distance floor, mass array)``."""
+    dec = parse_decay(decay)
+    positive(cell, "cell")
+    dmin = _min_distance(min_distance, cell)
+    if power_needs_floor and dec.kind == "power" and dmin <= 0:
+        raise ParameterError("power decay needs min_distance > 0 (a cell's distance to itself is 0)")
+    return dec, dmin, _check_raster(mass)
+
+
 def _kernel(h: int, w: int, cell: float, dec: Decay, dmin: float, shape: tuple[int, int]) -> np.ndarray:
     """Distance-decay kernel for offsets (-(h-1)..h-1, -(w-1)..w-1) laid out circularly."""
     l1, l2 = shape
@@ -593,12 +604,7 @@ def potential_fft(
     """
     import scipy.fft as sfft
 
-    dec = parse_decay(decay)
-    positive(cell, "cell")
-    dmin = _min_distance(min_distance, cell)
-    if dec.kind == "power" and dmin <= 0:
-        raise ParameterError("power decay needs min_distance > 0 (a cell's distance to itself is 0)")
-    a = _check_raster(mass)
+    dec, dmin, a = _raster_inputs(mass, cell, decay, min_distance, power_needs_floor=True)
     h, w = a.shape
     shape = (sfft.next_fast_len(2 * h - 1, real=True), sfft.next_fast_len(2 * w - 1, real=True))
     k = _kernel(h, w, float(cell), dec, dmin, shape)
@@ -637,10 +643,7 @@ def potential_direct(
     numpy.ndarray
         Potential, same shape as ``mass``.
     """
-    dec = parse_decay(decay)
-    positive(cell, "cell")
-    dmin = _min_distance(min_distance, cell)
-    a = _check_raster(mass)
+    dec, dmin, a = _raster_inputs(mass, cell, decay, min_distance)
     h, w = a.shape
     src_r, src_c = np.nonzero(a)
     tmask = np.ones(a.shape, bool) if targets is None else np.asarray(targets, bool)
