@@ -51,6 +51,18 @@ def tomahawk(
 ) -> pd.DataFrame:
     """Equilibria of the two-region economy over trade costs ``T``.
 
+    Parameters
+    ----------
+    sigma, mu
+        Elasticity of substitution and manufacturing share (see :class:`~iptown_gis.neg.model.NEGParams`).
+    T_range, n_T
+        Range of trade costs ``T`` and the number of values in it.
+    n_lambda
+        Grid points of ``lambda1`` in (0, 1/2) scanned per ``T`` for interior equilibria (>= 4).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+
     Returns
     -------
     pandas.DataFrame
@@ -171,7 +183,17 @@ def _save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-    """Draw a tomahawk table (from :func:`tomahawk`) as a PNG (stable: filled, unstable: open)."""
+    """Draw a tomahawk table (from :func:`tomahawk`) as a PNG (stable: filled, unstable: open).
+
+    Parameters
+    ----------
+    df
+        The table of :func:`tomahawk`.
+    path
+        The PNG to write (atomically).
+    title
+        Title (default "Tomahawk: two-region equilibria").
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,7 +215,19 @@ def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str 
 
 def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None,
                      labels: dict[Any, str] | None = None) -> Path:
-    """Draw a bifurcation table (from :func:`bifurcation`) as a PNG: share of each region over tau."""
+    """Draw a bifurcation table (from :func:`bifurcation`) as a PNG: share of each region over tau.
+
+    Parameters
+    ----------
+    df
+        The table of :func:`bifurcation` (``region``, ``tau``, ``share``).
+    path
+        The PNG to write (atomically).
+    title
+        Title (default "Bifurcation of long-run shares over tau").
+    labels
+        Region id -> legend label (default the ids).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -215,7 +249,21 @@ def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: s
 
 def write_diagram(df: pd.DataFrame, out_dir: str | os.PathLike[str], name: str, *, kind: str,
                   title: str | None = None) -> tuple[Path, Path]:
-    """Write ``name.csv`` and ``name.png`` (``kind`` = ``"tomahawk"`` or ``"bifurcation"``)."""
+    """Write ``name.csv`` and ``name.png`` (``kind`` = ``"tomahawk"`` or ``"bifurcation"``).
+
+    Parameters
+    ----------
+    df
+        The table (:func:`tomahawk` or :func:`bifurcation`).
+    out_dir
+        The folder written to.
+    name
+        The file stem.
+    kind
+        ``"tomahawk"`` or ``"bifurcation"``.
+    title
+        The figure's title (default per kind).
+    """
     out = Path(out_dir)
     csv = out / f"{name}.csv"
     with atomic_path(csv) as tmp:

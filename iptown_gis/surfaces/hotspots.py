@@ -178,6 +178,17 @@ def polygon_weights(
 
     ``queen``/``rook`` contiguity (polygons), ``knn`` (``k`` nearest centroids) or
     ``distance`` (centroids within ``distance`` metres).
+
+    Parameters
+    ----------
+    zones
+        Polygons or points (a metric CRS for ``distance``).
+    kind
+        ``"queen"``, ``"rook"``, ``"knn"`` or ``"distance"``.
+    k
+        Neighbours per feature for ``"knn"``.
+    distance
+        Band (metres) for ``"distance"`` (required there).
     """
     lps = _libpysal()
     if len(zones) < MIN_FEATURES:

@@ -43,6 +43,7 @@ import geopandas as gpd
 import numpy as np
 
 from iptown_gis.errors import ColumnError, ParameterError
+from iptown_gis.network.model import Network
 from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.parallel.executor import Executor
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
@@ -222,7 +223,7 @@ def _potential_from_costs(cost: np.ndarray, mass: np.ndarray, dec: Decay, min_di
 
 
 def network_distances(
-    network: Any,
+    network: Network,
     x: np.ndarray,
     y: np.ndarray,
     mass_x: np.ndarray,
@@ -251,6 +252,30 @@ def network_distances(
     largest component, rail boarded only at stations, access legs up to ``max_snap_distance``
     or 10 km). With ``far="drop"`` a far cell gets NaN costs (no value) and a far mass NaN
     access (it adds nothing).
+
+    Parameters
+    ----------
+    network
+        A built :class:`iptown_gis.network.Network`.
+    x, y
+        Target (cell centre) coordinates in ``crs``.
+    mass_x, mass_y
+        Mass coordinates in ``crs``.
+    crs
+        The CRS of the coordinates.
+    cost
+        ``"length"`` (metres) or ``"time"`` (minutes).
+    access_speed_kmh
+        Speed on the access legs (overrides the policy's).
+    max_snap_distance
+        Access-leg limit (metres) when no ``snap_policy`` is given (default 10 km).
+    executor
+        An :mod:`iptown_gis.parallel` executor for the shortest paths; ``None``: in-process.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+    snap_policy
+        The snapping policy (:class:`iptown_gis.network.SnapPolicy`).
     """
     from iptown_gis import network as nw
 
@@ -278,7 +303,7 @@ def network_distances(
     return t_acc, m_acc, node_cost
 
 
-def _load_network(roads: gpd.GeoDataFrame | None, network: Any, crs: Any, reproject: bool) -> Any:
+def _load_network(roads: gpd.GeoDataFrame | None, network: Network | None, crs: Any, reproject: bool) -> Network:
     if network is not None:
         return network
     if roads is None:
@@ -316,7 +341,7 @@ def market_potential(
     mass_field: str | None,
     decay: str | Decay = "power:1",
     mode: Mode = "euclidean",
-    network: Any = None,
+    network: Network | None = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
     access_speed_kmh: float = 30.0,
@@ -445,7 +470,7 @@ def market_access(
     sigma: float = 5.0,
     tau: float = 0.002,
     mode: Mode = "euclidean",
-    network: Any = None,
+    network: Network | None = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
     access_speed_kmh: float = 30.0,
