@@ -54,6 +54,15 @@ Model = Literal["rank", "mclp", "pmedian"]
 def fill_missing(values: pd.DataFrame, directions: Mapping[str, Direction], *, missing: str = "worst") -> pd.DataFrame:
     """Replace NaN criterion values by the criterion's worst value (``missing="worst"``) or raise.
 
+    Parameters
+    ----------
+    values
+        Raw criterion values, one column per criterion.
+    directions
+        Criterion -> ``"benefit"`` or ``"cost"`` (which end is worst).
+    missing
+        ``"worst"`` or ``"error"``.
+
     Raises
     ------
     ColumnError
