@@ -122,16 +122,8 @@ def break_point(sigma: float, mu: float, *, progress: ProgressCallback | Progres
     ParameterError
         Bad parameters, or no break point (a violated no-black-hole condition).
     """
-    prog = as_progress(progress)
-    NEGParams(sigma=sigma, mu=mu)
-
-    def f(x: float) -> float:
-        m = two_region_model(float(np.exp(x)), sigma=sigma, mu=mu)
-        return stability(m, [0.5, 0.5]).max_eigenvalue
-
-    x = _last_crossing(f, *_LOG_T_RANGE, sign=+1, n=60, prog=prog)
-    prog.update(1.0, "break point")
-    return float(np.exp(x))
+    return _two_region_root(lambda m: stability(m, [0.5, 0.5]).max_eigenvalue, sigma=sigma, mu=mu, sign=+1,
+                            what="break point", progress=progress)
 
 
 def sustain_point(sigma: float, mu: float, *, progress: ProgressCallback | Progress | None = None) -> float:
@@ -153,15 +145,24 @@ def sustain_point(sigma: float, mu: float, *, progress: ProgressCallback | Progr
     ParameterError
         Bad parameters, or no sustain point (a violated no-black-hole condition).
     """
+    def gap(m: NEGModel) -> float:
+        sr = short_run(m, [1.0, 0.0])
+        return float(np.log(sr.real_wage[1] / sr.real_wage[0]))
+
+    return _two_region_root(gap, sigma=sigma, mu=mu, sign=-1, what="sustain point", progress=progress)
+
+
+def _two_region_root(g: Callable[[NEGModel], float], *, sigma: float, mu: float, sign: int, what: str,
+                     progress: ProgressCallback | Progress | None) -> float:
+    """The trade cost ``T`` of the last sign change (``sign``) of ``g`` on the two-region economy."""
     prog = as_progress(progress)
     NEGParams(sigma=sigma, mu=mu)
 
     def f(x: float) -> float:
-        sr = short_run(two_region_model(float(np.exp(x)), sigma=sigma, mu=mu), [1.0, 0.0])
-        return float(np.log(sr.real_wage[1] / sr.real_wage[0]))
+        return g(two_region_model(float(np.exp(x)), sigma=sigma, mu=mu))
 
-    x = _last_crossing(f, *_LOG_T_RANGE, sign=-1, n=60, prog=prog)
-    prog.update(1.0, "sustain point")
+    x = _last_crossing(f, *_LOG_T_RANGE, sign=sign, n=60, prog=prog)
+    prog.update(1.0, what)
     return float(np.exp(x))
 
 
