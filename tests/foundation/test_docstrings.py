@@ -62,16 +62,11 @@ KNOWN = frozenset({
     "iptown_gis/sites/stage.py::rank_stage",
     "iptown_gis/sites/stage.py::select_stage",
     "iptown_gis/zoning/exact.py::solve_exact",
-    "iptown_gis/zoning/export.py::layout_frames",
-    "iptown_gis/zoning/export.py::write_layout",
-    "iptown_gis/zoning/export.py::write_qml",
     "iptown_gis/zoning/heuristic.py::solve_heuristic",
     "iptown_gis/zoning/model.py::ZoningModel.from_geodataframe",
     "iptown_gis/zoning/stage.py::resolve_site",
     "iptown_gis/zoning/stage.py::resolve_towns",
     "iptown_gis/zoning/studyarea.py::build_study_area",
-    "iptown_gis/zoning/studyarea.py::combine_factors",
-    "iptown_gis/zoning/studyarea.py::dem_pixel_m",
 })
 
 
