@@ -130,7 +130,8 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
         if mode == "network":
             from iptown_gis.network import SnapPolicy
 
-            policy = SnapPolicy(max_distance=max_snap, far="drop" if drop_far else "raise", key="--max-snap")
+            policy = SnapPolicy.from_options(max_distance=max_snap, drop_far=drop_far, source="--max-snap",
+                                             drop_source="--drop-far")
         s = market_potential(grid, m, mass_field=mass_field, decay=dec, mode=mode, network=net, cost=cost,
                              min_distance=min_distance, executor=ex, progress=cb, snap_policy=policy)
     s.write(out)

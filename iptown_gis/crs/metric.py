@@ -81,7 +81,18 @@ def metric_crs_for(gdf: gpd.GeoDataFrame, *, preferred: Any | None = None) -> py
 def to_metric(
     gdf: gpd.GeoDataFrame, *, crs: Any | None = None, name: str = "layer"
 ) -> gpd.GeoDataFrame:
-    """Project ``gdf`` to a metric CRS (see :func:`metric_crs_for`); a no-op if it is one."""
+    """Project ``gdf`` to a metric CRS (see :func:`metric_crs_for`); a no-op if it is one.
+
+    Parameters
+    ----------
+    gdf
+        The layer (must have a CRS).
+    crs
+        A projected CRS in metres to use instead of the automatic choice (see
+        :func:`metric_crs_for`).
+    name
+        What to call the layer in messages.
+    """
     require_crs(gdf, name=name)
     target = metric_crs_for(gdf, preferred=crs)
     if pyproj.CRS.from_user_input(gdf.crs) == target:

@@ -6,9 +6,9 @@ import rasterio.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iptown_gis._lazy import lazy_namespace
 
 if TYPE_CHECKING:
     from iptown_gis.io.atomic import atomic_path, ensure_writable_dir
@@ -34,17 +34,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load the submodule defining ``name`` on first use."""
-    home = _HOME.get(name)
-    if home is None:
-        if importlib.util.find_spec(f"iptown_gis.io.{name}") is not None:  # a submodule, as before
-            return importlib.import_module(f"iptown_gis.io.{name}")
-        raise AttributeError(f"module 'iptown_gis.io' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"iptown_gis.io.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_namespace(__name__, globals(), _HOME)

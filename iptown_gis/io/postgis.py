@@ -92,6 +92,18 @@ def list_tables(url: str, *, schema: str) -> list[str]:
 def read_layer(url: str, table: str, *, schema: str = "public", geometry: str | None = None) -> Any:
     """Read a PostGIS table back as a GeoDataFrame (or a DataFrame when it has no geometry).
 
+    Parameters
+    ----------
+    url
+        ``postgresql://user:password@host:port/database``.
+    table
+        The table to read.
+    schema
+        Its schema.
+    geometry
+        The geometry column (default: the table's only one; a table without one reads as a
+        DataFrame).
+
     Raises
     ------
     OutputError

@@ -85,6 +85,25 @@ def write_geotiff(
     Masked or NaN cells become ``nodata``. The file is tiled, DEFLATE-compressed, with
     overviews; as a Cloud-Optimized GeoTIFF when GDAL's COG driver is available. ``tags``
     (parameters of the computation) are stored as GDAL metadata.
+
+    Parameters
+    ----------
+    path
+        The ``.tif`` file to write.
+    data
+        The band: a 2-D array (masked array or NaN for no data).
+    transform, crs
+        The grid's affine transform and CRS (required).
+    nodata
+        The no-data value written for masked/NaN cells.
+    tags
+        Metadata ``key -> value`` (the parameters of the computation).
+    description
+        The band description.
+    cog
+        Write a Cloud-Optimized GeoTIFF when GDAL's COG driver exists.
+    overwrite
+        Replace an existing file (else an :class:`OutputError`).
     """
     check_output_path(path, kind="raster", overwrite=overwrite, what="GeoTIFF")
     if crs is None:

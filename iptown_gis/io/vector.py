@@ -198,6 +198,15 @@ def read_frame(ls: LayerSpec, *, label: str, **kwargs: Any) -> Any:
 
     When GDAL's text still does not decode, the fallback encodings are tried in turn; a
     layer none of them decodes is a :class:`DataNotFoundError` saying to declare its encoding.
+
+    Parameters
+    ----------
+    ls
+        The layer (file and layer name).
+    label
+        What to call the layer in messages.
+    **kwargs
+        Passed to :func:`geopandas.read_file` (pyogrio engine), e.g. ``columns``, ``bbox``.
     """
     enc = detect_encoding(ls.path, name=label)
     tried: list[str] = []
@@ -300,7 +309,17 @@ def read_vector(
 
 
 def check_columns(gdf: Any, columns: Iterable[str], *, name: str = "layer") -> None:
-    """Raise :class:`ColumnError` naming any of ``columns`` missing from ``gdf``."""
+    """Raise :class:`ColumnError` naming any of ``columns`` missing from ``gdf``.
+
+    Parameters
+    ----------
+    gdf
+        The table or layer.
+    columns
+        The columns it must have.
+    name
+        What to call it in messages.
+    """
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise ColumnError(f"{name}: no column {', '.join(map(repr, missing))}; {columns_are(gdf)}")
@@ -341,6 +360,15 @@ def check_role(gdf: gpd.GeoDataFrame, role: str, *, name: str = "layer") -> gpd.
     The one validator per geometry role that the CLI and the stages use (through
     ``read_vector(geom_types=ROLES[role])`` and :func:`check_geometries`).
 
+    Parameters
+    ----------
+    gdf
+        The layer.
+    role
+        ``"points"``, ``"lines"`` or ``"polygons"`` (the keys of :data:`ROLES`).
+    name
+        What to call the layer in messages.
+
     Raises
     ------
     GeometryError
@@ -375,6 +403,19 @@ def check_geometries(
 
     Invalid polygons are repaired in place with ``make_valid`` when ``repair`` (logged);
     anything else raises :class:`GeometryError`.
+
+    Parameters
+    ----------
+    gdf
+        The layer.
+    name
+        What to call it in messages.
+    geom_types
+        Allowed geometry types (``"Point"`` also allows ``MultiPoint``, and so on); ``None``: any.
+    allow_empty
+        Accept a layer without features.
+    repair
+        Repair invalid polygons with ``make_valid`` instead of raising.
     """
     if len(gdf) == 0:
         if allow_empty:
@@ -444,6 +485,15 @@ def check_overwrite(path: str | os.PathLike[str], *, layer: str | None = None, o
 
     A GeoPackage is refused only when the layer exists (other layers are kept); a
     single-layer format (GeoJSON, Shapefile, ...) when the file exists.
+
+    Parameters
+    ----------
+    path
+        The output file.
+    layer
+        The GeoPackage layer to write (``None``: the file's name).
+    overwrite
+        Allow replacing it: the check passes.
     """
     if overwrite:
         return
@@ -475,6 +525,17 @@ def write_vector(
     into the copy, and the copy renamed over the original, so a failure leaves the old file.
     GeoJSON is written in WGS84 (RFC 7946). Without ``overwrite``, an existing GeoPackage
     layer or single-layer file is an :class:`OutputError` (:func:`check_overwrite`).
+
+    Parameters
+    ----------
+    gdf
+        The layer to write.
+    path
+        The output file; its suffix chooses the format.
+    layer
+        Layer name in a GeoPackage (default: the file's stem).
+    overwrite
+        Replace an existing layer or file.
     """
     target = Path(path)
     suffix = target.suffix.lower()
@@ -515,6 +576,15 @@ def write_table(df: Any, path: str | os.PathLike[str], *, layer: str | None = No
     """Write a table without geometry (a pandas DataFrame) atomically as a GeoPackage attribute table.
 
     An existing GeoPackage keeps its other layers (the file is copied, written, renamed).
+
+    Parameters
+    ----------
+    df
+        The table (a :class:`pandas.DataFrame`; a geometry column is left out).
+    path
+        The ``.gpkg`` file (other suffixes are an :class:`OutputError`).
+    layer
+        Table name in a GeoPackage (default: the file's stem).
     """
     import pandas as pd
 

@@ -47,7 +47,15 @@ _LOG_T_RANGE = (1e-5, 30.0)
 
 
 def two_region_model(T: float, *, sigma: float, mu: float) -> NEGModel:
-    """The symmetric two-region economy with trade cost ``T`` (agriculture split evenly)."""
+    """The symmetric two-region economy with trade cost ``T`` (agriculture split evenly).
+
+    Parameters
+    ----------
+    T
+        The iceberg trade cost between the two regions (>= 1).
+    sigma, mu
+        As in :class:`~iptown_gis.neg.model.NEGParams`.
+    """
     return NEGModel.from_trade_costs([[1.0, T], [T, 1.0]], sigma=sigma, mu=mu)
 
 
@@ -101,21 +109,21 @@ def break_point(sigma: float, mu: float, *, progress: ProgressCallback | Progres
     positive for ``1 < T < T_B`` and negative above; the root is bracketed on a grid of
     ``log T`` and refined with Brent's method.
 
+    Parameters
+    ----------
+    sigma, mu
+        As in :class:`~iptown_gis.neg.model.NEGParams`.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+
     Raises
     ------
     ParameterError
         Bad parameters, or no break point (a violated no-black-hole condition).
     """
-    prog = as_progress(progress)
-    NEGParams(sigma=sigma, mu=mu)
-
-    def f(x: float) -> float:
-        m = two_region_model(float(np.exp(x)), sigma=sigma, mu=mu)
-        return stability(m, [0.5, 0.5]).max_eigenvalue
-
-    x = _last_crossing(f, *_LOG_T_RANGE, sign=+1, n=60, prog=prog)
-    prog.update(1.0, "break point")
-    return float(np.exp(x))
+    return _two_region_root(lambda m: stability(m, [0.5, 0.5]).max_eigenvalue, sigma=sigma, mu=mu, sign=+1,
+                            what="break point", progress=progress)
 
 
 def sustain_point(sigma: float, mu: float, *, progress: ProgressCallback | Progress | None = None) -> float:
@@ -124,26 +132,53 @@ def sustain_point(sigma: float, mu: float, *, progress: ProgressCallback | Progr
     At the core-periphery pattern ``lam = (1, 0)``, ``omega_periphery / omega_core - 1`` is
     negative for ``1 < T < T_S`` (the core is sustainable) and positive above.
 
+    Parameters
+    ----------
+    sigma, mu
+        As in :class:`~iptown_gis.neg.model.NEGParams`.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+
     Raises
     ------
     ParameterError
         Bad parameters, or no sustain point (a violated no-black-hole condition).
     """
+    def gap(m: NEGModel) -> float:
+        sr = short_run(m, [1.0, 0.0])
+        return float(np.log(sr.real_wage[1] / sr.real_wage[0]))
+
+    return _two_region_root(gap, sigma=sigma, mu=mu, sign=-1, what="sustain point", progress=progress)
+
+
+def _two_region_root(g: Callable[[NEGModel], float], *, sigma: float, mu: float, sign: int, what: str,
+                     progress: ProgressCallback | Progress | None) -> float:
+    """The trade cost ``T`` of the last sign change (``sign``) of ``g`` on the two-region economy."""
     prog = as_progress(progress)
     NEGParams(sigma=sigma, mu=mu)
 
     def f(x: float) -> float:
-        sr = short_run(two_region_model(float(np.exp(x)), sigma=sigma, mu=mu), [1.0, 0.0])
-        return float(np.log(sr.real_wage[1] / sr.real_wage[0]))
+        return g(two_region_model(float(np.exp(x)), sigma=sigma, mu=mu))
 
-    x = _last_crossing(f, *_LOG_T_RANGE, sign=-1, n=60, prog=prog)
-    prog.update(1.0, "sustain point")
+    x = _last_crossing(f, *_LOG_T_RANGE, sign=sign, n=60, prog=prog)
+    prog.update(1.0, what)
     return float(np.exp(x))
 
 
 def racetrack_max_eigenvalue(n: int, *, tau: float, sigma: float, mu: float) -> float:
     """Largest eigenvalue (real part) of the replicator Jacobian on the simplex at the uniform
-    distribution of the ``n``-region racetrack with ``T = exp(tau * ring_steps)``."""
+    distribution of the ``n``-region racetrack with ``T = exp(tau * ring_steps)``.
+
+    Parameters
+    ----------
+    n
+        Number of regions on the ring.
+    tau
+        Trade-cost rate per ring step.
+    sigma, mu
+        As in :class:`~iptown_gis.neg.model.NEGParams`.
+    """
     if int(n) < 2:
         raise ParameterError(f"ring = {n}: a racetrack needs at least 2 regions")
     m = NEGModel.racetrack(int(n), tau=tau, sigma=sigma, mu=mu)
@@ -158,6 +193,18 @@ def racetrack_break_tau(
 
     Scans ``tau`` on a geometric grid for the largest sign change (+ to -) of
     :func:`racetrack_max_eigenvalue` and refines it with Brent's method.
+
+    Parameters
+    ----------
+    n
+        Number of regions on the ring (>= 2).
+    sigma, mu
+        As in :class:`~iptown_gis.neg.model.NEGParams`.
+    tau_range, grid
+        The ``tau`` range scanned and the number of grid points in it.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Raises
     ------

@@ -51,6 +51,18 @@ def tomahawk(
 ) -> pd.DataFrame:
     """Equilibria of the two-region economy over trade costs ``T``.
 
+    Parameters
+    ----------
+    sigma, mu
+        Elasticity of substitution and manufacturing share (see :class:`~iptown_gis.neg.model.NEGParams`).
+    T_range, n_T
+        Range of trade costs ``T`` and the number of values in it.
+    n_lambda
+        Grid points of ``lambda1`` in (0, 1/2) scanned per ``T`` for interior equilibria (>= 4).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+
     Returns
     -------
     pandas.DataFrame
@@ -158,8 +170,30 @@ def bifurcation(
     return pd.DataFrame(rows)
 
 
+def _save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Lay out ``fig``, write it as a PNG atomically, close it; the path written."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return target
+
+
 def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-    """Draw a tomahawk table (from :func:`tomahawk`) as a PNG (stable: filled, unstable: open)."""
+    """Draw a tomahawk table (from :func:`tomahawk`) as a PNG (stable: filled, unstable: open).
+
+    Parameters
+    ----------
+    df
+        The table of :func:`tomahawk`.
+    path
+        The PNG to write (atomically).
+    title
+        Title (default "Tomahawk: two-region equilibria").
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,17 +210,24 @@ def plot_tomahawk(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str 
     ax.set_ylim(-0.03, 1.03)
     ax.set_title(title or "Tomahawk: two-region equilibria")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return _save_png(fig, path)
 
 
 def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: str | None = None,
                      labels: dict[Any, str] | None = None) -> Path:
-    """Draw a bifurcation table (from :func:`bifurcation`) as a PNG: share of each region over tau."""
+    """Draw a bifurcation table (from :func:`bifurcation`) as a PNG: share of each region over tau.
+
+    Parameters
+    ----------
+    df
+        The table of :func:`bifurcation` (``region``, ``tau``, ``share``).
+    path
+        The PNG to write (atomically).
+    title
+        Title (default "Bifurcation of long-run shares over tau").
+    labels
+        Region id -> legend label (default the ids).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -203,17 +244,26 @@ def plot_bifurcation(df: pd.DataFrame, path: str | os.PathLike[str], *, title: s
     ax.set_title(title or "Bifurcation of long-run shares over tau")
     if df["region"].nunique() <= 20:
         ax.legend(fontsize=6, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return target
+    return _save_png(fig, path)
 
 
 def write_diagram(df: pd.DataFrame, out_dir: str | os.PathLike[str], name: str, *, kind: str,
                   title: str | None = None) -> tuple[Path, Path]:
-    """Write ``name.csv`` and ``name.png`` (``kind`` = ``"tomahawk"`` or ``"bifurcation"``)."""
+    """Write ``name.csv`` and ``name.png`` (``kind`` = ``"tomahawk"`` or ``"bifurcation"``).
+
+    Parameters
+    ----------
+    df
+        The table (:func:`tomahawk` or :func:`bifurcation`).
+    out_dir
+        The folder written to.
+    name
+        The file stem.
+    kind
+        ``"tomahawk"`` or ``"bifurcation"``.
+    title
+        The figure's title (default per kind).
+    """
     out = Path(out_dir)
     csv = out / f"{name}.csv"
     with atomic_path(csv) as tmp:

@@ -211,6 +211,15 @@ def trade_cost_matrix(cost: ArrayLike, tau: float) -> FloatArray:
 def check_shares(shares: ArrayLike, n: int, *, name: str = "shares") -> FloatArray:
     """Validate a share vector of length ``n`` (non-negative, finite, sums to one).
 
+    Parameters
+    ----------
+    shares
+        The shares.
+    n
+        Number of regions of the model.
+    name
+        What to call the shares in messages.
+
     Raises
     ------
     ParameterError
@@ -326,6 +335,17 @@ class NEGModel:
     ) -> NEGModel:
         """A model from iceberg factors ``T`` (square, ``>= 1``, unit diagonal).
 
+        Parameters
+        ----------
+        T
+            ``(R, R)`` iceberg factors.
+        sigma, mu, strict
+            As in :class:`NEGParams`.
+        phi
+            ``(R,)`` immobile (agricultural) shares, summing to one (default uniform).
+        region_ids
+            Labels of the regions (default ``0..R-1``).
+
         Raises
         ------
         ParameterError
@@ -347,6 +367,15 @@ class NEGModel:
         strict: bool = False,
     ) -> NEGModel:
         """A model from a transport-cost matrix (minutes, km, ...) with ``T = exp(tau * cost)``.
+
+        Parameters
+        ----------
+        cost
+            ``(R, R)`` transport costs (zero diagonal).
+        tau
+            Trade-cost rate per unit of cost (> 0).
+        sigma, mu, strict, phi, region_ids
+            As in :meth:`from_trade_costs`.
 
         Raises
         ------
@@ -371,6 +400,15 @@ class NEGModel:
         """The racetrack economy: ``n`` regions on a ring, ``T = exp(tau * ring_steps)``.
 
         Agricultural shares are uniform.
+
+        Parameters
+        ----------
+        n
+            Number of regions on the ring.
+        tau
+            Trade-cost rate per step along the ring.
+        sigma, mu, strict
+            As in :class:`NEGParams`.
         """
         return cls.from_costs(ring_distance(n), tau=tau, sigma=sigma, mu=mu, strict=strict)
 

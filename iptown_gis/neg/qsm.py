@@ -584,6 +584,12 @@ def solve_levels(
         ``A``, ``B``, ``t``, ``L0``, ``H``, ``m`` as in the module docstring.
     total_gdp
         Numeraire: ``sum_i w_i L_i``.
+    params
+        Model parameters (default :class:`QSMParams()`).
+    damping, tol, max_iter
+        Fixed-point iteration: weight of the new iterate (geometric averaging, 0..1), the
+        largest log change of wages and population at which it stops, and the iteration cap
+        (then a :class:`~iptown_gis.errors.ConvergenceError`).
 
     Returns
     -------

@@ -155,6 +155,8 @@ def run_qsm_scenarios(
         The scenarios; one named ``baseline`` (no change) is added when missing.
     params
         Central parameters (``params.migration_cost`` is the baseline migration cost).
+    housing
+        Housing stock / land by region (default 1; see :func:`iptown_gis.neg.qsm.calibrate`).
 
     Returns
     -------

@@ -133,7 +133,20 @@ def _status(stable: bool, inside: NDArray[np.bool_], lam: FloatArray) -> str:
 def dynamics_jacobian(
     model: NEGModel, lam: ArrayLike, *, mobility: Mobility | None = None, short: ShortRun | None = None
 ) -> FloatArray:
-    """The full ``R x R`` Jacobian of ``d lam / dt`` at ``lam``."""
+    """The full ``R x R`` Jacobian of ``d lam / dt`` at ``lam``.
+
+    Parameters
+    ----------
+    model
+        The NEG model.
+    lam
+        ``(R,)`` shares of the mobile workers.
+    mobility
+        Barriers, moving costs and amenities of the migration (:class:`~iptown_gis.neg.barriers.Mobility`;
+        default: the plain FKV dynamics).
+    short
+        The short-run equilibrium at ``lam`` when already computed (saves one solve).
+    """
     mob = mobility if mobility is not None else Mobility()
     lam_a = check_shares(lam, model.n, name="mobile shares lam")
     sr = short if short is not None else short_run(model, lam_a, check=False)

@@ -11,16 +11,16 @@ imports :mod:`iptown_gis.network.od`), so importing the package is cheap.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iptown_gis._lazy import lazy_namespace
 
 if TYPE_CHECKING:
     from iptown_gis.network.build import build_network, load_lines, load_points
-    from iptown_gis.network.costs import many_to_many, node_costs, overlay_graph
+    from iptown_gis.network.costs import core_graph, many_to_many, node_costs, overlay_graph
     from iptown_gis.network.isochrones import isochrones
     from iptown_gis.network.model import WEIGHT_UNITS, Network, from_edge_arrays
-    from iptown_gis.network.od import ODMatrix, core_graph, iceberg, od_matrix
+    from iptown_gis.network.od import ODMatrix, iceberg, od_matrix
     from iptown_gis.network.osm import from_osmnx, read_osm, to_geodataframes, to_osmnx, write_network
     from iptown_gis.network.snap import (
         ACCESS_MODES,
@@ -86,17 +86,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load the submodule defining ``name`` on first use."""
-    home = _HOME.get(name)
-    if home is None:
-        if importlib.util.find_spec(f"iptown_gis.network.{name}") is not None:  # a submodule, as before
-            return importlib.import_module(f"iptown_gis.network.{name}")
-        raise AttributeError(f"module 'iptown_gis.network' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"iptown_gis.network.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_namespace(__name__, globals(), _HOME)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -37,12 +37,15 @@ __all__ = ["build_network", "load_lines", "load_points"]
 
 log = logging.getLogger(__name__)
 
+#: A layer given in memory or by its file (``FILE[:LAYER]``).
+LayerInput: TypeAlias = gpd.GeoDataFrame | str | os.PathLike[str] | LayerSpec
+
 _ONEWAY_FWD = {"yes", "true", "1", "t", "y", "f", "forward", "是", "单向"}
 _ONEWAY_BWD = {"-1", "reverse", "backward", "b"}
 _LENGTH_UNITS = {"m": 1.0, "km": 1000.0, "mi": 1609.344, "ft": 0.3048}
 
 
-def _load(layer: Any, *, name: str, crs: Any, geom: str) -> gpd.GeoDataFrame:
+def _load(layer: LayerInput, *, name: str, crs: Any, geom: str) -> gpd.GeoDataFrame:
     if isinstance(layer, gpd.GeoDataFrame):
         gdf = layer.copy()
         check_geometries(gdf, name=name, geom_types=[geom])
@@ -53,8 +56,17 @@ def _load(layer: Any, *, name: str, crs: Any, geom: str) -> gpd.GeoDataFrame:
     raise TypeError(f"{name} should be a GeoDataFrame or a FILE[:LAYER] path, got {type(layer).__name__}")
 
 
-def load_lines(layer: Any, *, name: str = "roads", crs: Any = None) -> gpd.GeoDataFrame:
+def load_lines(layer: LayerInput, *, name: str = "roads", crs: Any = None) -> gpd.GeoDataFrame:
     """A line layer (GeoDataFrame or ``FILE[:LAYER]``) checked and in a metric CRS.
+
+    Parameters
+    ----------
+    layer
+        A GeoDataFrame of lines or a ``FILE[:LAYER]`` string.
+    name
+        What to call the layer in messages.
+    crs
+        The metric CRS to project to (default: the layer's own when metric, else its UTM zone).
 
     Raises
     ------
@@ -66,10 +78,19 @@ def load_lines(layer: Any, *, name: str = "roads", crs: Any = None) -> gpd.GeoDa
     return _load(layer, name=name, crs=crs, geom="LineString")
 
 
-def load_points(layer: Any, *, name: str = "points", crs: Any = None) -> gpd.GeoDataFrame:
+def load_points(layer: LayerInput, *, name: str = "points", crs: Any = None) -> gpd.GeoDataFrame:
     """A point layer (GeoDataFrame or ``FILE[:LAYER]``) checked and in a metric CRS.
 
     Polygons are accepted and replaced by a point inside them (``representative_point``).
+
+    Parameters
+    ----------
+    layer
+        A GeoDataFrame of points (or polygons) or a ``FILE[:LAYER]`` string.
+    name
+        What to call the layer in messages.
+    crs
+        The metric CRS to project to (default: the layer's own when metric, else its UTM zone).
     """
     if isinstance(layer, gpd.GeoDataFrame):
         gdf = layer.copy()

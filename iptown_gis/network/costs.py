@@ -104,7 +104,17 @@ def _prune_trees(uptr: NDArray[np.int64], uidx: NDArray[np.int64], terminal: NDA
 
 
 def core_graph(net: Network, w: NDArray[np.float64], terminals: NDArray[np.int64]) -> CoreGraph:
-    """Build the exact core graph keeping ``terminals`` (see the module docstring)."""
+    """Build the exact core graph keeping ``terminals`` (see the module docstring).
+
+    Parameters
+    ----------
+    net
+        The network.
+    w
+        Cost per directed edge (the weight searched).
+    terminals
+        Nodes the core must keep (sources and targets of the search).
+    """
     n = net.n_nodes
     terminal = np.zeros(n, dtype=bool)
     terminal[terminals] = True
@@ -245,6 +255,17 @@ def plan_search(
     ``methods`` lists the accepted methods; ``core_methods`` those that search the exact core
     graph when targets are given (``"auto"`` skips a core that keeps over 90 % of the nodes).
     The core graph is cached on the network per weight and terminal set.
+
+    Parameters
+    ----------
+    net
+        The network.
+    source_nodes, targets
+        Node indices searched from and (optionally) to.
+    weight, cutoff, method
+        As in :func:`node_costs`.
+    methods, core_methods
+        See above.
     """
     src = np.asarray(source_nodes, dtype=np.int64).ravel()
     n = net.n_nodes

@@ -240,6 +240,27 @@ def from_edge_arrays(
 ) -> Network:
     """Assemble a :class:`Network` from edge lists (sorted into CSR order here).
 
+    Parameters
+    ----------
+    crs
+        The network's metric CRS.
+    x, y
+        Node coordinates (metres).
+    tails, heads
+        Node index at the start and end of each directed edge.
+    length_m, time_min
+        Edge lengths (metres) and travel times (minutes).
+    node_ids
+        External node ids (default 0..n-1).
+    mode
+        Mode per edge (``"road"``, ``"rail"``, ``"transfer"``); ``None``: one mode.
+    edge_source
+        Row of the source line layer per edge.
+    edge_geometry
+        Line geometry per edge (for edge snapping and drawing).
+    edge_attrs, node_attrs
+        Further numeric edge arrays and node arrays (e.g. the node ``mode``).
+
     Raises
     ------
     NetworkError

@@ -144,6 +144,15 @@ def iceberg(cost: Any, *, tau: float, form: str = "exp") -> NDArray[np.float64]:
     ``T = 1`` (``inf`` where unreachable). :func:`iptown_gis.neg.trade_cost_matrix` is the NEG
     models' strict front to this function (square matrix, zero diagonal, no NaN, ``tau > 0``).
 
+    Parameters
+    ----------
+    cost
+        Costs (any shape; NaN = unreachable).
+    tau
+        Cost parameter (>= 0) per unit of ``cost``.
+    form
+        ``"exp"`` or ``"power"``.
+
     Raises
     ------
     ParameterError

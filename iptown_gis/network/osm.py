@@ -56,6 +56,17 @@ def from_osmnx(
     the ``highway`` class table, else ``default_speed_kmh``. Geographic graphs are projected
     to ``crs`` or their UTM zone.
 
+    Parameters
+    ----------
+    G
+        The osmnx graph.
+    speeds
+        ``highway`` class -> km/h, overriding the default table.
+    default_speed_kmh
+        Speed of edges with no speed, maxspeed or known class.
+    crs
+        Metric CRS for a geographic graph (default its UTM zone).
+
     Raises
     ------
     NetworkError
@@ -188,6 +199,18 @@ def read_osm(
     pyosmium (or pyrosm when osmium is missing): ways with a ``highway`` tag (optionally only
     those in ``highway``) become lines split at shared OSM nodes, with ``oneway`` and
     ``maxspeed`` honoured.
+
+    Parameters
+    ----------
+    path
+        The ``.osm``, ``.xml`` or ``.pbf`` file.
+    speeds, default_speed_kmh, crs
+        As in :func:`from_osmnx`.
+    highway
+        Keep only ways of these ``highway`` classes (``None``: every road).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Raises
     ------

@@ -224,6 +224,75 @@ class SnapPolicy:
             raise ParameterError(f"{self.key}: the snap distance must be > 0 metres, got {self.max_distance}")
         if self.far not in ("raise", "drop"):
             raise ParameterError(f"far must be 'raise' or 'drop', got {self.far!r}")
+        if not (np.isfinite(self.access_speed_kmh) and self.access_speed_kmh > 0):
+            raise ParameterError(f"access_speed_kmh must be a positive speed in km/h, got {self.access_speed_kmh}")
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        max_distance: float | None = None,
+        drop_far: bool = False,
+        access_speed_kmh: float | None = None,
+        largest_component: bool = True,
+        source: str = "max_snap_distance / --max-snap",
+        drop_source: str | None = None,
+        speed_source: str = "access_speed_kmh",
+    ) -> SnapPolicy:
+        """The snapping policy from a front's options (scenario keys, CLI flags, tool parameters).
+
+        The one constructor the fronts use, so that every front has the same defaults and the
+        same messages; each message names the option the user set (``source``).
+
+        Parameters
+        ----------
+        max_distance
+            Largest straight access leg (metres); ``None``: :data:`DEFAULT_MAX_SNAP_DISTANCE`.
+        drop_far
+            Leave points beyond ``max_distance`` out (with a warning) instead of an error.
+        access_speed_kmh
+            Speed on the access leg (km/h); ``None``: :data:`DEFAULT_ACCESS_SPEED_KMH`.
+        largest_component
+            Join only the network's largest connected component.
+        source
+            The option that sets ``max_distance`` (scenario key, CLI flag or tool parameter),
+            named in the errors, e.g. ``"[network] max_snap_distance"`` or ``"--max-snap"``.
+        drop_source
+            The option that sets ``drop_far``; when given, a far-point error also suggests it
+            (``"--max-snap (or --drop-far)"``).
+        speed_source
+            The option that sets ``access_speed_kmh``, named in its error.
+
+        Returns
+        -------
+        SnapPolicy
+
+        Raises
+        ------
+        ParameterError
+            ``max_distance`` is not a number > 0 metres, or ``access_speed_kmh`` is not a
+            positive speed; the message names ``source`` (``speed_source``).
+        """
+        limit = DEFAULT_MAX_SNAP_DISTANCE if max_distance is None else _number(max_distance, source)
+        speed = DEFAULT_ACCESS_SPEED_KMH if access_speed_kmh is None else _number(access_speed_kmh, speed_source)
+        if not (limit > 0):
+            raise ParameterError(f"{source}: the snap distance must be > 0 metres, got {max_distance}")
+        if not (np.isfinite(speed) and speed > 0):
+            raise ParameterError(f"{speed_source}: the access speed must be a positive speed in km/h, "
+                                 f"got {access_speed_kmh}")
+        key = source if drop_source is None else f"{source} (or {drop_source})"
+        return cls(max_distance=limit, far="drop" if drop_far else "raise", access_speed_kmh=speed,
+                   largest_component=largest_component, key=key)
+
+
+def _number(value: Any, source: str) -> float:
+    """``value`` as a float, or a :class:`ParameterError` naming ``source``."""
+    if isinstance(value, bool):
+        raise ParameterError(f"{source}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{source}: expected a number, got {value!r}") from None
 
 
 def snap_access(

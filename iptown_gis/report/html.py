@@ -661,6 +661,9 @@ def write_html_report(
         Other runs ``(name, RunInfo, items)`` whose key figures are shown beside this run's.
     extra_links
         ``(label, relative path)`` links to list (e.g. the QGIS project).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------

@@ -152,6 +152,9 @@ def publish_run(
     ----------
     info
         A :class:`~iptown_gis.report.catalogue.RunInfo` (``collect_run(run_dir)``).
+    url, schema, overwrite, progress
+        As in :func:`publish`: the database, the target schema (created by this call), replace
+        an existing schema, progress/cancellation (cancelling rolls everything back).
 
     Raises
     ------

@@ -116,6 +116,8 @@ def candidates_from_raster(
         Alternatively keep cells at or above this quantile (0..1) of the valid values.
     max_cells
         Refuse more candidates than this (raise the threshold instead).
+    name
+        What to call the raster in messages.
 
     Returns
     -------

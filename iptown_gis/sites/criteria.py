@@ -35,7 +35,7 @@ from iptown_gis.errors import (
     NetworkError,
     ParameterError,
 )
-from iptown_gis.network.od import node_costs
+from iptown_gis.network.costs import node_costs
 from iptown_gis.network.snap import SnapPolicy, snap_access
 from iptown_gis.progress import Progress, ProgressCallback
 from iptown_gis.sites._raster import as_raster
@@ -168,6 +168,10 @@ def hotspot_values(
         ``p <= alpha`` and ``z > 0``, else 0; a boolean column is used when present).
     column
         Use this column instead of guessing.
+    alpha
+        Significance level of ``kind="significant"``.
+    name
+        What to call the hot-spot layer in messages.
 
     Returns
     -------
@@ -429,14 +433,21 @@ def station_access(
     return np.asarray(out, dtype=float)
 
 
-def _denominator(candidates: gpd.GeoDataFrame, name: str, per: str) -> np.ndarray:
-    if per not in candidates.columns:
+def _numeric_column(candidates: gpd.GeoDataFrame, col: str, *, missing: str, not_numeric: str) -> np.ndarray:
+    """Column ``col`` of the candidates as floats; a :class:`ColumnError` (``missing`` + the
+    columns there are, or ``not_numeric``) otherwise."""
+    if col not in candidates.columns:
         cols = ", ".join(str(c) for c in candidates.columns if c != candidates.geometry.name)
-        raise ColumnError(f"criterion {name!r}: per = {per!r}: candidates have no such column; columns are: {cols}")
+        raise ColumnError(f"{missing}; columns are: {cols}")
     try:
-        d = pd.to_numeric(candidates[per], errors="raise").to_numpy(dtype=float)
+        return pd.to_numeric(candidates[col], errors="raise").to_numpy(dtype=float)
     except (TypeError, ValueError):
-        raise ColumnError(f"criterion {name!r}: per = {per!r} is not numeric") from None
+        raise ColumnError(not_numeric) from None
+
+
+def _denominator(candidates: gpd.GeoDataFrame, name: str, per: str) -> np.ndarray:
+    d = _numeric_column(candidates, per, missing=f"criterion {name!r}: per = {per!r}: candidates have no such column",
+                        not_numeric=f"criterion {name!r}: per = {per!r} is not numeric")
     if not (d[np.isfinite(d)] > 0).all():
         raise ColumnError(f"criterion {name!r}: per = {per!r} must be > 0 (it divides the column)")
     return d
@@ -631,13 +642,8 @@ def compute_criteria(
                            scenario=spec.scenario if src == "neg_share_change" else None)
         elif src == "column":
             col = spec.column or ""
-            if col not in candidates.columns:
-                cols = ", ".join(str(c) for c in candidates.columns if c != candidates.geometry.name)
-                raise ColumnError(f"criterion {spec.name!r}: candidates have no column {col!r}; columns are: {cols}")
-            try:
-                v = pd.to_numeric(candidates[col], errors="raise").to_numpy(dtype=float)
-            except (TypeError, ValueError):
-                raise ColumnError(f"criterion {spec.name!r}: column {col!r} is not numeric") from None
+            v = _numeric_column(candidates, col, missing=f"criterion {spec.name!r}: candidates have no column {col!r}",
+                                not_numeric=f"criterion {spec.name!r}: column {col!r} is not numeric")
             if spec.per is not None:
                 v = v / _denominator(candidates, spec.name, spec.per)
         else:  # pragma: no cover - the config model restricts sources

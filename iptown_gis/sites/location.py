@@ -158,7 +158,19 @@ class LocationModel:
         cls, cost_matrix: np.ndarray, weights: np.ndarray | Sequence[float] | None = None,
         *, p_facilities: int, **kwargs: Any,
     ) -> LocationModel:
-        """Build the model from a ``(demand, candidates)`` cost matrix (NaN = unreachable)."""
+        """Build the model from a ``(demand, candidates)`` cost matrix (NaN = unreachable).
+
+        Parameters
+        ----------
+        cost_matrix
+            ``(n_demand, n_candidates)`` cost (NaN = unreachable).
+        weights
+            Demand weights (default 1 each).
+        p_facilities
+            Number of sites to open.
+        **kwargs
+            The other options of the model's constructor (side constraints, solver options).
+        """
         return cls(cost_matrix, p_facilities=p_facilities, weights=weights, **kwargs)
 
     # -- model building -------------------------------------------------------------------
@@ -442,7 +454,21 @@ class MCLP(LocationModel):
         cls, cost_matrix: np.ndarray, weights: np.ndarray | Sequence[float] | None = None, *,
         service_radius: float, p_facilities: int, **kwargs: Any,
     ) -> MCLP:
-        """Build the model from a ``(demand, candidates)`` cost matrix (NaN = unreachable)."""
+        """Build the model from a ``(demand, candidates)`` cost matrix (NaN = unreachable).
+
+        Parameters
+        ----------
+        cost_matrix
+            ``(n_demand, n_candidates)`` cost (NaN = unreachable).
+        weights
+            Demand weights (default 1 each).
+        service_radius
+            Coverage standard (the unit of the cost).
+        p_facilities
+            Number of sites to open.
+        **kwargs
+            Side constraints and solver options of :class:`LocationModel`.
+        """
         return cls(cost_matrix, service_radius=service_radius, p_facilities=p_facilities, weights=weights,
                    **kwargs)
 
@@ -496,13 +522,46 @@ class MCLP(LocationModel):
 
 def p_median(cost: np.ndarray, *, k: int, weights: np.ndarray | Sequence[float] | None = None,
              progress: ProgressCallback | Progress | None = None, **kwargs: Any) -> PMedian:
-    """Solve a p-median problem exactly (see :class:`PMedian`) and return the solved model."""
+    """Solve a p-median problem exactly (see :class:`PMedian`) and return the solved model.
+
+    Parameters
+    ----------
+    cost
+        ``(n_demand, n_candidates)`` cost (NaN = unreachable).
+    k
+        Number of sites to open.
+    weights
+        Demand weights (default 1 each).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+    **kwargs
+        The other options of :class:`PMedian` (``drop_unreachable``, side constraints, solver
+        options).
+    """
     return PMedian(cost, p_facilities=k, weights=weights, **kwargs).solve(progress=progress)
 
 
 def max_cover(cost: np.ndarray, *, k: int, standard: float,
               weights: np.ndarray | Sequence[float] | None = None,
               progress: ProgressCallback | Progress | None = None, **kwargs: Any) -> MCLP:
-    """Solve a maximal covering problem exactly (see :class:`MCLP`) and return the solved model."""
+    """Solve a maximal covering problem exactly (see :class:`MCLP`) and return the solved model.
+
+    Parameters
+    ----------
+    cost
+        ``(n_demand, n_candidates)`` cost (NaN = unreachable).
+    k
+        Number of sites to open.
+    standard
+        Coverage standard (the unit of the cost): demand within it of an open site is covered.
+    weights
+        Demand weights (default 1 each).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+    **kwargs
+        Side constraints and solver options of :class:`LocationModel`.
+    """
     return MCLP(cost, service_radius=standard, p_facilities=k, weights=weights, **kwargs).solve(
         progress=progress)

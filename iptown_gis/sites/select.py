@@ -55,6 +55,15 @@ Model = Literal["rank", "mclp", "pmedian"]
 def fill_missing(values: pd.DataFrame, directions: Mapping[str, Direction], *, missing: str = "worst") -> pd.DataFrame:
     """Replace NaN criterion values by the criterion's worst value (``missing="worst"``) or raise.
 
+    Parameters
+    ----------
+    values
+        Raw criterion values, one column per criterion.
+    directions
+        Criterion -> ``"benefit"`` or ``"cost"`` (which end is worst).
+    missing
+        ``"worst"`` or ``"error"``.
+
     Raises
     ------
     ColumnError
@@ -123,6 +132,9 @@ def rank_sites(
     executor
         An :class:`iptown_gis.parallel.Executor` (e.g. Dask): the draws are re-ranked in batches
         as tasks (:func:`iptown_gis.sites.scoring.robustness`; identical results).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------
@@ -274,6 +286,14 @@ def choose_sites(
         Constraints on the chosen set.
     drop_unreachable
         p-median: leave out demand that reaches no candidate (warned) instead of failing.
+    demand_ids
+        Ids of the demand points (rows of ``demand_cost``) for the allocation table (default
+        0..n-1).
+    mip_gap, time_limit
+        HiGHS relative MIP gap and time limit (seconds; ``None``: none) of the location models.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------

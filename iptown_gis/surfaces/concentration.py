@@ -82,6 +82,8 @@ def activity_table(
         Region polygons; points are assigned by a spatial join.
     weight
         Employment (or any size) column; ``None`` counts establishments.
+    reproject
+        Reproject ``points`` to the CRS of ``regions`` instead of raising :class:`CRSError`.
     """
     if regions is not None and isinstance(points, gpd.GeoDataFrame):
         df = _assign_regions(points, regions, region, reproject)
@@ -172,6 +174,8 @@ def ellison_glaeser(
     group
         A column of ``points`` (or of ``regions``) naming larger regions; the index is then
         computed per group across the regions inside it ("per region" indices).
+    reproject
+        As in :func:`activity_table`.
 
     Returns
     -------
@@ -316,6 +320,11 @@ def k_density(
         Kernel bandwidth (metres); default Silverman's rule.
     simulations, alpha, seed
         Monte Carlo draws, band level, random seed.
+    reproject
+        Reproject ``reference`` to the CRS of ``points`` instead of raising :class:`CRSError`.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Raises
     ------

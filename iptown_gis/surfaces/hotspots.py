@@ -178,6 +178,17 @@ def polygon_weights(
 
     ``queen``/``rook`` contiguity (polygons), ``knn`` (``k`` nearest centroids) or
     ``distance`` (centroids within ``distance`` metres).
+
+    Parameters
+    ----------
+    zones
+        Polygons or points (a metric CRS for ``distance``).
+    kind
+        ``"queen"``, ``"rook"``, ``"knn"`` or ``"distance"``.
+    k
+        Neighbours per feature for ``"knn"``.
+    distance
+        Band (metres) for ``"distance"`` (required there).
     """
     lps = _libpysal()
     if len(zones) < MIN_FEATURES:
@@ -232,6 +243,13 @@ def _check_values(values: Any, n: int) -> np.ndarray:
     if np.ptp(y) == 0:
         raise ColumnError("values are constant: local statistics are undefined")
     return y
+
+
+def _local_inputs(values: Any, w: Any, permutations: int) -> np.ndarray:
+    """The checked values of a local statistic over weights ``w`` (libpysal or scipy.sparse)."""
+    if permutations < 99:
+        raise ParameterError(f"permutations must be >= 99, got {permutations}")
+    return _check_values(values, w.n if hasattr(w, "n") else w.shape[0])
 
 
 def _labels(z: np.ndarray, p: np.ndarray, hot: str, cold: str) -> tuple[np.ndarray, np.ndarray]:
@@ -427,6 +445,23 @@ def _row_standardised(w: Any) -> sp.csr_matrix:
 # ------------------------------------------------------------------ statistics
 
 
+#: The label of a feature without a neighbour (an island): it has no local cluster.
+NO_NEIGHBOUR = "no neighbour"
+
+
+def _islands(m: sp.csr_matrix) -> np.ndarray:
+    """Features with no neighbour under the weights ``m``: no non-zero weight off the diagonal.
+
+    The one island rule of the module: an island keeps its statistics (as esda computes them)
+    but is never significant, never a hot/cold spot or a cluster, and is labelled
+    :data:`NO_NEIGHBOUR`.
+    """
+    m = sp.csr_matrix(m)
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    off = (m.indices != rows) & (m.data != 0)
+    return np.bincount(rows[off], minlength=m.shape[0]) == 0
+
+
 def _gi_star_frame(y: np.ndarray, wb: sp.csr_matrix, permutations: int, seed: int | None, alpha: float,
                    correction: str) -> pd.DataFrame:
     g = _gi_star_arrays(y, wb, permutations, seed)
@@ -434,12 +469,16 @@ def _gi_star_frame(y: np.ndarray, wb: sp.csr_matrix, permutations: int, seed: in
     q = fdr_qvalues(p)
     test = q if correction == "fdr" else p
     zs = g["Zs"]
+    island = _islands(wb)
     b, text = _labels(zs, test, "hot spot", "cold spot")
+    b[island] = 0
+    text[island] = NO_NEIGHBOUR
     return pd.DataFrame({
         "gi": g["Gs"], "gi_z": zs, "gi_z_sim": g["z_sim"],
         "p": p, "p_norm": 2.0 * g["p_norm"], "q": q, "gi_bin": b, "significance": text,
-        "hot_spot": (test <= alpha) & (zs > 0),
-        "cold_spot": (test <= alpha) & (zs < 0),
+        "hot_spot": (test <= alpha) & (zs > 0) & ~island,
+        "cold_spot": (test <= alpha) & (zs < 0) & ~island,
+        "island": island,
     })
 
 
@@ -449,12 +488,14 @@ def _moran_frame(y: np.ndarray, wr: sp.csr_matrix, permutations: int, seed: int 
     p = m["p_sim"]
     q = fdr_qvalues(p)
     test = q if correction == "fdr" else p
-    sig = test <= alpha
+    island = _islands(wr)
+    sig = (test <= alpha) & ~island
     names = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)
     quad = np.asarray(m["q"], dtype=int)
+    cluster = np.where(island, NO_NEIGHBOUR, np.where(sig, names[quad], "ns"))
     return pd.DataFrame({
         "moran_i": m["Is"], "moran_z_sim": m["z_sim"], "p": p, "q": q,
-        "quadrant": quad, "cluster": np.where(sig, names[quad], "ns"), "significant": sig,
+        "quadrant": quad, "cluster": cluster, "significant": sig, "island": island,
     })
 
 
@@ -476,7 +517,8 @@ def local_gi_star(
         One value per feature, in the order of ``w``.
     w
         Spatial weights (``libpysal`` ``W`` or ``Graph``, e.g. from :func:`polygon_weights` or
-        :func:`grid_weights`); made binary with a self-weight of 1, as esda does.
+        :func:`grid_weights`, or a square ``scipy.sparse`` adjacency); made binary with a
+        self-weight of 1, as esda does.
     permutations, seed
         Conditional permutations (>= 99) and the random seed (``None``: drawn from NumPy's
         global generator, as esda does).
@@ -489,11 +531,11 @@ def local_gi_star(
         ``gi`` (esda ``Gs``), ``gi_z`` (analytic z), ``gi_z_sim``, ``p`` (permutation pseudo
         p-value), ``p_norm`` (normal approximation), ``q`` (Benjamini-Hochberg), ``gi_bin``
         (-3..3 as ArcGIS), ``significance`` (text), ``hot_spot`` / ``cold_spot`` (bool: ``q``
-        (or ``p``) ``<= alpha`` with a positive / negative z).
+        (or ``p``) ``<= alpha`` with a positive / negative z), ``island`` (no neighbour but
+        itself: statistics kept, ``gi_bin`` 0, ``significance`` ``"no neighbour"``, never a
+        hot or cold spot).
     """
-    if permutations < 99:
-        raise ParameterError(f"permutations must be >= 99, got {permutations}")
-    y = _check_values(values, w.n)
+    y = _local_inputs(values, w, permutations)
     return _gi_star_frame(y, _star_binary(w), permutations, seed, alpha, correction)
 
 
@@ -514,8 +556,9 @@ def local_moran(
     values
         One value per feature, in the order of ``w``.
     w
-        Spatial weights (``libpysal`` ``W`` or ``Graph``); row-standardised (a ``W`` is set
-        to ``transform="r"`` in place, as esda does).
+        Spatial weights (``libpysal`` ``W`` or ``Graph``, or a square binary ``scipy.sparse``
+        adjacency); row-standardised (a ``W`` is set to ``transform="r"`` in place, as esda
+        does).
     permutations, seed
         Conditional permutations (>= 99) and the random seed (``None``: drawn from NumPy's
         global generator, as esda does).
@@ -527,11 +570,10 @@ def local_moran(
     pandas.DataFrame
         ``moran_i`` (esda ``Is``), ``moran_z_sim``, ``p``, ``q``, ``quadrant`` (1 HH, 2 LH,
         3 LL, 4 HL), ``cluster`` ("HH", "LH", "LL", "HL" where significant, else "ns"),
-        ``significant``.
+        ``significant``, ``island`` (no neighbour: statistics kept, ``cluster``
+        ``"no neighbour"``, never significant).
     """
-    if permutations < 99:
-        raise ParameterError(f"permutations must be >= 99, got {permutations}")
-    y = _check_values(values, w.n)
+    y = _local_inputs(values, w, permutations)
     return _moran_frame(y, _row_standardised(w), permutations, seed, alpha, correction)
 
 
@@ -574,6 +616,10 @@ def hotspots(
         Conditional permutations and the random seed.
     alpha, correction
         Significance level; ``"fdr"`` (Benjamini-Hochberg) or ``"none"``.
+    k
+        Neighbours per feature for ``weights="knn"``.
+    distance
+        Neighbour distance (metres) for ``weights="distance"``.
 
     Returns
     -------
@@ -622,7 +668,7 @@ def hotspots(
         adj = _contiguity_adjacency(base, weights) if weights in ("queen", "rook") else None
         if adj is None:
             adj = sp.csr_matrix(polygon_weights(base, kind=weights, k=k, distance=distance).sparse)
-    island = np.diff(sp.csr_matrix(adj).indptr) == 0
+    island = _islands(adj)
     if island.any():
         n_isl = int(island.sum())
         if 2 * n_isl >= island.size:
@@ -633,28 +679,13 @@ def hotspots(
         log.warning("%d feature(s) have no neighbour (islands): they are reported as 'no neighbour', never as a "
                     "hot or cold spot (weights='knn' gives every zone neighbours)", n_isl)
     if statistic in ("gi*", "gi", "gistar", "getis-ord"):
-        if permutations < 99:
-            raise ParameterError(f"permutations must be >= 99, got {permutations}")
-        yv = _check_values(y, adj.shape[0])
-        res = _gi_star_frame(yv, _star_binary(adj), permutations, seed, alpha, correction)
+        res = _gi_star_frame(_local_inputs(y, adj, permutations), _star_binary(adj), permutations, seed, alpha,
+                             correction)
     elif statistic in ("moran", "local_moran", "lisa"):
-        if permutations < 99:
-            raise ParameterError(f"permutations must be >= 99, got {permutations}")
-        yv = _check_values(y, adj.shape[0])
-        res = _moran_frame(yv, _row_standardised(adj), permutations, seed, alpha, correction)
+        res = _moran_frame(_local_inputs(y, adj, permutations), _row_standardised(adj), permutations, seed, alpha,
+                           correction)
     else:
         raise ParameterError(f"statistic must be 'gi*' or 'moran', got {statistic!r}")
-    if island.any():  # a zone with no neighbour has no local cluster: never significant
-        for col in ("hot_spot", "cold_spot", "significant"):
-            if col in res.columns:
-                res.loc[island, col] = False
-        if "gi_bin" in res.columns:
-            res.loc[island, "gi_bin"] = 0
-        if "significance" in res.columns:
-            res.loc[island, "significance"] = "no neighbour"
-        if "cluster" in res.columns:
-            res.loc[island, "cluster"] = "no neighbour"
-    for col in res.columns:
+    for col in res.columns:  # islands are labelled by the frames (``_islands``), as for the array functions
         base[col] = res[col].to_numpy()
-    base["island"] = island
     return gpd.GeoDataFrame(base, geometry=base.geometry.name, crs=base.crs)

@@ -143,6 +143,15 @@ def bandwidth(
     Both rules use robust spreads (see the module docstring), so a few outlying points do
     not inflate the bandwidth.
 
+    Parameters
+    ----------
+    x, y
+        Point coordinates (metres).
+    weights
+        Point weights (default 1 each).
+    rule
+        ``"silverman"`` or ``"scott"``.
+
     Raises
     ------
     GeometryError
@@ -195,6 +204,19 @@ def check_reach(
 
     Points beyond it add nothing to any cell: their number is logged as a warning with
     example rows (``index``), so a point in the wrong CRS or unit is not used without a word.
+
+    Parameters
+    ----------
+    x, y
+        Point coordinates (metres, the grid's CRS).
+    grid
+        The grid.
+    reach
+        How far a point's kernel reaches (metres).
+    name
+        What to call the points in messages.
+    index
+        Row labels of the points for the warning (default positions).
 
     Raises
     ------
@@ -262,6 +284,9 @@ def kde(
     executor
         An :mod:`iptown_gis.parallel` Dask executor: the grid is computed tile by tile as tasks
         (equal to 1e-12 relative). ``None``: in-process.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------

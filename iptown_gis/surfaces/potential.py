@@ -43,6 +43,7 @@ import geopandas as gpd
 import numpy as np
 
 from iptown_gis.errors import ColumnError, ParameterError
+from iptown_gis.network.model import Network
 from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
 from iptown_gis.parallel.executor import Executor
 from iptown_gis.progress import Progress, ProgressCallback, as_progress
@@ -172,6 +173,9 @@ def potential_at(
     min_distance
         Distances below it are raised to it (metres). Must be > 0 for power decay when a
         target can coincide with a mass.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------
@@ -219,7 +223,7 @@ def _potential_from_costs(cost: np.ndarray, mass: np.ndarray, dec: Decay, min_di
 
 
 def network_distances(
-    network: Any,
+    network: Network,
     x: np.ndarray,
     y: np.ndarray,
     mass_x: np.ndarray,
@@ -248,6 +252,30 @@ def network_distances(
     largest component, rail boarded only at stations, access legs up to ``max_snap_distance``
     or 10 km). With ``far="drop"`` a far cell gets NaN costs (no value) and a far mass NaN
     access (it adds nothing).
+
+    Parameters
+    ----------
+    network
+        A built :class:`iptown_gis.network.Network`.
+    x, y
+        Target (cell centre) coordinates in ``crs``.
+    mass_x, mass_y
+        Mass coordinates in ``crs``.
+    crs
+        The CRS of the coordinates.
+    cost
+        ``"length"`` (metres) or ``"time"`` (minutes).
+    access_speed_kmh
+        Speed on the access legs (overrides the policy's).
+    max_snap_distance
+        Access-leg limit (metres) when no ``snap_policy`` is given (default 10 km).
+    executor
+        An :mod:`iptown_gis.parallel` executor for the shortest paths; ``None``: in-process.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
+    snap_policy
+        The snapping policy (:class:`iptown_gis.network.SnapPolicy`).
     """
     from iptown_gis import network as nw
 
@@ -275,7 +303,7 @@ def network_distances(
     return t_acc, m_acc, node_cost
 
 
-def _load_network(roads: gpd.GeoDataFrame | None, network: Any, crs: Any, reproject: bool) -> Any:
+def _load_network(roads: gpd.GeoDataFrame | None, network: Network | None, crs: Any, reproject: bool) -> Network:
     if network is not None:
         return network
     if roads is None:
@@ -313,7 +341,7 @@ def market_potential(
     mass_field: str | None,
     decay: str | Decay = "power:1",
     mode: Mode = "euclidean",
-    network: Any = None,
+    network: Network | None = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
     access_speed_kmh: float = 30.0,
@@ -361,6 +389,9 @@ def market_potential(
         How cells and masses join the network (:class:`iptown_gis.network.SnapPolicy`): road
         nodes only (rail boarded at stations), the largest component, the access-leg limit
         and ``far="drop"`` (far cells get no value, far masses add nothing; with a warning).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------
@@ -439,7 +470,7 @@ def market_access(
     sigma: float = 5.0,
     tau: float = 0.002,
     mode: Mode = "euclidean",
-    network: Any = None,
+    network: Network | None = None,
     roads: gpd.GeoDataFrame | None = None,
     cost: Literal["length", "time"] = "length",
     access_speed_kmh: float = 30.0,
@@ -470,6 +501,9 @@ def market_access(
         Transport cost per kilometre (or per minute).
     mode, network, roads, cost, access_speed_kmh, reproject, executor, max_snap_distance, snap_policy
         As in :func:`market_potential`.
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Raises
     ------
@@ -538,6 +572,17 @@ def _check_raster(mass: np.ndarray) -> np.ndarray:
     return np.asarray(a)
 
 
+def _raster_inputs(mass: np.ndarray, cell: float, decay: str | Decay, min_distance: float | None, *,
+                   power_needs_floor: bool = False) -> tuple[Decay, float, np.ndarray]:
+    """The checked inputs of the all-cells potentials: ``(decay, distance floor, mass array)``."""
+    dec = parse_decay(decay)
+    positive(cell, "cell")
+    dmin = _min_distance(min_distance, cell)
+    if power_needs_floor and dec.kind == "power" and dmin <= 0:
+        raise ParameterError("power decay needs min_distance > 0 (a cell's distance to itself is 0)")
+    return dec, dmin, _check_raster(mass)
+
+
 def _kernel(h: int, w: int, cell: float, dec: Decay, dmin: float, shape: tuple[int, int]) -> np.ndarray:
     """Distance-decay kernel for offsets (-(h-1)..h-1, -(w-1)..w-1) laid out circularly."""
     l1, l2 = shape
@@ -584,12 +629,7 @@ def potential_fft(
     """
     import scipy.fft as sfft
 
-    dec = parse_decay(decay)
-    positive(cell, "cell")
-    dmin = _min_distance(min_distance, cell)
-    if dec.kind == "power" and dmin <= 0:
-        raise ParameterError("power decay needs min_distance > 0 (a cell's distance to itself is 0)")
-    a = _check_raster(mass)
+    dec, dmin, a = _raster_inputs(mass, cell, decay, min_distance, power_needs_floor=True)
     h, w = a.shape
     shape = (sfft.next_fast_len(2 * h - 1, real=True), sfft.next_fast_len(2 * w - 1, real=True))
     k = _kernel(h, w, float(cell), dec, dmin, shape)
@@ -628,10 +668,7 @@ def potential_direct(
     numpy.ndarray
         Potential, same shape as ``mass``.
     """
-    dec = parse_decay(decay)
-    positive(cell, "cell")
-    dmin = _min_distance(min_distance, cell)
-    a = _check_raster(mass)
+    dec, dmin, a = _raster_inputs(mass, cell, decay, min_distance)
     h, w = a.shape
     src_r, src_c = np.nonzero(a)
     tmask = np.ones(a.shape, bool) if targets is None else np.asarray(targets, bool)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from iptown_gis.errors import ColumnError, GeometryError, ScenarioError
-from iptown_gis.network.snap import DEFAULT_MAX_SNAP_DISTANCE, SnapPolicy
+from iptown_gis.network.snap import SnapPolicy
 from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
 from iptown_gis.stage_results import NetworkResult, SurfacesResult
@@ -61,10 +61,10 @@ def _snap_policy(ctx: Any, cfg: SurfacesConfig) -> SnapPolicy:
     """The network's snapping policy for cells and masses: ``[network] max_snap_distance``,
     ``[surfaces] drop_far``."""
     ncfg = ctx.scenario.section("network")
-    limit = DEFAULT_MAX_SNAP_DISTANCE if ncfg is None else float(ncfg.max_snap_distance)
-    return SnapPolicy(max_distance=limit, access_speed_kmh=cfg.access_speed_kmh,
-                      far="drop" if cfg.drop_far else "raise",
-                      key="[network] max_snap_distance (or [surfaces] drop_far = true)")
+    return SnapPolicy.from_options(max_distance=None if ncfg is None else ncfg.max_snap_distance,
+                                   drop_far=cfg.drop_far, access_speed_kmh=cfg.access_speed_kmh,
+                                   source="[network] max_snap_distance", drop_source="[surfaces] drop_far = true",
+                                   speed_source="[surfaces] access_speed_kmh")
 
 
 def _density(zones: Any, column: str, name: str) -> tuple[Any, str]:

@@ -65,6 +65,19 @@ def write_qml(path: str | os.PathLike[str], field: str, categories: Mapping[str,
     wrapped at ``wrap`` characters, inside the polygon (``outside=True``: beside it, QGIS "outside polygons"
     placement), dark on a white halo; ``obstacle`` makes the polygons' interiors keep other
     labels away, and ``show_all`` draws colliding labels too (QGIS "show all labels").
+
+    Parameters
+    ----------
+    path
+        The ``.qml`` file to write.
+    field
+        The categorised field.
+    categories
+        Category value -> ``(colour, legend text)``.
+    opacity
+        Fill opacity (0..1).
+    labels, font_size, wrap, outside, obstacle, show_all
+        The labelling described above.
     """
     from xml.sax.saxutils import quoteattr
 
@@ -135,7 +148,19 @@ def layout_frames(
     module_model: ZoningModel | None = None,
     module_labels: np.ndarray | None = None,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """GeoDataFrames (metric CRS) of the ``cells``, dissolved ``districts`` and ``modules``."""
+    """GeoDataFrames (metric CRS) of the ``cells``, dissolved ``districts`` and ``modules``.
+
+    Parameters
+    ----------
+    cells
+        The cell set of the layout.
+    districts
+        The solved district model (one body, two wings).
+    module_model
+        The solved module model of the body, if any.
+    module_labels
+        Module index per cell (``-1`` outside the body); ``None``: no modules.
+    """
     if districts.labels_ is None:
         raise OutputError("the district model is not solved: call solve() first")
     lab = districts.labels_
@@ -228,6 +253,21 @@ def write_layout(
 
     ``town`` (e.g. ``{"town_no": 1, "town_id": "340102", "town_name": "瑶海区"}``) is added as
     columns to every layer, so the towns of a study can be told apart (and merged).
+
+    Parameters
+    ----------
+    out_dir
+        The folder written to.
+    cells, districts, module_model, module_labels
+        As in :func:`layout_frames`.
+    extra
+        Further entries for ``summary.json``.
+    site
+        The site's coordinates (metric CRS), marked on ``layout.png``.
+    title
+        The figure's title.
+    town
+        Columns added to every layer (see above).
 
     Returns
     -------

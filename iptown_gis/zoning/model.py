@@ -227,6 +227,14 @@ class ZoningModel:
             90 (the default) is the west-east axis.
         compactness_weight, affinity, affinity_weight
             Optional objective terms (see the class docstring).
+        measure
+            ``"cells"`` (targets are cell counts) or ``"area"`` (square metres).
+        axis_margin
+            Metres by which the east wing's centroid must lie beyond the body's on the axis, and
+            the body's beyond the west wing's (see the class docstring; default strictly).
+        check_connected
+            Refuse a cell set whose usable cells are not connected (the districts could not be
+            contiguous).
 
         Raises
         ------
@@ -280,6 +288,11 @@ class ZoningModel:
             Share of the body per module (default equal); normalised to sum to 1.
         tolerance
             Relative tolerance on each module's size.
+        affinity, affinity_weight
+            Module pair -> affinity (default
+            :data:`~iptown_gis.zoning.model.DEFAULT_MODULE_AFFINITY`) and its weight in the objective.
+        compactness_weight
+            Weight of the compactness term (see the class docstring).
 
         Returns
         -------
@@ -417,6 +430,9 @@ class ZoningModel:
             by default on up to 3,000 usable cells).
         iterations, restarts
             Heuristic effort (default: from the instance size).
+        progress
+            A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+            cancellation); ``None``: silent.
 
         Returns
         -------

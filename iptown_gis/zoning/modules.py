@@ -49,6 +49,13 @@ def layout_modules(
         Module affinities (default :data:`~iptown_gis.zoning.model.DEFAULT_MODULE_AFFINITY`).
     method, time_limit, seed
         As in :meth:`ZoningModel.solve`.
+    body
+        The district index of the body in ``district_labels``.
+    compactness_weight
+        Weight of the compactness term (see :class:`~iptown_gis.zoning.model.ZoningModel`).
+    progress
+        A callback ``(fraction, message)`` or a :class:`~iptown_gis.progress.Progress` (also carries
+        cancellation); ``None``: silent.
 
     Returns
     -------

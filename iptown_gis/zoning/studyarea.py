@@ -82,7 +82,17 @@ def transform_factor(values: np.ndarray, how: str) -> np.ndarray:
 
 def combine_factors(factors: Mapping[str, np.ndarray], recipe: Mapping[str, float],
                     transforms: Mapping[str, str]) -> np.ndarray:
-    """Weighted sum of transformed factors (weights normalised to sum to 1)."""
+    """Weighted sum of transformed factors (weights normalised to sum to 1).
+
+    Parameters
+    ----------
+    factors
+        Factor name -> one value per cell.
+    recipe
+        Factor name -> weight (>= 0; at least one positive).
+    transforms
+        Factor name -> its transform (see :func:`transform_factor`).
+    """
     tot = sum(recipe.values())
     if tot <= 0:
         raise ParameterError(f"recipe {dict(recipe)} has no positive weight")
@@ -123,6 +133,15 @@ def dem_pixel_m(dem_path: Any, site: tuple[float, float], crs: Any) -> tuple[flo
     A geographic DEM's degrees are converted at the site's latitude (111,320 m x cos(lat) per
     degree of longitude, 110,540 m per degree of latitude); a projected DEM's units by the
     CRS's linear unit factor.
+
+    Parameters
+    ----------
+    dem_path
+        The DEM raster (a path rasterio opens).
+    site
+        The site's metric coordinates in ``crs``.
+    crs
+        The metric CRS of ``site``.
     """
     import rasterio
     from pyproj import Transformer

@@ -5,8 +5,8 @@ package is parsed and its imports are collected: module-level ones, function-loc
 ``def``) and type-only ones (under ``if TYPE_CHECKING:``), all of which count. Each module is
 mapped to a layer:
 
-0. foundation: ``errors``, ``progress``, ``io``, ``crs``, ``parallel``, ``_highs``, ``datasets``
-   (and the package root, which only holds ``__version__``);
+0. foundation: ``errors``, ``progress``, ``io``, ``crs``, ``parallel``, ``_highs``, ``_lazy``,
+   ``datasets`` (and the package root, which only holds ``__version__``);
 1. topic kernels: ``network``, ``surfaces``, ``neg``, ``sites``, ``zoning``, minus their
    ``stage.py`` and ``config.py``; a kernel may import only the kernels listed in
    ``KERNEL_DEPS`` for it;
@@ -42,7 +42,7 @@ LAYER_NAMES = {FOUNDATION: "foundation", KERNEL: "kernel", STUDY: "study", FRONT
 #: Top-level packages/modules of each layer (``stage``/``config`` submodules are ``STUDY``).
 TOP_LAYERS = {
     "errors": FOUNDATION, "progress": FOUNDATION, "io": FOUNDATION, "crs": FOUNDATION,
-    "parallel": FOUNDATION, "_highs": FOUNDATION, "datasets": FOUNDATION,
+    "parallel": FOUNDATION, "_highs": FOUNDATION, "_lazy": FOUNDATION, "datasets": FOUNDATION,
     "network": KERNEL, "surfaces": KERNEL, "neg": KERNEL, "sites": KERNEL, "zoning": KERNEL,
     "scenario": STUDY, "pipeline": STUDY, "stage_results": STUDY, "study": STUDY, "report": STUDY,
     "cli": FRONT, "engine": FRONT,

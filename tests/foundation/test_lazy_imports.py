@@ -52,3 +52,22 @@ def test_sample_od_needs_no_numba(tmp_path, sample_gpkg) -> None:
     assert got["iptown_gis.network.od"], got
     assert not got["numba"], got
     assert (tmp_path / "od.csv").stat().st_size > 0
+
+
+def test_lazy_namespace_loads_once_and_lists_names() -> None:
+    """The one helper behind the lazy packages: loads on first use, caches, lists, refuses."""
+    import types
+
+    from iptown_gis._lazy import lazy_namespace
+
+    ns: dict[str, object] = {"__all__": ["atomic_path"]}
+    getattr_, dir_ = lazy_namespace("iptown_gis.io", ns, {"atomic_path": "atomic"})
+    from iptown_gis.io.atomic import atomic_path
+
+    assert "atomic_path" not in ns
+    assert getattr_("atomic_path") is atomic_path
+    assert ns["atomic_path"] is atomic_path  # cached: the next access is a plain lookup
+    assert isinstance(getattr_("vector"), types.ModuleType)  # a submodule by its name
+    assert dir_() == ["__all__", "atomic_path"]
+    with pytest.raises(AttributeError, match=r"module 'iptown_gis.io' has no attribute 'nope'"):
+        getattr_("nope")

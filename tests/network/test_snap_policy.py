@@ -194,3 +194,50 @@ def test_zoning_times_refuse_far_cells_and_drop_far_access_points(one_road):
     # a far access point is dropped (warned); the near one serves: 5 km of road at 60 km/h + two legs
     t = _network_times(net, near, np.array([[510_000.0, 3_500_000.0], [510_000.0, 3_600_000.0]]), CRS)
     assert t[0] == pytest.approx(5.0 + 0.2 / 30 * 60 + 0.0, rel=1e-9)
+
+
+def test_from_options_defaults_equal_the_plain_policy():
+    assert SnapPolicy.from_options() == SnapPolicy()
+    p = SnapPolicy.from_options(max_distance=3000, drop_far=True, access_speed_kmh=20, source="--max-snap",
+                                drop_source="--drop-far")
+    assert (p.max_distance, p.far, p.access_speed_kmh) == (3000.0, "drop", 20.0)
+    assert p.key == "--max-snap (or --drop-far)"
+    assert SnapPolicy.from_options(source="[network] max_snap_distance").key == "[network] max_snap_distance"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"max_distance": 0.0, "source": "--max-snap"}, r"^--max-snap: the snap distance must be > 0 metres, got 0"),
+    ({"max_distance": float("nan"), "source": "[network] max_snap_distance"},
+     r"^\[network\] max_snap_distance: the snap distance must be > 0"),
+    ({"max_distance": "far", "source": "'Largest access leg (m)' (MAX_SNAP_DISTANCE)"},
+     r"^'Largest access leg \(m\)' \(MAX_SNAP_DISTANCE\): expected a number, got 'far'"),
+    ({"max_distance": True, "source": "--max-snap"}, r"^--max-snap: expected a number, got True"),
+    ({"access_speed_kmh": 0.0, "speed_source": "[surfaces] access_speed_kmh"},
+     r"^\[surfaces\] access_speed_kmh: the access speed must be a positive speed in km/h, got 0"),
+    ({"access_speed_kmh": float("inf")}, r"^access_speed_kmh: the access speed must be a positive speed"),
+])
+def test_from_options_errors_name_the_option(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        SnapPolicy.from_options(**kwargs)
+
+
+def test_from_options_far_error_names_both_options(one_road):
+    net = build_network(one_road, crs=CRS)
+    pts = gpd.GeoDataFrame(geometry=[Point(510_000, 3_560_000)], crs=CRS)
+    pol = SnapPolicy.from_options(max_distance=3000, source="--max-snap", drop_source="--drop-far")
+    with pytest.raises(NetworkError, match=r"raise the snap distance \(--max-snap \(or --drop-far\)\)"):
+        snap_access(net, pts, policy=pol)
+
+
+def test_cli_bad_max_snap_names_the_flag(tmp_path):
+    from click.testing import CliRunner
+
+    from iptown_gis.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["surface", "market-potential", "--masses", f"{GPKG}:seats", "--mass-field",
+                                 "pop_2020", "--boundary", f"{GPKG}:province", "--cell", "20000", "--mode",
+                                 "network", "--roads", f"{GPKG}:roads", "--max-snap", "0",
+                                 "--out", str(tmp_path / "mp.tif")])
+    assert r.exit_code == 2
+    assert "--max-snap: the snap distance must be > 0 metres" in r.output
+    assert not (tmp_path / "mp.tif").exists()

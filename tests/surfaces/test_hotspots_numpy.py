@@ -48,7 +48,7 @@ def esda_moran(y, w, seed):
 
 
 def _islands(res):
-    """``hotspots`` flags zones without a neighbour; the array functions leave that to the caller."""
+    """Zones without a neighbour (every public function flags them in ``island``)."""
     return res["island"].to_numpy(dtype=bool) if "island" in res.columns else np.zeros(len(res), dtype=bool)
 
 
@@ -198,3 +198,40 @@ def test_islands_are_never_hot_or_cold_spots(sample_gpkg) -> None:
         hotspots(apart, field="v", permutations=99)
     knn = hotspots(apart, field="v", permutations=99, weights="knn", k=3)
     assert not knn["island"].any()
+
+
+def _with_islands(counties):
+    """The sample's counties plus two far squares with extreme values and no neighbour."""
+    from shapely.geometry import box
+
+    far = counties.total_bounds[2] + 50_000
+    extra = gpd.GeoDataFrame({"dens": [2.0 * counties.dens.max(), 0.5 * counties.dens.min()]},
+                             geometry=[box(far, 0, far + 1000, 1000), box(far + 5000, 0, far + 6000, 1000)],
+                             crs=counties.crs)
+    return gpd.GeoDataFrame(pd.concat([counties[["dens", "geometry"]], extra], ignore_index=True), crs=counties.crs)
+
+
+@pytest.mark.parametrize("weights", ["libpysal", "sparse"])
+def test_every_public_function_labels_islands_the_same(counties, weights):
+    """local_gi_star / local_moran apply the island rule themselves, as hotspots does."""
+    zones = _with_islands(counties)
+    y = zones.dens.to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = hs.polygon_weights(zones) if weights == "libpysal" else hs._contiguity_adjacency(zones, "queen")
+    kw = {"permutations": 99, "seed": 1, "correction": "none", "alpha": 0.5}
+    gi, mor = hs.local_gi_star(y, w, **kw), hs.local_moran(y, w, **kw)
+    for res in (gi, mor):
+        eq(res["island"].to_numpy(), np.arange(len(zones)) >= len(counties))
+    isl = gi["island"].to_numpy()
+    assert not gi.loc[isl, ["hot_spot", "cold_spot"]].to_numpy().any()
+    assert (gi.loc[isl, "significance"] == "no neighbour").all()
+    assert (gi.loc[isl, "gi_bin"] == 0).all()
+    assert gi.loc[~isl, "hot_spot"].any()
+    assert (mor.loc[isl, "cluster"] == "no neighbour").all()
+    assert not mor.loc[isl, "significant"].any()
+    assert mor.loc[~isl, "significant"].any()
+    # hotspots gives the same columns, value for value
+    for stat, res in (("gi*", gi), ("moran", mor)):
+        full = hs.hotspots(zones, field="dens", statistic=stat, **kw)
+        pd.testing.assert_frame_equal(full[list(res.columns)].reset_index(drop=True), res, check_exact=True)

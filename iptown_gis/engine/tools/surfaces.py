@@ -108,12 +108,14 @@ def marketpotential(p: Params) -> dict[str, Any]:
     masses = p.vector("MASSES", crs=grid.crs, geom_types=("Point",))
     roads = p.vector("ROADS", crs=grid.crs, geom_types=("LineString",)) if mode == "network" else None
     steps[0].update(1.0, "layers read")
-    policy = SnapPolicy(max_distance=p.need_number("MAX_SNAP_DISTANCE", minimum=0.0),
-                        key="'Largest access leg (m)' (MAX_SNAP_DISTANCE)")
+    speed = p.need_number("ACCESS_SPEED", minimum=0.1)
+    policy = SnapPolicy.from_options(max_distance=p.need_number("MAX_SNAP_DISTANCE", minimum=0.0),
+                                     access_speed_kmh=speed, source="'Largest access leg (m)' (MAX_SNAP_DISTANCE)",
+                                     speed_source="'Access-leg speed (km/h)' (ACCESS_SPEED)")
     surface = market_potential(
         grid, masses, mass_field=p.text("MASS_FIELD"), decay=p.text("DECAY") or "power:1",
         mode=mode, roads=roads, cost=cost,  # type: ignore[arg-type]
-        access_speed_kmh=p.need_number("ACCESS_SPEED", minimum=0.1),
+        access_speed_kmh=speed,
         min_distance=p.number("MIN_DISTANCE", minimum=0.0), progress=steps[1], snap_policy=policy)
     return {"OUTPUT": _write_surface(p, surface)}
 
