@@ -399,9 +399,28 @@ def run_study(
 ) -> StudyContext:
     """:func:`run_scenario`, returning the finished :class:`StudyContext` with its typed results.
 
-    Parameters and errors as :func:`run_scenario`; the manifest is ``ctx.manifest``, the stage
-    results ``ctx.network``, ``ctx.neg``, ``ctx.surfaces``, ``ctx.sites``, ``ctx.zoning``,
-    ``ctx.report`` (``None`` for a stage that did not run).
+    The manifest is ``ctx.manifest``, the stage results ``ctx.network``, ``ctx.neg``,
+    ``ctx.surfaces``, ``ctx.sites``, ``ctx.zoning``, ``ctx.report`` (``None`` for a stage that
+    did not run). Errors as :func:`run_scenario`.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario`, a path to a TOML file, or ``None`` for the bundled Anhui study.
+    out_dir
+        Output folder (created; must be writable).
+    stages
+        Restrict to these stage names.
+    executor
+        An :mod:`iptown_gis.parallel` executor for the heavy stages (default: in-process).
+    progress
+        Progress/cancellation callback.
+    require_stages
+        Refuse a stage in ``stages`` that the scenario does not have (as :func:`run_scenario`).
+    stage_dirs
+        ``stage -> folder`` for stages whose files go there instead of ``out_dir/<stage>/``.
+    stop_after
+        Run the stages up to and including this one.
 
     Returns
     -------

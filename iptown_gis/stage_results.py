@@ -233,7 +233,22 @@ class SurfacesResult(StageResult):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def add_raster(self, name: str, path: Path, surface: Surface) -> RasterResult:
-        """Record a written raster (also under :attr:`paths`)."""
+        """Record a written raster (also under :attr:`paths`).
+
+        Parameters
+        ----------
+        name
+            The raster's name (``"market_potential"``, ``"kde"``, ...).
+        path
+            The GeoTIFF written.
+        surface
+            The computed :class:`~iptown_gis.surfaces.Surface`.
+
+        Returns
+        -------
+        RasterResult
+            The record added to :attr:`rasters`.
+        """
         r = RasterResult(path=path, surface=surface)
         self.rasters[name] = r
         self.paths[name] = path

@@ -59,8 +59,6 @@ KNOWN = frozenset({
     "iptown_gis/sites/criteria.py::sample_raster",
     "iptown_gis/sites/select.py::plot_sites",
     "iptown_gis/sites/select.py::write_site_outputs",
-    "iptown_gis/sites/stage.py::rank_stage",
-    "iptown_gis/sites/stage.py::select_stage",
     "iptown_gis/zoning/exact.py::solve_exact",
     "iptown_gis/zoning/heuristic.py::solve_heuristic",
     "iptown_gis/zoning/model.py::ZoningModel.from_geodataframe",
