@@ -22,6 +22,7 @@ too coarse DEM). It reads as the dictionary ``ctx.results["zoning"]`` was (town 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import geopandas as gpd
 import pyproj
 
 from iptown_gis.errors import DataNotFoundError, ScenarioError
+from iptown_gis.parallel.executor import run_tasks
 from iptown_gis.pipeline import StudyContext
 from iptown_gis.progress import Progress
 from iptown_gis.stage_results import TownLayout, ZoningResult
@@ -147,21 +149,28 @@ def resolve_towns(ctx: StudyContext, cfg: ZoningConfig, crs: Any) -> list[Town]:
     return [Town(1, code or "1", name or code or "site", site, src)]
 
 
-def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
-             progress: Progress) -> TownLayout:
-    """Study area, districts, modules and files of one town."""
-    t0 = time.perf_counter()
-    site, site_src = town.site, town.source
-    progress.update(0.02, f"zoning town {town.no}: study area")
+def _town_inputs(ctx: StudyContext, cfg: ZoningConfig, crs: Any, seats: Any, seed: int) -> dict[str, Any]:
+    """What every town's layout reads (sent once to each worker when an executor runs the towns)."""
     dem = ctx.scenario.input_path(cfg.dem) if cfg.dem and cfg.dem in ctx.scenario.inputs else None
+    return {"cfg": cfg, "crs": crs, "seats": seats, "seed": seed, "dem": dem,
+            "network": ctx.network.network if ctx.network is not None else None, "surfaces": ctx.surfaces,
+            "layers": {k: _layer(ctx, getattr(cfg, k)) for k in ("places", "rivers", "lakes", "railways", "roads",
+                                                                 "mask")}}
+
+
+def _solve_town(town: Town, shared: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+    """Study area, districts and modules of one town (a task: no file written, no context read)."""
+    prog = progress if progress is not None else Progress(None)
+    cfg: ZoningConfig = shared["cfg"]
+    layers = shared["layers"]
+    t0 = time.perf_counter()
+    prog.update(0.02, f"zoning town {town.no}: study area")
     area = build_study_area(
-        site, radius=cfg.radius_m, cell_size=cfg.cell_size_m, crs=crs, recipe=cfg.recipe,
-        transforms=cfg.transforms, module_recipe=cfg.module_recipe,
-        network=ctx.network.network if ctx.network is not None else None, surfaces=ctx.surfaces, seats=seats,
-        places=_layer(ctx, cfg.places),
-        rivers=_layer(ctx, cfg.rivers), lakes=_layer(ctx, cfg.lakes), railways=_layer(ctx, cfg.railways),
-        roads=_layer(ctx, cfg.roads), dem=dem, mask=_layer(ctx, cfg.mask), water_buffer=cfg.water_buffer_m,
-        centre_speed_kmh=cfg.town_centre_speed_kmh,
+        town.site, radius=cfg.radius_m, cell_size=cfg.cell_size_m, crs=shared["crs"], recipe=cfg.recipe,
+        transforms=cfg.transforms, module_recipe=cfg.module_recipe, network=shared["network"],
+        surfaces=shared["surfaces"], seats=shared["seats"], places=layers["places"], rivers=layers["rivers"],
+        lakes=layers["lakes"], railways=layers["railways"], roads=layers["roads"], dem=shared["dem"],
+        mask=layers["mask"], water_buffer=cfg.water_buffer_m, centre_speed_kmh=cfg.town_centre_speed_kmh,
     )
     cells = area.cells
     model = ZoningModel.districts(
@@ -170,7 +179,8 @@ def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: 
         tolerance=cfg.tolerance, measure="area", axis_bearing=cfg.axis_bearing, axis_margin=cfg.axis_margin_m,
         compactness_weight=cfg.compactness_weight,
     )
-    model.solve(method=cfg.method, time_limit=cfg.time_limit, seed=seed, progress=progress.sub(0.1, 0.7))
+    seed = shared["seed"]
+    model.solve(method=cfg.method, time_limit=cfg.time_limit, seed=seed, progress=prog.sub(0.1, 0.7))
     assert model.labels_ is not None
     mm, mlab = None, None
     if cfg.modules:
@@ -178,7 +188,17 @@ def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: 
             cells, model.labels_, suitability=module_suitability(cells), shares=cfg.module_shares,
             tolerance=cfg.module_tolerance, affinity_weight=cfg.module_affinity_weight,
             compactness_weight=cfg.module_compactness_weight, method=cfg.module_method,
-            time_limit=cfg.time_limit, seed=seed, progress=progress.sub(0.7, 0.9))
+            time_limit=cfg.time_limit, seed=seed, progress=prog.sub(0.7, 0.9))
+    return {"area": area, "model": model, "module_model": mm, "module_labels": mlab,
+            "solve_s": time.perf_counter() - t0}
+
+
+def _write_town(cfg: ZoningConfig, town: Town, crs: Any, out_dir: Any, solved: dict[str, Any]) -> TownLayout:
+    """The files of one solved town (here, in the process that owns the output folder)."""
+    t0 = time.perf_counter()
+    area, model, mm, mlab = solved["area"], solved["model"], solved["module_model"], solved["module_labels"]
+    cells = area.cells
+    site, site_src = town.site, town.source
     tr = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
     lon, lat = tr.transform(*site)
     tinfo = {"town_no": town.no, "town_id": town.town_id, "town_name": town.name}
@@ -187,15 +207,20 @@ def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: 
              "factors_left_out": area.left_out, "recipe": cfg.recipe, "transforms": cfg.transforms}
     paths = write_layout(out_dir, cells, model, module_model=mm, module_labels=mlab, extra=extra, site=site,
                          title=f"Town {town.no}: {town.name} ({town.town_id}), one body, two wings", town=tinfo)
-    import json
-
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    elapsed = round(time.perf_counter() - t0, 3)
+    elapsed = round(solved["solve_s"] + time.perf_counter() - t0, 3)
     log.info("zoning: town %d %s (%s): objective %.3f (%s), %d cells, %.1f s", town.no, town.name, town.town_id,
              model.objective_, model.status_, cells.n, elapsed)
     return TownLayout(cells=cells, model=model, module_model=mm, labels=model.labels_, module_labels=mlab,
                       summary=summary, paths=paths, site=site, site_source=site_src, sources=area.sources,
                       left_out=area.left_out, town=tinfo, time_s=elapsed)
+
+
+def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
+             progress: Progress) -> TownLayout:
+    """Study area, districts, modules and files of one town."""
+    solved = _solve_town(town, _town_inputs(ctx, cfg, crs, seats, seed), progress)
+    return _write_town(cfg, town, crs, out_dir, solved)
 
 
 def run(ctx: StudyContext, progress: Progress) -> None:
@@ -208,10 +233,19 @@ def run(ctx: StudyContext, progress: Progress) -> None:
     base = ctx.path("zoning", "layout.geojson").parent
     kinds = {"geojson": "vector", "gpkg": "vector", "summary": "json", "map": "figure"}
     done = []
-    for town, sub in zip(towns, progress.steps(len(towns)), strict=True):
+    shared = _town_inputs(ctx, cfg, crs, seats, seed)
+    solved: list[dict[str, Any] | None] = [None] * len(towns)
+    if ctx.executor is not None and len(towns) > 1:
+        # towns are independent: solve them as tasks (the same function as below); files are
+        # written here, where the output folder is
+        solved = list(run_tasks(_solve_town, towns, shared=shared, executor=ctx.executor,
+                                progress=progress.sub(0.0, 0.8), message="zoning towns"))
+    steps = progress.steps(len(towns)) if ctx.executor is None or len(towns) <= 1 else \
+        progress.sub(0.8, 1.0).steps(len(towns))
+    for i, (town, sub) in enumerate(zip(towns, steps, strict=True)):
         # town no. 1 keeps today's files in zoning/; towns 2.. get zoning/town_<no>/ with the same names
         out_dir = base if town is towns[0] else ctx.path("zoning", f"town_{town.no}", "layout.geojson").parent
-        res = _lay_out(ctx, cfg, town, crs, seats, out_dir, seed, sub)
+        res = _write_town(cfg, town, crs, out_dir, solved[i] or _solve_town(town, shared, sub))
         for key, p in (res.paths or {}).items():
             ctx.add_output(p, stage="zoning", kind=kinds.get(key, "style"),
                            description=f"town {town.no} ({town.name}, {town.town_id}) layout: {key}")
