@@ -50,6 +50,11 @@ def render(r: dict[str, Any]) -> str:
         st = run["timings"]
         lines += ["", "Stages of `iptown run` on the sample: "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in st.items() if k != "total") + "."]
+    rw = r.get("run_workers")
+    if rw:
+        st = rw["timings"]
+        lines += ["", f"With `--workers {rw['workers']}`: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in st.items() if k != "total") + "."]
     return "\n".join(lines)
 
 

@@ -12,7 +12,8 @@ baseline run in the same invocation:
 3. ``iptown --help`` and the time to the first progress line of ``iptown run`` <= 0.5 s;
 4. the national exact seat x seat matrix <= 15 s (aim 3 s), equal to Dijkstra
    (``bench_national.py``: very first run with an empty Numba cache, cold, warm, SciPy);
-5. the whole ``iptown run`` on the sample <= 60 s, with its per-stage times.
+5. the whole ``iptown run`` on the sample <= 60 s, with its per-stage times (in-process, and
+   with ``--workers`` = the core count: a local Dask cluster).
 
 Timings depend on the machine and on what else runs on it: the table prints the core count and
 the load average at the start and the end. ``--readme`` replaces the block between
@@ -66,12 +67,14 @@ def measure_startup(n: int) -> dict[str, Any]:
             "runs": n}
 
 
-def measure_run() -> dict[str, Any]:
-    """``iptown run`` on the bundled sample: time to the first progress line, total, stages."""
+def measure_run(workers: int | None = None) -> dict[str, Any]:
+    """``iptown run`` on the bundled sample (``--workers N`` when given): time to the first
+    progress line, total, stages."""
     with tempfile.TemporaryDirectory(prefix="bench_run_") as tmp:
         out = Path(tmp) / "out"
+        extra = [] if workers is None else ["--workers", str(workers)]
         t = time.perf_counter()
-        p = subprocess.Popen([IPTOWN, "run", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+        p = subprocess.Popen([IPTOWN, "run", "--out", str(out), *extra], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         first = None
         assert p.stderr is not None
@@ -86,7 +89,7 @@ def measure_run() -> dict[str, Any]:
             raise RuntimeError("iptown run failed:\n" + "".join(tail))
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     timings = {k: float(v) for k, v in manifest["timings_s"].items()}
-    return {"first_progress": first, "process": wall, "timings": timings}
+    return {"first_progress": first, "process": wall, "timings": timings, "workers": workers}
 
 
 def _verdict(ok: bool | None) -> str:
@@ -153,6 +156,13 @@ def targets(r: dict[str, Any]) -> list[dict[str, str]]:
         tot = run["timings"].get("total", run["process"])
         add("whole `iptown run` on the sample", f"{tot:.1f} s (process {run['process']:.1f} s)", "-",
             f"{tot / 60:.2f} x the 60 s limit", tot <= 60)
+    rw = r.get("run_workers")
+    if rw:
+        tot = rw["timings"].get("total", rw["process"])
+        ref = (run or {}).get("timings", {}).get("total")
+        add(f"  the same with `--workers {rw['workers']}` (local Dask cluster, one process per core)",
+            f"{tot:.1f} s (process {rw['process']:.1f} s)", f"{tot / ref:.2f} x the in-process run" if ref else "-",
+            f"{tot / 60:.2f} x the 60 s limit", tot <= 60)
     return rows
 
 
@@ -172,7 +182,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="write every figure as JSON")
     ap.add_argument("--readme", type=Path, default=None, help="replace the bench block of this file")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["od", "hotspots", "startup", "national", "run"], help="leave a target out")
+                    choices=["od", "hotspots", "startup", "national", "run", "run_workers"], help="leave a target out")
     args = ap.parse_args()
     r: dict[str, Any] = {"machine_start": machine(), "quick": args.quick}
     reps = 1 if args.quick else 3
@@ -183,6 +193,7 @@ def main() -> int:
         ("national", lambda: bench_national.measure(scipy_sources=100 if args.quick else 300,
                                                     first_run=not args.quick), bench_national.report),
         ("run", measure_run, None),
+        ("run_workers", lambda: measure_run(workers=os.cpu_count() or 2), None),
     ]
     for name, run, show in steps:
         if name in args.skip:
@@ -192,7 +203,7 @@ def main() -> int:
         r[name] = run()
         if show is not None:
             show(r[name])
-        if name == "run":
+        if name in ("run", "run_workers"):
             st = r[name]["timings"]
             print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in st.items() if k != "total")
                   + f"; total {st.get('total', float('nan')):.1f} s")

@@ -118,12 +118,10 @@ def market_potential_cmd(masses, mass_field, boundary, cell, mode, roads, decay,
         net = build_network(r, crs=grid.crs)
     with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("market potential") as cb:
         if ex is not None and mode == "euclidean" and cost == "length":
-            from iptown_gis.surfaces._validate import point_xy, weights_from
-            from iptown_gis.surfaces.potential import market_potential_tiled
+            from iptown_gis.surfaces.potential import market_potential_to_tiff
 
-            mx, my = point_xy(m, name="masses")
-            market_potential_tiled(grid, mx, my, weights_from(m, mass_field, name="masses"), out, decay=dec,
-                                   min_distance=min_distance, executor=ex, progress=cb)
+            market_potential_to_tiff(grid, m, out, mass_field=mass_field, decay=dec, min_distance=min_distance,
+                                     executor=ex, progress=cb)
             echo_json({"out": str(out), **_tiled_summary(out)})
             return
         policy = None
@@ -173,19 +171,11 @@ def kde_cmd(points, boundary, cell, kernel, radius, rule, weight_field, output, 
     b, grid = _boundary_and_grid(boundary, cell, crs, memory_budget)
     p = _read_like(points, "--points", b, grid, reproject=reproject, geom=("Point",))
     if scheduler is not None or workers is not None:
-        from iptown_gis.surfaces._validate import point_xy, positive, weights_from
-        from iptown_gis.surfaces.kde import bandwidth, kde_tiled
+        from iptown_gis.surfaces.kde import kde_to_tiff
 
-        px, py = point_xy(p, name="points")
-        w = weights_from(p, weight_field, name="points")
-        if radius is None:
-            radius = bandwidth(px, py, weights=None if weight_field is None else w, rule=rule)
-        else:
-            positive(radius, "radius")
-        keep = w > 0
         with make_executor(scheduler, workers, memory_budget) as ex, progress_bar("kernel density") as cb:
-            kde_tiled(grid, px[keep], py[keep], out, radius=radius, weight=w[keep], kernel=kernel, output=output,
-                      executor=ex, progress=cb)
+            kde_to_tiff(p, grid, out, kernel=kernel, radius=radius, rule=rule, weight_field=weight_field,
+                        output=output, executor=ex, progress=cb)
         echo_json({"out": str(out), **_tiled_summary(out)})
         return
     with progress_bar("kernel density") as cb:

@@ -8,7 +8,9 @@
 - :mod:`~iptown_gis.surfaces.concentration`: location quotient, Ellison-Glaeser, Duranton-Overman
 - :mod:`~iptown_gis.surfaces.zonal`: zonal statistics per county / prefecture
 - :mod:`~iptown_gis.surfaces.tiles`: surfaces cut into tiles, one task per tile on an executor
-  (``market_potential_tiled``, ``kde_tiled``: tiled GeoTIFFs for national grids)
+  (``market_potential_tiled``, ``kde_tiled``: tiled GeoTIFFs for national grids;
+  ``market_potential_to_tiff``, ``kde_to_tiff``: the same from a point layer, checked as the
+  whole-grid functions check it)
 """
 
 from iptown_gis.surfaces.grid import Grid, Surface, make_grid
@@ -17,6 +19,7 @@ from iptown_gis.surfaces.potential import (
     market_access,
     market_potential,
     market_potential_tiled,
+    market_potential_to_tiff,
     parse_decay,
     potential_at,
     potential_cells,
@@ -34,6 +37,7 @@ __all__ = [
     "market_access",
     "market_potential",
     "market_potential_tiled",
+    "market_potential_to_tiff",
     "parse_decay",
     "potential_at",
     "potential_cells",

@@ -60,7 +60,7 @@ from iptown_gis.surfaces._validate import point_xy, positive, weights_from
 from iptown_gis.surfaces.grid import Grid, Surface, check_same_crs
 from iptown_gis.surfaces.tiles import TileSpec, tile_centres, tile_fill, tile_values, write_tiles
 
-__all__ = ["bandwidth", "check_reach", "kde", "kde_cells", "kde_tiled", "kernel_sums", "kernel_values"]
+__all__ = ["bandwidth", "check_reach", "kde", "kde_cells", "kde_tiled", "kde_to_tiff", "kernel_sums", "kernel_values"]
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,31 @@ def check_reach(
     return near
 
 
+def _kde_inputs(
+    points: gpd.GeoDataFrame, grid: Grid, *, kernel: str, radius: float | None, rule: str,
+    weight_field: str | None, output: str, reproject: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str]:
+    """The checked points of :func:`kde` and :func:`kde_to_tiff`: ``(x, y, weight, radius, how)``
+    with the points of zero weight or out of reach of the grid left out."""
+    if kernel not in ("quartic", "gaussian"):
+        raise ParameterError(f"kernel must be 'quartic' or 'gaussian', got {kernel!r}")
+    if output not in ("raw", "scaled", "density"):
+        raise ParameterError(f"output must be 'raw', 'scaled' or 'density', got {output!r}")
+    points = check_same_crs(grid.crs, points, name="points", reproject=reproject)
+    px, py = point_xy(points, name="points")
+    w = weights_from(points, weight_field, name="points")
+    if radius is None:
+        r = bandwidth(px, py, weights=None if weight_field is None else w, rule=rule)  # type: ignore[arg-type]
+        how: str = rule
+    else:
+        positive(radius, "radius")
+        r = float(radius)
+        how = "given"
+    cutoff = r if kernel == "quartic" else GAUSSIAN_CUTOFF * r
+    keep = (w > 0) & check_reach(px, py, grid, cutoff, name="points", index=points.index)
+    return px[keep], py[keep], w[keep], r, how
+
+
 def kde(
     points: gpd.GeoDataFrame,
     grid: Grid,
@@ -298,23 +323,8 @@ def kde(
     CRSError, ColumnError, GeometryError, ParameterError
     """
     prog = as_progress(progress)
-    if kernel not in ("quartic", "gaussian"):
-        raise ParameterError(f"kernel must be 'quartic' or 'gaussian', got {kernel!r}")
-    if output not in ("raw", "scaled", "density"):
-        raise ParameterError(f"output must be 'raw', 'scaled' or 'density', got {output!r}")
-    points = check_same_crs(grid.crs, points, name="points", reproject=reproject)
-    px, py = point_xy(points, name="points")
-    w = weights_from(points, weight_field, name="points")
-    if radius is None:
-        r = bandwidth(px, py, weights=None if weight_field is None else w, rule=rule)
-        how: str = rule
-    else:
-        positive(radius, "radius")
-        r = float(radius)
-        how = "given"
-    cutoff = r if kernel == "quartic" else GAUSSIAN_CUTOFF * r
-    keep = (w > 0) & check_reach(px, py, grid, cutoff, name="points", index=points.index)
-    px, py, w = px[keep], py[keep], w[keep]
+    px, py, w, r, how = _kde_inputs(points, grid, kernel=kernel, radius=radius, rule=rule, weight_field=weight_field,
+                                    output=output, reproject=reproject)
     if executor is not None:
         vals = kde_cells(grid, px, py, w, radius=r, kernel=kernel, output=output, executor=executor,
                          progress=prog)
@@ -502,3 +512,66 @@ def kde_tiled(
     return write_tiles(path, grid, _kde_tile, ((px, py, pw), float(radius), kernel, output, nodata, dtype),
                        n_points=min(px.size, 4096), executor=executor, tile_size=tile_size, nodata=nodata,
                        dtype=dtype, tags=tags, prog=prog, what="kernel density")
+
+
+def kde_to_tiff(
+    points: gpd.GeoDataFrame,
+    grid: Grid,
+    path: str | os.PathLike[str],
+    *,
+    kernel: Kernel = "quartic",
+    radius: float | None = None,
+    rule: Literal["silverman", "scott"] = "silverman",
+    weight_field: str | None = None,
+    output: Output = "raw",
+    reproject: bool = False,
+    executor: Executor | None = None,
+    tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> Path:
+    """:func:`kde` of a point layer written tile by tile (:func:`kde_tiled`) into a tiled GeoTIFF.
+
+    The points are checked and chosen as in :func:`kde` (CRS, weights, bandwidth rule, points
+    out of reach left out), so the two give the same values; no process holds the whole raster.
+
+    Parameters
+    ----------
+    points
+        Point layer (polygons use a representative point) in the grid's CRS.
+    grid
+        The :class:`~iptown_gis.surfaces.grid.Grid`.
+    path
+        Output GeoTIFF (written atomically).
+    kernel
+        ``"quartic"`` (QGIS Heatmap) or ``"gaussian"``.
+    radius
+        Quartic radius or Gaussian bandwidth in metres; ``None`` applies ``rule``.
+    rule
+        ``"silverman"`` or ``"scott"`` (used when ``radius`` is None).
+    weight_field
+        Column of point weights; ``None``: every point weighs 1.
+    output
+        ``"raw"``, ``"scaled"`` or ``"density"``.
+    reproject
+        Reproject points to the grid's CRS instead of raising :class:`CRSError`.
+    executor
+        An :mod:`iptown_gis.parallel` executor for the tiles; ``None``: in-process.
+    tile_size
+        Tile side in cells (default: from the memory budget).
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    CRSError, ColumnError, GeometryError, ParameterError
+        As :func:`kde`.
+    """
+    px, py, w, r, _ = _kde_inputs(points, grid, kernel=kernel, radius=radius, rule=rule, weight_field=weight_field,
+                                  output=output, reproject=reproject)
+    return kde_tiled(grid, px, py, path, radius=r, weight=w, kernel=kernel, output=output, executor=executor,
+                     tile_size=tile_size, progress=progress)

@@ -56,6 +56,7 @@ __all__ = [
     "market_access",
     "market_potential",
     "market_potential_tiled",
+    "market_potential_to_tiff",
     "network_distances",
     "parse_decay",
     "potential_at",
@@ -873,3 +874,59 @@ def market_potential_tiled(
     return write_tiles(path, grid, _mp_tile, ((mx, my, m), dec, dmin, nodata, dtype), n_points=m.size,
                        executor=executor, tile_size=tile_size, nodata=nodata, dtype=dtype, tags=tags,
                        prog=prog, what="market potential")
+
+
+def market_potential_to_tiff(
+    grid: Grid,
+    masses: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    mass_field: str | None = None,
+    decay: str | Decay = "power:1",
+    min_distance: float | None = None,
+    reproject: bool = False,
+    executor: Executor | None = None,
+    tile_size: int | None = None,
+    progress: ProgressCallback | Progress | None = None,
+) -> Path:
+    """Euclidean :func:`market_potential` of a point layer, tile by tile, into a tiled GeoTIFF.
+
+    The masses are read and checked as in :func:`market_potential` (CRS, finite non-negative
+    masses); the tiles are :func:`market_potential_tiled`'s.
+
+    Parameters
+    ----------
+    grid
+        A :class:`~iptown_gis.surfaces.grid.Grid`.
+    masses
+        Mass points (polygons use a representative point) in the grid's CRS.
+    path
+        Output GeoTIFF (written atomically).
+    mass_field
+        Column of the masses (``None``: every point weighs 1).
+    decay
+        Distance decay (``"power:1"``, ``"exp:50000"``, ... or a :class:`Decay`).
+    min_distance
+        Floor of the distance in metres (default: half a cell).
+    reproject
+        Reproject the masses to the grid's CRS instead of raising :class:`CRSError`.
+    executor
+        An :mod:`iptown_gis.parallel` executor for the tiles; ``None``: in-process.
+    tile_size
+        Tile side in cells (default: from the memory budget).
+    progress
+        Callback or :class:`~iptown_gis.progress.Progress`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    CRSError, ColumnError, GeometryError, ParameterError
+        As :func:`market_potential`.
+    """
+    mx, my, m = _masses(grid, masses, mass_field, reproject=reproject)
+    return market_potential_tiled(grid, mx, my, m, path, decay=decay, min_distance=min_distance, executor=executor,
+                                  tile_size=tile_size, progress=progress)
