@@ -21,15 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/engine/params.py::Params.choice",
-    "iptown_gis/engine/params.py::Params.integer",
-    "iptown_gis/engine/params.py::Params.number",
-    "iptown_gis/engine/params.py::Params.output",
-    "iptown_gis/engine/params.py::Params.vector",
-    "iptown_gis/engine/params.py::Params.write_table",
-    "iptown_gis/engine/params.py::Params.write_vector",
-    "iptown_gis/engine/tools/neg.py::shares_from_params",
-    "iptown_gis/engine/tools/network.py::build_from_params",
     "iptown_gis/neg/barriers.py::flows",
     "iptown_gis/neg/barriers.py::utility",
     "iptown_gis/neg/qsm.py::internal_minutes",
