@@ -21,11 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/neg/barriers.py::flows",
-    "iptown_gis/neg/barriers.py::utility",
-    "iptown_gis/neg/qsm.py::internal_minutes",
-    "iptown_gis/neg/qsm.py::migration_cost_for_stay_share",
-    "iptown_gis/neg/qsm.py::stay_share",
     "iptown_gis/neg/qsm_scenarios.py::qsm_bands",
     "iptown_gis/neg/qsm_scenarios.py::qsm_table",
     "iptown_gis/neg/qsm_scenarios.py::qsm_tornado",
