@@ -21,10 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/neg/qsm_scenarios.py::qsm_bands",
-    "iptown_gis/neg/qsm_scenarios.py::qsm_table",
-    "iptown_gis/neg/qsm_scenarios.py::qsm_tornado",
-    "iptown_gis/neg/qsm_scenarios.py::write_qsm_extras",
     "iptown_gis/neg/scenarios.py::apply_line_links",
     "iptown_gis/neg/scenarios.py::apply_pair_links",
     "iptown_gis/neg/scenarios.py::scenario_mobility",
