@@ -21,11 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/neg/scenarios.py::apply_line_links",
-    "iptown_gis/neg/scenarios.py::apply_pair_links",
-    "iptown_gis/neg/scenarios.py::scenario_mobility",
-    "iptown_gis/neg/scenarios.py::scenario_table",
-    "iptown_gis/neg/scenarios.py::write_scenarios",
     "iptown_gis/neg/stage.py::qsm_scenarios_from_config",
     "iptown_gis/neg/stage.py::region_costs",
     "iptown_gis/neg/stage.py::run_fkv",
