@@ -21,10 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/pipeline.py::StudyContext.add_output",
-    "iptown_gis/report/build.py::load_context",
-    "iptown_gis/report/maps.py::make_maps",
-    "iptown_gis/report/maps.py::map_layout",
     "iptown_gis/sites/criteria.py::access_costs",
     "iptown_gis/sites/criteria.py::anchors_from_layer",
     "iptown_gis/sites/criteria.py::compute_criteria",
