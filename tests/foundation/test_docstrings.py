@@ -21,11 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/sites/criteria.py::access_costs",
-    "iptown_gis/sites/criteria.py::anchors_from_layer",
-    "iptown_gis/sites/criteria.py::compute_criteria",
-    "iptown_gis/sites/criteria.py::network_costs",
-    "iptown_gis/sites/criteria.py::sample_raster",
     "iptown_gis/sites/select.py::plot_sites",
     "iptown_gis/sites/select.py::write_site_outputs",
     "iptown_gis/zoning/exact.py::solve_exact",
