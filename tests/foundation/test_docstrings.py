@@ -21,8 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/zoning/exact.py::solve_exact",
-    "iptown_gis/zoning/heuristic.py::solve_heuristic",
     "iptown_gis/zoning/model.py::ZoningModel.from_geodataframe",
     "iptown_gis/zoning/stage.py::resolve_site",
     "iptown_gis/zoning/stage.py::resolve_towns",
