@@ -21,10 +21,6 @@ MIN_PARAMS = 3
 #: may only shrink (a test fails when an entry is documented and still listed). Stage adapters
 #: (``*/stage.py``), the zoning heuristic and the report maps are being rewritten elsewhere.
 KNOWN = frozenset({
-    "iptown_gis/zoning/model.py::ZoningModel.from_geodataframe",
-    "iptown_gis/zoning/stage.py::resolve_site",
-    "iptown_gis/zoning/stage.py::resolve_towns",
-    "iptown_gis/zoning/studyarea.py::build_study_area",
 })
 
 
