@@ -231,7 +231,21 @@ class StudyContext:
         return p
 
     def add_output(self, path: Path | str, *, stage: str, kind: str, description: str = "") -> None:
-        """Register a written file for the manifest."""
+        """Register a written file for the manifest.
+
+        Parameters
+        ----------
+        path
+            The file written (under :attr:`out_dir`; it is recorded relative to it, with its size
+            in bytes, ``None`` when it does not exist).
+        stage
+            The stage that wrote it, e.g. ``"neg"``.
+        kind
+            What it is: ``"table"``, ``"vector"``, ``"raster"``, ``"chart"``, ``"diagram"``, ...
+            (``"file"`` is used for files found without registration).
+        description
+            One line for the manifest and the report (default ``""``).
+        """
         p = Path(path)
         rel = os.path.relpath(p, self.out_dir)
         self.outputs.append({"path": rel, "stage": stage, "kind": kind, "description": description,

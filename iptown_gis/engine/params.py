@@ -84,6 +84,27 @@ class Params:
 
     def number(self, key: str, default: float | None = None, *, minimum: float | None = None,
                maximum: float | None = None) -> float | None:
+        """Parameter ``key`` as a float.
+
+        Parameters
+        ----------
+        key
+            The parameter key, e.g. ``"SNAP_TOLERANCE"``.
+        default
+            Returned when the key is not given and has no published default.
+        minimum, maximum
+            Inclusive bounds (``None``: unbounded); a value outside them is an error.
+
+        Returns
+        -------
+        float or None
+            The value, else ``default`` (``None`` when that is not given either).
+
+        Raises
+        ------
+        ParameterError
+            The value is not a number, is NaN, or lies outside ``minimum``..``maximum``.
+        """
         v = self.raw(key)
         if not _given(v):
             return default
@@ -106,6 +127,27 @@ class Params:
         return x
 
     def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+        """Parameter ``key`` as a whole number (``3`` and ``3.0`` are accepted, ``3.5`` is not).
+
+        Parameters
+        ----------
+        key
+            The parameter key.
+        default
+            Returned when the key is not given and has no published default.
+        minimum
+            Smallest allowed value (inclusive; ``None``: unbounded).
+
+        Returns
+        -------
+        int or None
+            The value, else ``default`` (``None`` when that is not given either).
+
+        Raises
+        ------
+        ParameterError
+            The value is not a number, not whole, or below ``minimum``.
+        """
         x = self.number(key, None if default is None else float(default), minimum=minimum)
         if x is None:
             return None
@@ -135,6 +177,28 @@ class Params:
         raise self._fail(key, f"{v!r} is not true or false")
 
     def choice(self, key: str, options: Sequence[str], default: str | None = None) -> str:
+        """Parameter ``key`` as one of ``options`` (given as the option text, never an index).
+
+        Parameters
+        ----------
+        key
+            The parameter key, e.g. ``"WEIGHT"``.
+        options
+            The allowed option texts, e.g. ``("time", "length")``.
+        default
+            Used when the key is not given and has no published default (``None``: the first
+            of ``options``).
+
+        Returns
+        -------
+        str
+            The chosen option.
+
+        Raises
+        ------
+        ParameterError
+            The value is not one of ``options``.
+        """
         v = self.text(key, default if default is not None else options[0])
         assert v is not None
         if v not in options:
@@ -223,8 +287,32 @@ class Params:
                required: bool = True) -> Any:
         """Vector input ``key`` as a GeoDataFrame (projected to a metric CRS by default).
 
-        ``crs`` is the metric CRS to use (default: ``METRIC_CRS``, else the layer's own
-        projected CRS, else its UTM zone). ``None`` when the input is optional and not given.
+        Parameters
+        ----------
+        key
+            The parameter key, e.g. ``"ROADS"``; its value is ``"FILE[:LAYER]"`` or a
+            ``{"path", "layer", "label", "crs"}`` object (see the module docstring).
+        crs
+            The metric CRS to use (default ``None``: ``METRIC_CRS`` when given, else the
+            layer's own projected CRS, else its UTM zone).
+        metric
+            Project geographic data to that metric CRS (``False``: keep the layer's CRS).
+        geom_types
+            Allowed geometry families (``"Point"``, ``"LineString"``, ``"Polygon"``);
+            ``None`` accepts any.
+        required
+            A missing input is an error (``False``: return ``None`` instead).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame or None
+            The layer read by :func:`iptown_gis.io.vector.read_vector`; ``None`` when the
+            input is optional and not given.
+
+        Raises
+        ------
+        ParameterError
+            The input is required and not given, or its object has no ``path``.
         """
         from iptown_gis.io.vector import parse_layer_spec, read_vector
 
@@ -268,7 +356,29 @@ class Params:
 
     # ------------------------------------------------------------------------ outputs
     def output(self, key: str, *, required: bool = True, suffixes: Sequence[str] | None = None) -> Path | None:
-        """The path the engine writes output ``key`` to."""
+        """The path the engine writes output ``key`` to.
+
+        Parameters
+        ----------
+        key
+            The output key, e.g. ``"OUTPUT"`` (published defaults are not used for outputs).
+        required
+            A missing output path is an error (``False``: return ``None`` instead).
+        suffixes
+            Allowed lower-case file suffixes, e.g. ``(".gpkg",)`` (``None``: any).
+
+        Returns
+        -------
+        pathlib.Path or None
+            The path as given (not created); ``None`` when optional and not given.
+
+        Raises
+        ------
+        ParameterError
+            The output is required and not given.
+        OutputError
+            The path's suffix is not one of ``suffixes``.
+        """
         from iptown_gis.errors import OutputError
 
         v = self.values.get(key)
@@ -282,7 +392,29 @@ class Params:
         return p
 
     def write_vector(self, key: str, gdf: Any, *, layer: str | None = None) -> str:
-        """Write a GeoDataFrame to output ``key`` (GeoPackage); return the path."""
+        """Write a GeoDataFrame to output ``key`` (GeoPackage); return the path.
+
+        Parameters
+        ----------
+        key
+            The output key; its path must end in ``.gpkg``.
+        gdf
+            The GeoDataFrame to write (atomically, by :func:`iptown_gis.io.vector.write_vector`).
+        layer
+            The GeoPackage layer name (default: the file's stem).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ParameterError
+            The output path is not given.
+        OutputError
+            The path is not a ``.gpkg`` file, or writing failed.
+        """
         from iptown_gis.io.vector import write_vector
 
         path = self.output(key, suffixes=(".gpkg",))
@@ -291,7 +423,30 @@ class Params:
         return str(path)
 
     def write_table(self, key: str, df: Any, *, layer: str | None = None) -> str:
-        """Write a table without geometry to output ``key`` (a GeoPackage attribute table)."""
+        """Write a table without geometry to output ``key`` (a GeoPackage attribute table).
+
+        Parameters
+        ----------
+        key
+            The output key; its path must end in ``.gpkg``.
+        df
+            The table (a :class:`pandas.DataFrame`), written atomically by
+            :func:`iptown_gis.io.vector.write_table`.
+        layer
+            The table name in the GeoPackage (default: the file's stem).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        ParameterError
+            The output path is not given.
+        OutputError
+            The path is not a ``.gpkg`` file, or writing failed.
+        """
         from iptown_gis.io.vector import write_table
 
         path = self.output(key, suffixes=(".gpkg",))

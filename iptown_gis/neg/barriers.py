@@ -123,7 +123,23 @@ def _factor(lam: FloatArray, mob: Mobility) -> FloatArray:
 
 
 def utility(lam: FloatArray, real_wage: FloatArray, mob: Mobility) -> FloatArray:
-    """Migration utility ``u = omega (1 + a) (R lam)^-theta``."""
+    """Migration utility ``u = omega (1 + a) (R lam)^-theta``.
+
+    Parameters
+    ----------
+    lam
+        ``(R,)`` shares of the mobile workers by region (on the simplex).
+    real_wage
+        ``(R,)`` real wages ``omega`` at ``lam``.
+    mob
+        The mobility frictions; its ``amenity`` ``a`` and ``congestion`` ``theta`` enter here.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(R,)`` utilities; ``real_wage`` itself when there are no amenities and no congestion.
+        A region with ``lam = 0`` under congestion has infinite utility.
+    """
     if mob.amenity is None and mob.congestion == 0:
         return real_wage
     return real_wage * _factor(lam, mob)
@@ -159,7 +175,23 @@ def _gaps(u: FloatArray, mob: Mobility) -> tuple[FloatArray, FloatArray]:
 
 
 def flows(lam: FloatArray, u: FloatArray, mob: Mobility) -> FloatArray:
-    """``d lam / dt`` at ``lam`` with utilities ``u``."""
+    """``d lam / dt`` at ``lam`` with utilities ``u``.
+
+    Parameters
+    ----------
+    lam
+        ``(R,)`` shares of the mobile workers by region (on the simplex).
+    u
+        ``(R,)`` migration utilities at ``lam`` (:func:`utility`).
+    mob
+        The mobility frictions: without barriers and moving costs the flows are the FKV
+        replicator ``lam (u - lam . u)``; with them, the pairwise flows of the module docstring.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(R,)`` time derivatives of the shares (they sum to zero).
+    """
     if not mob.pairwise:
         return lam * (u - float(lam @ u))
     g, _ = _gaps(u, mob)

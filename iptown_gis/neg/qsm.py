@@ -256,6 +256,20 @@ def internal_minutes(minutes: ArrayLike, *, area_km2: ArrayLike | None = None,
     convention for internal distance). Off-diagonal zeros (co-located seats) become the
     smaller of the two internal times.
 
+    Parameters
+    ----------
+    minutes
+        ``(R, R)`` travel times between the regions in minutes (the diagonal is replaced).
+    area_km2
+        ``(R,)`` region areas in km² (``None``: use half the time to the nearest other region).
+    speed_kmh
+        Speed of internal trips in km/h, used with ``area_km2`` (default 60).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new ``(R, R)`` matrix in minutes, positive everywhere.
+
     Raises
     ------
     ParameterError
@@ -641,6 +655,25 @@ def stay_share(population: ArrayLike, *, epsilon: float, migration_cost: float) 
 
     Depends only on the migration block (populations, ``epsilon`` and a uniform log migration
     cost ``m``): the utilities ``V`` are inverted from ``L`` as in :func:`calibrate`.
+
+    Parameters
+    ----------
+    population
+        ``(R,)`` resident populations (finite, > 0), also taken as the registered ones.
+    epsilon
+        Migration elasticity (:attr:`QSMParams.epsilon`).
+    migration_cost
+        Uniform log migration cost ``m`` (>= 0) of living outside one's registration region.
+
+    Returns
+    -------
+    float
+        The population-weighted share of residents who stay, in ``(0, 1]``.
+
+    Raises
+    ------
+    ParameterError
+        A population is not finite and > 0, or ``migration_cost`` is negative.
     """
     pop = _vec(population, None, "population")
     mk = np.exp(-epsilon * _migration_cost_matrix(migration_cost, pop.size))
@@ -653,10 +686,26 @@ def stay_share(population: ArrayLike, *, epsilon: float, migration_cost: float) 
 def migration_cost_for_stay_share(population: ArrayLike, share: float, *, epsilon: float) -> float:
     """The uniform log migration cost ``m`` at which :func:`stay_share` equals ``share``.
 
+    Parameters
+    ----------
+    population
+        ``(R,)`` resident populations (finite, > 0).
+    share
+        The target stay share (e.g. from census registration data), strictly between the
+        no-cost stay share and 1.
+    epsilon
+        Migration elasticity (:attr:`QSMParams.epsilon`).
+
+    Returns
+    -------
+    float
+        The migration cost ``m >= 0`` (found by Brent's method).
+
     Raises
     ------
     ParameterError
-        ``share`` not above the no-cost stay share (``sum L_n^2 / L^2``) or not below 1.
+        ``share`` not above the no-cost stay share (``sum L_n^2 / L^2``) or not below 1, or so
+        close to 1 that no cost up to 1000 reaches it; a population not finite and > 0.
     """
     from scipy.optimize import brentq
 

@@ -194,6 +194,24 @@ def qsm_table(base: QSMBaseline, results: Mapping[str, QSMResult], *, region_ids
     changes from today: ``d_share``, ``d_real_wage_pct``, ``d_population_pct``, ``d_wage_pct``,
     ``d_price_index_pct``, ``d_rent_pct``, ``d_welfare_pct`` (expected utility of the region's
     registered residents), ``d_welfare_total_pct``; fundamentals: ``productivity``, ``amenity``.
+
+    Parameters
+    ----------
+    base
+        The calibrated baseline (:func:`iptown_gis.neg.qsm.calibrate`).
+    results
+        Scenario name -> its counterfactual, in output order (e.g. from :func:`run_qsm_scenarios`).
+    region_ids
+        The region ids in the baseline's region order (written as text in ``region_id``).
+    names
+        Region names in the same order (``None``: the ids).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``len(results) * N`` rows; also ``observed_share``, ``population``,
+        ``d_goods_real_wage_pct``, ``stable`` (the model's uniqueness condition), ``tau`` (NaN)
+        and ``model`` (``"qsm"``).
     """
     p = base.params
     w0 = base.population / base.population.sum()
@@ -292,6 +310,32 @@ def qsm_bands(
 ) -> dict[str, dict[str, FloatArray]]:
     """p5 / p50 / p95 of every scenario's changes over Latin hypercube parameter draws.
 
+    Parameters
+    ----------
+    population, gdp
+        Observed residents and GDP by region (``(N,)``, finite and > 0).
+    minutes
+        ``(N, N)`` baseline minutes with internal trip times on the diagonal
+        (:func:`iptown_gis.neg.qsm.internal_minutes`).
+    scenarios
+        The scenarios; one named ``baseline`` is skipped (it changes nothing).
+    params
+        Central parameters; the fields without a range keep these values in every draw
+        (``migration_cost`` is replaced when ``stay_share`` has a range).
+    draws
+        Number of Latin hypercube draws (>= 2; 64 or more for stable p5 / p95).
+    seed
+        Seed of the draws (the same seed gives the same bands for any number of workers).
+    ranges
+        Parameter ranges by :class:`QSMParams` field (or ``stay_share``, which sets the
+        migration cost it implies); default :data:`PARAM_RANGES`.
+    housing
+        Housing stock / land by region (default ``None``: 1; see :func:`iptown_gis.neg.qsm.calibrate`).
+    executor
+        Executor the draws run on, one task per draw (``None``: in this process).
+    progress
+        Progress reporter or callback (``None``: silent).
+
     Returns
     -------
     dict
@@ -346,6 +390,32 @@ def qsm_tornado(
     progress: ProgressCallback | Progress | None = None,
 ) -> pd.DataFrame:
     """One-at-a-time sensitivity: each parameter at the low and high end of its range.
+
+    Parameters
+    ----------
+    population, gdp
+        Observed residents and GDP by region (``(N,)``, finite and > 0).
+    minutes
+        ``(N, N)`` baseline minutes with internal trip times on the diagonal
+        (:func:`iptown_gis.neg.qsm.internal_minutes`).
+    scenarios
+        The scenarios; one named ``baseline`` is skipped (it changes nothing).
+    params
+        Central parameters; the fields without a range keep these values in every draw
+        (``migration_cost`` is replaced when ``stay_share`` has a range).
+    region_index
+        Position of the region whose share change is reported (``share_pp_*``).
+    central
+        The central value of every range key (the other parameters stay there while one varies).
+    ranges
+        Parameter ranges by :class:`QSMParams` field (or ``stay_share``, which sets the
+        migration cost it implies); default :data:`PARAM_RANGES`.
+    housing
+        Housing stock / land by region (default ``None``: 1; see :func:`iptown_gis.neg.qsm.calibrate`).
+    executor
+        Executor the draws run on, one task per draw (``None``: in this process).
+    progress
+        Progress reporter or callback (``None``: silent).
 
     Returns
     -------
@@ -442,7 +512,33 @@ def write_qsm_extras(
     prefix: str = "",
     title: str = "QSM",
 ) -> list[tuple[Path, str]]:
-    """Write ``{prefix}tornado.csv/png``, ``{prefix}validation.json/csv`` and ``{prefix}qsm_params.json``."""
+    """Write ``{prefix}tornado.csv/png``, ``{prefix}validation.json/csv`` and ``{prefix}qsm_params.json``.
+
+    Each file is written atomically, and only when its input is given (an empty tornado writes
+    nothing).
+
+    Parameters
+    ----------
+    out_dir
+        The folder written to (created when missing).
+    tornado
+        The :func:`qsm_tornado` table: ``tornado.csv`` and its chart ``tornado.png``.
+    validation
+        The :func:`qsm_validation` result: ``validation.json``.
+    validation_table
+        A table form of the validation: ``validation.csv``.
+    params
+        The QSM parameters used (JSON-serialisable): ``qsm_params.json``.
+    prefix
+        Prefix of every file name (default ``""``).
+    title
+        Title of the tornado chart (``"{title}: tornado"``).
+
+    Returns
+    -------
+    list of (pathlib.Path, str)
+        The files written with their kind (``"table"`` or ``"chart"``).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[tuple[Path, str]] = []

@@ -140,6 +140,22 @@ def apply_pair_links(cost: ArrayLike, region_ids: Sequence[Any], pairs: Sequence
                      factor: float) -> FloatArray:
     """Multiply the direct cost of each city pair (both ways) by ``factor``, then close it.
 
+    Parameters
+    ----------
+    cost
+        ``(R, R)`` seat-to-seat travel costs (minutes; ``inf`` = no direct link).
+    region_ids
+        Ids of the regions in the order of ``cost``'s rows, matched to the pairs as text.
+    pairs
+        The new links as ``(id_a, id_b)`` pairs of region ids.
+    factor
+        Multiplier of each pair's direct cost, in ``(0, 1]`` (``0.5``: twice as fast).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new ``(R, R)`` cost matrix, closed under shortest paths (:func:`close_costs`).
+
     Raises
     ------
     ScenarioError
@@ -181,6 +197,32 @@ def apply_line_links(
     ``seats`` and ``lines`` must share a metric CRS. Seats within ``snap_km`` of a line are
     ordered along it; consecutive served seats get ``length / speed * 60 + 2 * access_min``
     minutes when that beats the current cost, and the costs are closed under shortest paths.
+
+    Parameters
+    ----------
+    cost
+        ``(R, R)`` seat-to-seat travel costs in minutes (``inf`` = no direct link).
+    seats
+        Region seat points (GeoDataFrame, metric CRS) with the column ``id_field``.
+    lines
+        The new lines (GeoDataFrame of (Multi)LineStrings) in the seats' CRS; a
+        MultiLineString is merged first and each remaining part served on its own.
+    id_field
+        The seats' region id column.
+    speed_kmh
+        Travel speed on the new lines in km/h (default 250, high-speed rail).
+    access_min
+        Minutes to get on or off the line at each end (default 15; counted twice per trip).
+    snap_km
+        Largest distance in km from a seat to a line for the seat to be served (default 15).
+    region_ids
+        Ids in the order of ``cost``'s rows (``None``: the seats' ``id_field`` in row order);
+        seats whose id is not among them are not served.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new ``(R, R)`` cost matrix, closed under shortest paths (:func:`close_costs`).
 
     Raises
     ------
@@ -230,7 +272,35 @@ def apply_line_links(
 
 def scenario_mobility(cfg: ScenarioSettings, sc: ScenarioSpec, cost: FloatArray,
                       region_ids: Sequence[Any]) -> Mobility:
-    """The :class:`Mobility` of scenario ``sc`` (baseline values from ``cfg`` where unset)."""
+    """The :class:`Mobility` of scenario ``sc`` (baseline values from ``cfg`` where unset).
+
+    Parameters
+    ----------
+    cfg
+        The baseline settings (``moving_cost``, ``moving_cost_per_hour``, ``barrier``,
+        ``congestion``).
+    sc
+        The scenario; its values that are not ``None`` replace the baseline's, and its
+        ``amenity`` premiums (region id -> premium) apply.
+    cost
+        ``(R, R)`` seat-to-seat minutes of the scenario: the moving cost between two regions is
+        ``moving_cost + moving_cost_per_hour * minutes / 60`` (an infinite cost counts as the
+        largest finite one).
+    region_ids
+        Ids of the regions in the order of ``cost``'s rows, matched to amenity keys as text.
+
+    Returns
+    -------
+    Mobility
+        Moving costs and barriers off the diagonal (``None`` when zero), amenities, congestion.
+
+    Raises
+    ------
+    ScenarioError
+        An amenity names an unknown region id.
+    ParameterError
+        A negative congestion.
+    """
     n = cost.shape[0]
     off = ~np.eye(n, dtype=bool)
     mc = cfg.moving_cost if sc.moving_cost is None else sc.moving_cost
@@ -359,7 +429,31 @@ def run_scenarios(
 
 def scenario_table(results: Mapping[str, ScenarioResult], *, region_ids: Sequence[Any],
                    names: Sequence[Any] | None = None, lam0: ArrayLike | None = None) -> pd.DataFrame:
-    """One row per (scenario, region): shares, wages, real wages and changes vs the baseline."""
+    """One row per (scenario, region): shares, wages, real wages and changes vs the baseline.
+
+    Parameters
+    ----------
+    results
+        Scenario name -> result (:func:`run_scenarios`); must include ``"baseline"``.
+    region_ids
+        The region ids in the results' region order.
+    names
+        Region names in the same order (``None``: the ids as text).
+    lam0
+        The observed shares, written as ``observed_share`` (``None``: NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario, region_id, name, observed_share, share, wage, price_index, income,
+        real_wage, utility, d_share`` (share minus the baseline's), ``d_real_wage_pct`` (real
+        wage change against the baseline, %), ``stable, stability, tau``.
+
+    Raises
+    ------
+    ScenarioError
+        No ``baseline`` in ``results``.
+    """
     if "baseline" not in results:
         raise ScenarioError("scenario results need a 'baseline' run to compare against")
     b = results["baseline"].result
@@ -468,9 +562,30 @@ def write_scenarios(
     (one layer per scenario, joined to ``polygons``) and ``scenarios.png``; every file name
     starts with ``prefix`` (e.g. ``counties_`` for a second run on finer regions).
 
+    Parameters
+    ----------
+    table
+        The :func:`scenario_table` (or the QSM table of the same shape).
+    out_dir
+        The folder written to (created when missing).
+    polygons
+        Region polygons (GeoDataFrame) for ``neg_scenarios.gpkg`` (``None``: no GeoPackage).
+    polygon_id_field
+        The polygons' column matching the table's ``region_id`` as text (default ``"adcode"``).
+    title
+        Title of the chart.
+    prefix
+        Prefix of every file name (default ``""``).
+
     Returns
     -------
     list of (path, kind)
+        The files written, kind ``"table"``, ``"vector"`` or ``"chart"``.
+
+    Raises
+    ------
+    ColumnError
+        ``polygon_id_field`` is not a polygon column, or a region has no polygon.
     """
     from iptown_gis.io.vector import write_vector
 

@@ -56,6 +56,21 @@ def region_costs(ctx: Any, cfg: NEGConfig, seats: Any) -> FloatArray:
     ``roads`` input (``cost = "network"``) or uses crow-fly distances (``cost = "euclidean"``);
     see :func:`seat_costs`.
 
+    Parameters
+    ----------
+    ctx
+        The study context (:class:`~iptown_gis.pipeline.StudyContext`): ``ctx.network.seat_od``
+        and, without it, the ``roads`` layer are read.
+    cfg
+        The ``[neg]`` settings: ``cost``, ``id_field`` and ``euclidean_speed_kmh`` are used.
+    seats
+        One point per region (metric CRS) with the ``cfg.id_field`` column.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(R, R)`` minutes with a zero diagonal.
+
     Raises
     ------
     NetworkError
@@ -140,7 +155,31 @@ def run(ctx: Any, progress: Progress) -> None:
 
 
 def run_fkv(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
-    """The FKV core-periphery long run of every scenario (``[neg] model = "fkv"``)."""
+    """The FKV core-periphery long run of every scenario (``[neg] model = "fkv"``).
+
+    Writes the scenario files (:func:`~iptown_gis.neg.scenarios.write_scenarios`) and, with
+    ``bifurcation_taus``, the bifurcation diagram into ``neg/``, registers them with
+    ``ctx.add_output`` and sets ``ctx.neg`` (model ``"fkv"``).
+
+    Parameters
+    ----------
+    ctx
+        The study context: its layers (``cfg.regions``, ``cfg.polygons``, links layers), output
+        paths and ``executor`` (one task per scenario when set) are used.
+    cfg
+        The ``[neg]`` settings and scenarios.
+    progress
+        Progress of the stage (travel costs, the scenarios, the diagram).
+
+    Raises
+    ------
+    ColumnError
+        Duplicate region ids, a bad share field, a polygon join that fails.
+    NetworkError, DependencyError
+        Seat travel costs cannot be computed (:func:`region_costs`).
+    ScenarioError, ParameterError, ConvergenceError
+        From the scenarios (:func:`~iptown_gis.neg.scenarios.run_scenarios`).
+    """
     seats = ctx.layer(cfg.regions)
     ids = [str(v) for v in seats[cfg.id_field]]
     if len(set(ids)) != len(ids):
@@ -232,6 +271,29 @@ def qsm_scenarios_from_config(cfg: NEGConfig, cost: FloatArray, ids: list[str], 
 
     ``id_map`` translates region ids of links / amenities (e.g. prefecture -> the county
     holding its seat) for a run on finer regions.
+
+    Parameters
+    ----------
+    cfg
+        The ``[neg]`` settings; its ``scenarios`` are translated (``id_field`` names the seats'
+        id column for line links).
+    cost
+        ``(R, R)`` baseline seat-to-seat minutes the links are applied to.
+    ids
+        Region ids in the order of ``cost``'s rows.
+    seats
+        Region seat points (metric CRS), needed by a scenario with ``links_layer``.
+    layers
+        Input layers by name, for ``links_layer`` (``None``: none available).
+    id_map
+        Region id -> id used here, applied to link and amenity ids (``None``: ids as given).
+
+    Returns
+    -------
+    list of QSMScenario
+        One per ``[[neg.scenarios]]`` entry, in order: new minutes (``None`` without links),
+        ``amenity_hat = 1 + premium`` by region, the migration cost factor, and the FKV-only
+        settings it sets in ``ignored``.
 
     Raises
     ------
@@ -418,6 +480,28 @@ def run_qsm(ctx: Any, cfg: NEGConfig, progress: Progress) -> None:
     run (baseline = today's data) plus ``model``, ``params``, ``validation``, ``tornado``, ``summary`` and, with
     ``county_regions``, ``counties`` (the same dict for the finer regions); writes ``neg/``
     (the finer regions' files with the prefix ``counties_``).
+
+    Parameters
+    ----------
+    ctx
+        The study context: its layers (``cfg.regions``, polygons, ``county_regions``, links
+        layers), output paths, ``executor`` (bands and tornado draws as tasks) and the study
+        seed (the bands' seed unless ``band_seed`` is set) are used.
+    cfg
+        The ``[neg]`` settings and scenarios.
+    progress
+        Progress of the stage (calibration, bands, tornado, counties, diagram).
+
+    Raises
+    ------
+    ParameterError
+        ``id_field``, ``population_field`` or ``gdp_field`` not set.
+    ColumnError
+        A field is missing, ids repeat, or populations / GDP are not all positive.
+    ScenarioError
+        Unknown region ids in the scenarios or ``tornado_region``; an unavailable links layer.
+    ConvergenceError
+        The calibration or a counterfactual does not converge.
     """
     out = ctx.path("neg", "x").parent
     title = f"NEG (QSM) scenarios: {ctx.scenario.study.name}"

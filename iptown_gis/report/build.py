@@ -25,6 +25,23 @@ def load_context(info: RunInfo, names: Sequence[str], *, ctx: Any = None) -> lis
 
     From the running study (``ctx.layer``) or from the run's scenario file; inputs the scenario
     does not define are skipped (logged).
+
+    Parameters
+    ----------
+    info
+        The run: its ``scenario_path`` (read when there is no ``ctx``) and ``crs`` (the study
+        CRS the layers are projected to; else the scenario's ``[study] crs``).
+    names
+        Names of scenario inputs to show as map context (e.g. ``["roads", "counties"]``).
+    ctx
+        The running :class:`~iptown_gis.pipeline.StudyContext` (``None``: read the inputs
+        from the scenario file).
+
+    Returns
+    -------
+    list of (str, geopandas.GeoDataFrame, str)
+        One entry per layer read, in the order of ``names``; empty when the scenario cannot be
+        read. A layer that fails to read is skipped with a warning, not raised.
     """
     out: list[tuple[str, Any, str]] = []
     scen = getattr(ctx, "scenario", None)

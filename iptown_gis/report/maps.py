@@ -516,7 +516,24 @@ def _map_vector(item: Item, gdf: Any, context: Sequence[Any], crs: Any) -> tuple
 
 @_with_fonts
 def map_layout(districts: Any, modules: Any | None, *, crs: Any) -> tuple[Any, Any]:
-    """A figure of a layout: districts filled by type, the body's modules labelled."""
+    """A figure of a layout: districts filled by type, the body's modules labelled.
+
+    Parameters
+    ----------
+    districts
+        The layout's district polygons (GeoDataFrame) with a ``district`` column (any case):
+        ``body``, the wings, ...; each is filled with its :data:`DISTRICT_COLOURS` colour.
+    modules
+        The body's module polygons with a ``module`` column (any case), drawn over a faded
+        body and labelled; ``None`` or empty: no modules (every district is labelled).
+    crs
+        The layout's CRS; not used by the drawing (the layers are drawn as given).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, matplotlib.axes.Axes)
+        The figure and its map axes, without title or furniture.
+    """
     fig, ax = _new_figure()
     dcol = next(c for c in districts.columns if c.lower() == "district")
     handles = []
@@ -631,10 +648,37 @@ def make_maps(
 ) -> list[dict[str, Any]]:
     """Draw every map layer of a run: surfaces, hot spots, sites, layouts and other vectors.
 
+    Network ``nodes`` layers are skipped; a layout's districts and modules make one map.
+
+    Parameters
+    ----------
+    items
+        The run's layers (:func:`~iptown_gis.report.catalogue.catalogue`); only map layers are
+        drawn.
+    out_dir
+        The folder the maps are written to, one ``<key>.<format>`` per map and format.
+    context
+        Context GeoDataFrames drawn as outlines (first = province, thicker).
+    crs
+        Map CRS (metric); ``None``: each layer's own.
+    formats
+        Output formats (default PNG and PDF).
+    dpi
+        PNG resolution in dots per inch (default 150).
+    attribution
+        Data credits printed on every map (default none).
+    progress
+        Progress reporter or callback, one step per map (``None``: silent).
+
     Returns
     -------
     list of dict
         One per map: ``{"key", "title", "role", "files": [Path, ...], "source": Item}``.
+
+    Raises
+    ------
+    DataNotFoundError
+        A vector map layer has no features.
     """
     prog = as_progress(progress)
     out = Path(out_dir)

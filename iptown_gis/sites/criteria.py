@@ -123,6 +123,26 @@ def sample_raster(raster: Any, points: gpd.GeoDataFrame, *, name: str = "raster"
     """Raster values at ``points`` (NaN outside the raster or on masked / nodata cells).
 
     Points are reprojected to the raster's CRS when they differ.
+
+    Parameters
+    ----------
+    raster
+        A :class:`~iptown_gis.surfaces.Surface`, an :class:`~iptown_gis.io.raster.Raster`, a
+        GeoTIFF path, or a mapping with a ``surface`` / ``raster`` / ``path`` entry.
+    points
+        The points to sample (GeoDataFrame); the cell each point falls in is read.
+    name
+        The raster's name in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        One float per point, in the order of ``points``.
+
+    Raises
+    ------
+    ParameterError
+        ``raster`` is none of the accepted kinds.
     """
     data, transform, crs = as_raster(raster, name=name)
     x, y = _xy_in(points, crs)
@@ -231,7 +251,31 @@ def anchors_from_specs(specs: Sequence[AnchorLike], *, crs: Any = None) -> gpd.G
 def anchors_from_layer(
     layer: gpd.GeoDataFrame, *, name_field: str = "name", kind_field: str | None = "kind"
 ) -> gpd.GeoDataFrame:
-    """Anchors from a point layer with a name column (and optionally a kind column)."""
+    """Anchors from a point layer with a name column (and optionally a kind column).
+
+    Parameters
+    ----------
+    layer
+        The anchor layer (GeoDataFrame); non-point geometries are replaced by a representative
+        point. The CRS is kept.
+    name_field
+        The column holding each anchor's name (default ``"name"``).
+    kind_field
+        The column holding each anchor's kind (e.g. ``"university"``); ``None`` or a missing
+        column: every anchor is of kind ``"anchor"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``name``, ``kind``, ``label`` (empty) and the points, in the layer's CRS.
+
+    Raises
+    ------
+    DataNotFoundError
+        The layer is empty.
+    ColumnError
+        ``name_field`` is not a column of the layer.
+    """
     if len(layer) == 0:
         raise DataNotFoundError("the anchor layer is empty: give at least one anchor point")
     if name_field not in layer.columns:
@@ -292,6 +336,38 @@ def network_costs(
     ``executor`` (an :mod:`iptown_gis.parallel` Dask executor) runs the shortest paths on Dask
     (identical costs).
 
+    Parameters
+    ----------
+    network
+        The routable network (:func:`iptown_gis.network.build_network`).
+    origins
+        Origin points (GeoDataFrame); rows of the result, in this order.
+    destinations
+        Destination points (``None``: the origins themselves).
+    weight
+        ``"time"`` (minutes, default), ``"length"`` (metres) or a generalised-cost name of the
+        network's edges.
+    origin_name, destination_name
+        What the points are, in error messages.
+    max_snap_distance
+        Largest distance in metres from a point to the network (default 10 km).
+    largest_component
+        Snap only to the largest connected component (default ``True``).
+    check_reach
+        Raise when an origin reaches no destination (default ``True``; ``False`` returns the
+        matrix as computed).
+    executor
+        Dask executor for the shortest paths (``None``: in this process).
+    progress
+        Progress reporter or callback (``None``: silent).
+    snap_key
+        The setting named in the snapping error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(origins), len(destinations))`` costs in the unit of ``weight``; NaN = unreachable.
+
     Raises
     ------
     NetworkError
@@ -351,10 +427,35 @@ def access_costs(
 
     ``kwargs`` go to :func:`network_costs` (``max_snap_distance``, ``largest_component``).
 
+    Parameters
+    ----------
+    network
+        The routable network.
+    candidates
+        The candidate sites (GeoDataFrame); one value per row.
+    anchors
+        The anchors (e.g. :func:`select_anchors`), transformed to the candidates' CRS.
+    weight
+        ``"time"`` (minutes, default), ``"length"`` (metres) or a generalised-cost name.
+    aggregate
+        ``"min"``: cost to the nearest anchor; ``"mean"``: mean cost over all anchors.
+    **kwargs
+        Further options of :func:`network_costs` (``max_snap_distance``,
+        ``largest_component``, ``executor``, ``progress``, ``snap_key``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One cost per candidate, in the unit of ``weight``.
+
     Raises
     ------
     NetworkError
         A candidate cannot reach any anchor (``min``) or some anchor (``mean``).
+    DataNotFoundError
+        ``anchors`` is empty.
+    ParameterError
+        ``aggregate`` is neither ``"min"`` nor ``"mean"``.
     """
     if len(anchors) == 0:
         raise DataNotFoundError("no anchors to measure access to")
@@ -559,6 +660,33 @@ def compute_criteria(
     skipped with a warning, unless its spec says ``required = true``, in which case the
     matching typed error is raised.
 
+    Parameters
+    ----------
+    candidates
+        The candidate sites (GeoDataFrame, metric CRS).
+    specs
+        The criteria (``[[sites.criteria]]``, or any :class:`CriterionLike`), computed in order.
+    results
+        The earlier stages' results by name (``"surfaces"``: rasters and ``hotspots``;
+        ``"neg"``: shares by region); ``None``: none (their criteria are skipped).
+    network
+        The routable network for ``access`` and ``station_access`` criteria (``None``: those
+        are skipped).
+    anchors
+        The anchors for ``access`` criteria (:func:`anchors_from_specs` /
+        :func:`anchors_from_layer`).
+    prefecture_field
+        The candidates' column of prefecture adcodes, joined to the NEG regions for
+        ``neg_share`` / ``neg_share_change``.
+    cost
+        Network weight of the access criteria: ``"time"`` (minutes, default) or ``"length"``
+        (metres).
+    alpha
+        Significance level of ``gi_significant`` (default 0.05).
+    network_options
+        Further options of :func:`network_costs` for the access criteria
+        (``max_snap_distance``, ``largest_component``, ...).
+
     Returns
     -------
     CriteriaResult
@@ -573,6 +701,8 @@ def compute_criteria(
         A column criterion names a missing or non-numeric column.
     NetworkError
         Candidates outside the network's reach.
+    ParameterError
+        A ``neg_share_change`` criterion without ``scenario``.
     """
     res = results or {}
     values: dict[str, np.ndarray] = {}

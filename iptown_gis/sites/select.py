@@ -411,6 +411,21 @@ def write_site_outputs(
 ) -> dict[str, Path]:
     """Write ``ranked`` and the selection as GeoPackage, GeoJSON and CSV, plus ``summary.json``.
 
+    Every file is written atomically; ``lon`` / ``lat`` (WGS84, 6 decimals) columns are added.
+
+    Parameters
+    ----------
+    out_dir
+        The folder written to (created when missing; it must be writable).
+    ranked
+        The ranked candidates (:func:`rank_sites`); ``ranked.attrs["sites"]`` and the first ten
+        site ids go into the summary.
+    selection
+        The chosen towns (:func:`choose_sites`): ``selected.*`` files and the selection
+        summary (``None``: ranking only).
+    extra
+        Further entries merged into ``summary.json`` (JSON-writable, NumPy values allowed).
+
     Returns
     -------
     dict
@@ -488,7 +503,32 @@ def plot_sites(
     label_field: str | None = None,
     title: str = "Candidate sites for IP characteristic towns",
 ) -> Path:
-    """Draw a map (PNG): candidates coloured by score, chosen towns, anchors, boundary, roads."""
+    """Draw a map (PNG): candidates coloured by score, chosen towns, anchors, boundary, roads.
+
+    Parameters
+    ----------
+    path
+        The PNG file written (atomically).
+    ranked
+        The ranked candidate points with a ``score`` column; the map is in their CRS.
+    selected
+        The chosen towns, drawn as red stars labelled ``"<choice>. <label>"`` (``None``: none).
+    boundary
+        Boundary polygons or lines drawn as outlines (``None``: none).
+    roads
+        Road lines drawn in light grey (``None``: none).
+    anchors
+        Anchor points drawn as black triangles (``None``: none).
+    label_field
+        The column of ``selected`` labelling each town (``None`` or missing: the site id).
+    title
+        The map title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure

@@ -853,6 +853,27 @@ def solve_exact(
 ) -> SolveResult:
     """Solve ``model`` as a MIP with HiGHS (see the module docstring).
 
+    Parameters
+    ----------
+    model
+        The zoning model (cells, zones, targets and weights).
+    time_limit
+        Wall-clock limit in seconds for the whole solve, the root cut loop (at most 30 % of it)
+        and the re-solves included (default 60; ``None``: no limit).
+    mip_gap
+        Relative MIP gap at which HiGHS stops as optimal (default ``1e-6``).
+    seed
+        HiGHS's random seed (the same seed gives the same layout).
+    start
+        A layout (one zone index per cell, ``-1`` = unused, e.g. the heuristic's) passed to
+        HiGHS as the incumbent; also the fallback when the time limit leaves a disconnected
+        zone. ``None``: no warm start.
+    cut_rounds
+        Rounds of contiguity cuts on the LP relaxation before the MIP (default 200); ``0``:
+        the single-commodity flow formulation instead of cuts.
+    progress
+        Progress reporter or callback (``None``: silent).
+
     Returns
     -------
     SolveResult

@@ -697,7 +697,15 @@ def solve_heuristic(
         Independent constructions + annealing runs; the best wins (default 3 up to 3,000
         usable cells, else 1).
     compute_bound
-        Also compute the LP bound (an extra LP solve).
+        Also compute the LP bound (an extra LP solve); ``False``: ``bound`` is NaN.
+    progress
+        Progress reporter or callback, one step per restart plus the bound (``None``: silent).
+
+    Returns
+    -------
+    SolveResult
+        The best layout over the restarts (``-1`` = unused cell); ``status`` is ``"optimal"``
+        (objective equals the LP bound), ``"feasible"`` or ``"time_limit"``.
 
     Raises
     ------

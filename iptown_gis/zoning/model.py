@@ -256,7 +256,32 @@ class ZoningModel:
 
     @classmethod
     def from_geodataframe(cls, gdf: Any, *, exclude: str | None = None, **kwargs: Any) -> ZoningModel:
-        """A district model from cell polygons (metric CRS); ``kwargs`` as in :meth:`districts`."""
+        """A district model from cell polygons (metric CRS); ``kwargs`` as in :meth:`districts`.
+
+        Parameters
+        ----------
+        gdf
+            Cell polygons (GeoDataFrame, projected, metres); adjacency is a shared boundary of
+            positive length (:func:`~iptown_gis.zoning.cells.cells_from_polygons`).
+        exclude
+            Optional column whose truthy values mark cells that no district may use.
+        **kwargs
+            The options of :meth:`districts` (``suit_body``, ``suit_east``, ``suit_west``,
+            ``body``, ``wing_east``, ``wing_west``, ``tolerance``, ...); a suitability given
+            as text names a column of ``gdf``.
+
+        Returns
+        -------
+        ZoningModel
+            The first-stage model (body and two wings).
+
+        Raises
+        ------
+        GeometryError
+            Empty layer, non-polygon or empty geometries, geographic CRS.
+        ColumnError
+            ``exclude`` column missing.
+        """
         cells = cells_from_polygons(gdf, exclude=exclude)
         return cls.districts(cells, **kwargs)
 

@@ -56,10 +56,29 @@ def _layer(ctx: StudyContext, name: str | None) -> gpd.GeoDataFrame | None:
 def resolve_site(ctx: StudyContext, cfg: ZoningConfig, crs: Any) -> tuple[tuple[float, float], str]:
     """The site in metric ``crs`` and a description of where it came from.
 
+    In order: the seat of ``site_adcode``; ``site = [lon, lat]`` (WGS84); the top-ranked
+    site of the sites stage when it ran; else the seat of ``fallback_adcode`` (an error for
+    ``site = "top"``). A polygon seat or site gives its representative point.
+
+    Parameters
+    ----------
+    ctx
+        The study context: the ``cfg.seats`` input and the sites stage's result
+        (``ctx.sites``) are read.
+    cfg
+        The ``[zoning]`` settings: ``site_adcode``, ``site``, ``seats``, ``fallback_adcode``.
+    crs
+        The metric CRS the site is returned in (e.g. the study CRS).
+
+    Returns
+    -------
+    ((float, float), str)
+        The site's ``(x, y)`` in ``crs`` and where it came from, e.g. ``"seat 340100 (...)"``.
+
     Raises
     ------
     ScenarioError
-        ``site_adcode`` names no seat.
+        ``site_adcode`` (or ``fallback_adcode``) names no seat, or ``seats`` is not an input.
     DataNotFoundError
         ``site = "top"`` but the sites stage produced no ranking.
     """
@@ -116,6 +135,21 @@ def resolve_towns(ctx: StudyContext, cfg: ZoningConfig, crs: Any) -> list[Town]:
     ``site_adcode`` or ``site = [lon, lat]``: that one town. Otherwise every town the sites stage
     selected (``towns = "chosen"``, the default; ``"first"``: only town no. 1), in the order of
     its ``choice`` column; without a selection, the top-ranked site (see :func:`resolve_site`).
+
+    Parameters
+    ----------
+    ctx
+        The study context: the ``cfg.seats`` input and the sites stage's result
+        (``ctx.sites``) are read.
+    cfg
+        The ``[zoning]`` settings: ``site_adcode``, ``site``, ``seats``, ``fallback_adcode`` and ``towns``.
+    crs
+        The metric CRS the site is returned in (e.g. the study CRS).
+
+    Returns
+    -------
+    list of Town
+        At least one town, numbered from 1 (or by the sites stage's ``choice``), its site in ``crs``.
 
     Raises
     ------

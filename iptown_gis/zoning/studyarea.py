@@ -237,6 +237,58 @@ def build_study_area(
     All layers must be in the metric CRS ``crs``; any may be ``None`` (its factor falls back
     or is constant, recorded in :attr:`StudyArea.sources`).
 
+    Parameters
+    ----------
+    site
+        The town centre ``(x, y)`` in ``crs`` (metres).
+    radius
+        Radius of the study area in metres: cells whose centre lies within it are kept.
+    cell_size
+        Side of the square grid cells in metres.
+    crs
+        The metric CRS of the site, the layers and the cells.
+    recipe
+        District (``body``, ``wing_east``, ``wing_west``) -> factor -> weight; gives
+        ``suit_<district>`` (weights normalised to sum to one).
+    transforms
+        Factor -> transform (``minmax``, ``cost``, ``decay:S``) applied before weighting.
+    module_recipe
+        Module -> factor -> weight, for ``suit_<module>`` (``None``: no module suitability).
+    network
+        Routable network for ``centre_time`` and ``access_time`` (``None``: straight-line
+        distance at ``centre_speed_kmh``; also the fallback when routing fails).
+    surfaces
+        The surfaces stage's results; ``market_potential`` and ``kde`` entries with a raster
+        ``path`` are sampled at the cell centres (``None``: the fallbacks).
+    seats
+        Region seats with ``pop_2020`` for the Harris market-potential fallback.
+    places
+        Places (optionally with ``population``) for the kernel-density agglomeration fallback.
+    rivers, lakes
+        Water lines / lake shores for ``water_distance`` and the exclusions; closed lake shores
+        exclude the cells inside.
+    railways
+        Railway lines for ``access_time`` (rail access points near the site).
+    roads
+        Road lines, used for ``access_time`` when there is no railway layer.
+    dem
+        Elevation raster for ``slope`` (left out when coarser than the cells; ``None``: slope
+        is constant).
+    mask
+        Polygons whose cells are excluded (``None``: none).
+    water_buffer
+        Cells within this many metres of a river or lake shore are excluded (default 100;
+        0: none).
+    centre_speed_kmh
+        Speed in km/h of the straight-line fallbacks for the travel-time factors (default 30).
+
+    Returns
+    -------
+    StudyArea
+        The cells within the radius (exclusions and the cells outside the largest connected
+        usable area in ``excluded``; factors ``f_*``, ``suit_*`` and ``dist_site_m`` in
+        :attr:`CellSet.data`), the site, each factor's source and the factors left out.
+
     Raises
     ------
     ParameterError

@@ -131,7 +131,29 @@ def regions_from_params(p: Params, *, progress: Any = None, **cfg_values: Any) -
 
 
 def shares_from_params(regions: Any, field: str | None, key: str) -> Any:
-    """Shares from column ``field`` (parameter ``key``); ``None`` (equal shares) without a field."""
+    """Shares from column ``field`` (parameter ``key``); ``None`` (equal shares) without a field.
+
+    Parameters
+    ----------
+    regions
+        The regions GeoDataFrame (one row per region).
+    field
+        The column holding the raw values (e.g. GDP or population); ``None`` or ``""``: no field.
+    key
+        The parameter the field came from (``"MOBILE_FIELD"`` or ``"IMMOBILE_FIELD"``), which
+        names the field in error messages.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The column normalised to shares summing to 1 (:func:`iptown_gis.neg.observed_shares`),
+        or ``None`` without a field.
+
+    Raises
+    ------
+    ColumnError
+        A value is NaN, infinite or negative, or all values are zero.
+    """
     from iptown_gis.neg import observed_shares
 
     if not field:

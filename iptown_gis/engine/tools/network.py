@@ -31,7 +31,34 @@ ACCESS_DEFAULTS: dict[str, Any] = {
 
 def build_from_params(p: Params, *, roads: Any = None, railways: Any = None, stations: Any = None,
                       progress: Any = None) -> Any:
-    """Build the network from ``ROADS`` (read unless given) exactly as every network algorithm does."""
+    """Build the network from ``ROADS`` (read unless given) exactly as every network algorithm does.
+
+    Parameters
+    ----------
+    p
+        The job's parameters: ``ROADS``, ``DEFAULT_SPEED`` (km/h), ``RAIL_SPEED`` (km/h, default
+        the library's rail speed), ``TRANSFER_PENALTY`` (minutes, default 15), ``CLASS_FIELD``,
+        ``SPEED_FIELD``, ``LENGTH_FIELD``, ``LENGTH_UNIT``, ``ONEWAY_FIELD``,
+        ``SNAP_TOLERANCE`` (metres) and ``SPLIT_CROSSINGS``.
+    roads
+        The road lines already read (``None``: read ``ROADS`` as a metric line layer).
+    railways, stations
+        Optional rail lines and station points, in the roads' CRS (``None``: road network only).
+    progress
+        Progress reporter for the build (``None``: silent).
+
+    Returns
+    -------
+    Network
+        The network from :func:`iptown_gis.network.build_network`, in the roads' CRS.
+
+    Raises
+    ------
+    ParameterError
+        ``ROADS`` or a required number is missing or out of range.
+    GeometryError
+        Empty road layer or non-line geometries.
+    """
     from iptown_gis.network import build_network
 
     if roads is None:
