@@ -430,7 +430,10 @@ def dask_executor(
             pass
         cluster = distributed.LocalCluster(
             n_workers=n, threads_per_worker=threads_per_worker, processes=processes,
-            memory_limit=budget.bytes_per_worker, dashboard_address=None, worker_dashboard_address=None,
+            memory_limit=budget.bytes_per_worker,
+            # ":0": any free port (None means the default 8787, and a second study running at the
+            # same time then failed with "Port 8787 is already in use")
+            dashboard_address=":0", worker_dashboard_address=None,
         )
         client = distributed.Client(cluster, set_as_default=False)
     ex = DaskExecutor(client, budget=budget, cluster=cluster, od_batch=od_batch, tile_size=tile_size)

@@ -57,3 +57,12 @@ def test_scenario_rejects_bad_budget(tmp_path, scenario_path):
 def test_executor_argument_errors():
     with pytest.raises(ParameterError, match="not both"), dask_executor(scheduler="tcp://127.0.0.1:1", workers=2):
         pass
+
+
+def test_two_local_clusters_at_once():
+    """Two studies on local clusters at the same time (two planners, or a test beside a run): the
+    second must not fail on the dashboard port the first holds."""
+    with dask_executor(workers=1, processes=False, memory_budget="1GB") as a, \
+            dask_executor(workers=1, processes=False, memory_budget="1GB") as b:
+        assert a.map_tasks(abs, [-1, -2]) == [1, 2]
+        assert b.map_tasks(abs, [-3]) == [3]
