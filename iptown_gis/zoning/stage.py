@@ -250,13 +250,6 @@ def _write_town(cfg: ZoningConfig, town: Town, crs: Any, out_dir: Any, solved: d
                       left_out=area.left_out, town=tinfo, time_s=elapsed)
 
 
-def _lay_out(ctx: StudyContext, cfg: ZoningConfig, town: Town, crs: Any, seats: Any, out_dir: Any, seed: int,
-             progress: Progress) -> TownLayout:
-    """Study area, districts, modules and files of one town."""
-    solved = _solve_town(town, _town_inputs(ctx, cfg, crs, seats, seed), progress)
-    return _write_town(cfg, town, crs, out_dir, solved)
-
-
 def run(ctx: StudyContext, progress: Progress) -> None:
     """Lay out every town (see the module docstring)."""
     cfg: ZoningConfig = ctx.scenario.section("zoning")
@@ -269,13 +262,13 @@ def run(ctx: StudyContext, progress: Progress) -> None:
     done = []
     shared = _town_inputs(ctx, cfg, crs, seats, seed)
     solved: list[dict[str, Any] | None] = [None] * len(towns)
+    steps = progress.steps(len(towns))
     if ctx.executor is not None and len(towns) > 1:
         # towns are independent: solve them as tasks (the same function as below); files are
         # written here, where the output folder is
         solved = list(run_tasks(_solve_town, towns, shared=shared, executor=ctx.executor,
                                 progress=progress.sub(0.0, 0.8), message="zoning towns"))
-    steps = progress.steps(len(towns)) if ctx.executor is None or len(towns) <= 1 else \
-        progress.sub(0.8, 1.0).steps(len(towns))
+        steps = progress.sub(0.8, 1.0).steps(len(towns))
     for i, (town, sub) in enumerate(zip(towns, steps, strict=True)):
         # town no. 1 keeps today's files in zoning/; towns 2.. get zoning/town_<no>/ with the same names
         out_dir = base if town is towns[0] else ctx.path("zoning", f"town_{town.no}", "layout.geojson").parent
